@@ -78,7 +78,7 @@ def _decode(raw: bytes) -> tuple[str, str]:
 
 
 def sniff_csv(raw: bytes) -> CsvDialect:
-    """Detect encoding, separator and decimal mark of CSV bytes.
+    r"""Detect encoding, separator and decimal mark of CSV bytes.
 
     UTF-8 (with or without BOM) is tried first, then cp1252. The separator is
     the one of ``; , \\t |`` that splits the first lines into the most constant

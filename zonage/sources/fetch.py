@@ -97,7 +97,7 @@ def _download(source: Source, tmp: Path, progress: Progress | None, timeout: flo
         raise ZonageError(f"{source.name}: cannot download from {source.url!r}")
     request = urllib.request.Request(source.url, headers={"User-Agent": "zonage"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) only)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length else None
             sha = _copy_stream(response.read, tmp, total, progress)

@@ -1,0 +1,201 @@
+"""Command line: ``zonage fetch | build | info | sources``.
+
+This module only parses arguments, calls the library and prints. User errors
+(:class:`~zonage.errors.ZonageError`) end with a one-line message and exit code 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from zonage.config import Paths, resolve_paths
+from zonage.errors import ZonageError
+
+app = typer.Typer(
+    help="Eligibility of health structures for ARS doctor-post schemes: data pipeline and tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+class _State:
+    debug = False
+    data: Path | None = None
+    mirror: Path | None = None
+
+    @classmethod
+    def paths(cls) -> Paths:
+        return resolve_paths(cls.data, cls.mirror)
+
+
+@app.callback()
+def main(
+    data: Annotated[
+        Path | None, typer.Option(help="Folder holding raw/ and processed/ (default $ZONAGE_DATA or ./data).")
+    ] = None,
+    mirror: Annotated[
+        Path | None, typer.Option(help="Mirror folder of the official files (default $ZONAGE_MIRROR).")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Zonage: sources → layers → eligibility, accessibility, maps."""
+    _State.debug = debug
+    _State.data = data
+    _State.mirror = mirror
+
+
+def _run(action):
+    try:
+        return action()
+    except ZonageError as exc:
+        if _State.debug:
+            raise
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def sources() -> None:
+    """List the datasets of the catalogue: official URL, licence, vintage."""
+    from zonage.sources import CATALOGUE
+
+    for s in CATALOGUE.values():
+        out.print(f"[bold]{s.name}[/]{' (optional)' if s.optional else ''}: {s.title}", soft_wrap=True)
+        out.print(f"    vintage: {s.vintage} | licence: {s.licence} | format: {s.fmt}", soft_wrap=True)
+        out.print(f"    url: {s.url}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def fetch(
+    names: Annotated[list[str] | None, typer.Argument(help="Sources to fetch (default: all).")] = None,
+    download: Annotated[bool, typer.Option("--download", help="Allow downloads from the official URLs.")] = False,
+    sha256: Annotated[str | None, typer.Option(help="Expected sha256 (one source only).")] = None,
+) -> None:
+    """Copy sources from the mirror (or download them) into data/raw, checksum-verified."""
+    from zonage.sources import CATALOGUE, get_source
+    from zonage.sources import fetch as fetch_source
+
+    def action() -> None:
+        paths = _State.paths()
+        chosen = [get_source(n) for n in names] if names else list(CATALOGUE.values())
+        if sha256 and len(chosen) != 1:
+            raise ZonageError("--sha256 pins one source: name exactly one")
+        missing = []
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                      console=console, transient=True) as progress:
+            for source in chosen:
+                task = progress.add_task(source.name, total=None)
+                try:
+                    def bar(done: int, total: int | None, t: int = task) -> None:
+                        progress.update(t, completed=done, total=total)
+
+                    result = fetch_source(source, paths, download=download, sha256=sha256, progress=bar)
+                except ZonageError as exc:
+                    if source.optional and not names:
+                        missing.append(f"{source.name} (optional): {exc}")
+                        continue
+                    raise
+                out.print(f"{result.action:>20}  {source.name}  {result.sha256[:12]}  {result.path}")
+        for line in missing:
+            out.print(f"{'missing':>20}  {line}", highlight=False)
+
+    _run(action)
+
+
+@app.command()
+def build(
+    layers: Annotated[list[str] | None, typer.Argument(help="Layers to build (default: all).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if inputs are unchanged.")] = False,
+    download: Annotated[bool, typer.Option("--download", help="Allow downloads of missing sources.")] = False,
+) -> None:
+    """Fetch what is missing and build the processed layers (GeoParquet), then print a summary."""
+    from zonage.layers import all_specs
+    from zonage.layers.pipeline import build as build_layers
+
+    def action() -> None:
+        paths = _State.paths()
+        specs = all_specs()
+        start = time.perf_counter()
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task("building", total=len(layers or specs))
+
+            def step(name: str) -> None:
+                progress.update(task, description=f"layer {name}", advance=1)
+
+            statuses = build_layers(specs, paths, only=layers, force=force, download=download, on_step=step)
+        for status in statuses:
+            if status.action == "built":
+                out.print(f"{status.name:<10} built in {status.seconds:.1f}s")
+            else:
+                out.print(f"{status.name:<10} unchanged (inputs identical, nothing to do)")
+        out.print(f"done in {time.perf_counter() - start:.1f}s")
+        _print_info(paths)
+
+    _run(action)
+
+
+def _print_info(paths: Paths) -> None:
+    from zonage.layers.pipeline import read_manifest
+
+    manifest = read_manifest(paths)
+    if not manifest:
+        raise ZonageError(f"nothing built in {paths.processed}: run `zonage build`")
+    from zonage.crs import TERRITORY_CRS
+
+    out.print(f"[bold]layers in {paths.processed}[/]", soft_wrap=True)
+    for layer, entry in manifest.items():
+        sources = ", ".join(entry.get("sources", {}))
+        out.print(f"[bold]{layer}[/] (vintage {entry.get('vintage') or 'n/a'}; sources: {sources})", soft_wrap=True)
+        for name, summary in entry["outputs"].items():
+            if summary.get("territories"):
+                where = ", ".join(f"{t} {n:,} ({TERRITORY_CRS[t]})" for t, n in summary["territories"].items())
+                kind = f"GeoParquet per territory: {where}"
+            else:
+                kind = "table (Parquet)"
+            out.print(f"    {name}: {summary['rows']:,} rows; {kind}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def info(
+    layer: Annotated[str | None, typer.Argument(help="Show this layer's full report (JSON).")] = None,
+) -> None:
+    """Print each layer's rows, CRS, vintage and source (or one layer's report)."""
+    from zonage.layers.pipeline import read_manifest
+
+    def action() -> None:
+        paths = _State.paths()
+        if layer is None:
+            _print_info(paths)
+            return
+        manifest = read_manifest(paths)
+        if layer not in manifest:
+            raise ZonageError(f"layer {layer!r} not built; built: {', '.join(manifest) or 'none'}")
+        out.print_json(json.dumps(manifest[layer], ensure_ascii=False, default=str))
+
+    _run(action)
+
+
+def run() -> None:  # pragma: no cover - console entry point helper
+    """Entry point usable as ``python -m zonage``."""
+    app(prog_name="zonage")
+    sys.exit(0)
