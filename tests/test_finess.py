@@ -214,14 +214,16 @@ def test_one_transform_per_source_crs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert layer["has_coords"].all()
 
 
-def test_unsupported_overseas_collectivity_is_reported() -> None:
+def test_collectivities_and_unknown_territories_are_kept() -> None:
     table = _table([
         {"nofinesset": "1", "dep": "01", "crs_src": "EPSG:2154", "x_src": 870215.7, "y_src": 6571590.5},
         {"nofinesset": "2", "dep": "9E", "crs_src": pd.NA, "x_src": np.nan, "y_src": np.nan},
+        {"nofinesset": "3", "dep": pd.NA, "crs_src": pd.NA, "x_src": np.nan, "y_src": np.nan},
     ])
     layer, report = finess_points(table)
-    assert report["rows_read"] == 2 and report["rows_without_territory"] == 1
-    assert layer["nofinesset"].tolist() == ["1"]
+    assert report["rows_read"] == 3 and report["rows"] == 3 and report["rows_without_territory"] == 1
+    assert layer["nofinesset"].tolist() == ["1", "2", "3"]
+    assert layer["territory"].tolist() == ["metro", "975", "unknown"]
 
 
 # --- real data -------------------------------------------------------------------------------

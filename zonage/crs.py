@@ -24,6 +24,16 @@ TERRITORY_CRS: dict[str, str] = {
     "973": "EPSG:2972",  # RGFG95 / UTM 22N (Guyane)
     "974": "EPSG:2975",  # RGR92 / UTM 40S (La Réunion)
     "976": "EPSG:4471",  # RGM04 / UTM 38S (Mayotte)
+    # Overseas collectivities: outside the doctors' zoning, but rows of national files
+    # (FINESS) located there are kept.
+    "975": "EPSG:4467",  # RGSPM06 / UTM 21N (Saint-Pierre-et-Miquelon)
+    "977": "EPSG:5490",  # Saint-Barthélemy
+    "978": "EPSG:5490",  # Saint-Martin
+    "986": "EPSG:8903",  # RGWF96 / UTM 1S (Wallis-et-Futuna)
+    "987": "EPSG:3297",  # RGPF / UTM 6S (Polynésie française)
+    "988": "EPSG:3163",  # RGNC91-93 / Lambert Nouvelle-Calédonie
+    #: Rows whose territory cannot be told (kept, never used in computations).
+    "unknown": WGS84,
 }
 
 

@@ -52,9 +52,9 @@ def territory_of_finess(dep: pd.Series, crs_src: pd.Series) -> pd.Series:
     """Territory of each establishment from its département (FINESS or INSEE code).
 
     ``9A``/``971`` → ``971`` … ``9F``/``976`` → ``976``, ``2A``/``2B`` and the other
-    mainland codes → ``metro``. Overseas collectivities without a territory
-    (Saint-Pierre-et-Miquelon, Wallis-et-Futuna…) get NA. A missing
-    département falls back on the source CRS when it names one territory.
+    mainland codes → ``metro``, overseas collectivities (``9E`` Saint-Pierre-et-Miquelon,
+    ``9J`` Wallis-et-Futuna…) → their own code. A missing département falls back on the
+    source CRS when it names one territory; otherwise NA (kept as ``unknown`` by the layer).
     """
     code = insee_departement(dep)
     overseas = code.str.match(r"^9[78]", na=False)
@@ -80,7 +80,7 @@ def finess_points(table: pd.DataFrame) -> tuple[gpd.GeoDataFrame, dict]:
     Returns
     -------
     layer
-        Every row of ``table`` whose territory is supported, in EPSG:4326, with
+        Every row of ``table`` (territory ``unknown`` where it cannot be told), in EPSG:4326, with
         ``territory``, ``has_coords``, ``coord_issue`` and ``crs_territory_mismatch``.
     report
         Row counts (with coordinates, per source CRS, per territory), flagged rows
@@ -129,9 +129,9 @@ def finess_points(table: pd.DataFrame) -> tuple[gpd.GeoDataFrame, dict]:
     flagged = layer.loc[coord_issue, flagged_cols].head(50)
     report = {
         "rows_read": len(table),
-        "rows": int((~unplaced).sum()),
-        "rows_with_coords": int(has_coords[~unplaced.to_numpy()].sum()),
-        "rows_without_coords": int((~has_coords)[~unplaced.to_numpy()].sum()),
+        "rows": len(layer),
+        "rows_with_coords": int(has_coords.sum()),
+        "rows_without_coords": int((~has_coords).sum()),
         "without_coords": layer.loc[~has_coords, "nofinesset"].head(100).tolist(),
         "rows_per_crs": {str(k): int(v) for k, v in crs.value_counts(dropna=False).items()},
         "rows_per_territory": {str(k): int(v) for k, v in territory.value_counts().sort_index().items()},
@@ -148,7 +148,8 @@ def finess_points(table: pd.DataFrame) -> tuple[gpd.GeoDataFrame, dict]:
             c: int(v) for c, v in layer["categetab"].value_counts().items() if c in KEY_CATEGORIES
         },
     }
-    return layer.loc[~unplaced].reset_index(drop=True), report
+    layer["territory"] = layer["territory"].astype(object).where(~unplaced, "unknown")
+    return layer, report
 
 
 def _vintage(table: pd.DataFrame, filename: str) -> str:
