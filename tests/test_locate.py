@@ -140,7 +140,7 @@ def test_all_finess_establishments_located(finess_located) -> None:
 
 
 def test_finess_in_qpv_2024_of_grand_est_normandie_paca(finess_located) -> None:
-    finess, r = finess_located
+    _, r = finess_located
     in_qpv = r["qpv2024"].notna()
     qpv_dep = r.loc[in_qpv, "qpv2024"].str[2:5].str.lstrip("0").str.zfill(2)
     commune_dep = r.loc[in_qpv, "insee"].str[:2]

@@ -1,0 +1,93 @@
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from zonage.errors import InputDataError
+from zonage.inputs import detect_columns, duplicate_id_errors, read_points, read_table
+
+
+def test_latin1_semicolon_decimal_comma_csv(tmp_path: Path) -> None:
+    file = tmp_path / "structures.csv"
+    text = "Identifiant;Nom;Longitude;Latitude;Code postal\nA1;Centre de santé Élise;6,1757;49,1193;57000\n"
+    file.write_bytes(text.encode("cp1252"))
+    frame = read_table(file)
+    spec = detect_columns(frame)
+    assert (spec.id, spec.lon, spec.lat, spec.postcode, spec.name) == (
+        "Identifiant", "Longitude", "Latitude", "Code postal", "Nom")
+    points = read_points(frame, spec)
+    assert points.x[0] == pytest.approx(6.1757) and points.y[0] == pytest.approx(49.1193)
+    assert points.errors[0] is None
+    assert frame.loc[0, "Nom"] == "Centre de santé Élise"
+
+
+def test_per_row_coordinate_errors_name_row_and_field() -> None:
+    frame = pd.DataFrame({
+        "lon": ["6.17", "49.12", "652000", "abc", "", "-40", "2,35"],
+        "lat": ["49.12", "6.17", "6862000", "49", "", "10", "48,85"],
+    })
+    points = read_points(frame, detect_columns(frame))
+    e = points.errors
+    assert e[0] is None and e[6] is None
+    assert "row 2" in e[1] and "swapped" in e[1]
+    assert "row 3" in e[2] and "Lambert-93" in e[2]
+    assert "row 4" in e[3] and "'lon'" in e[3] and "not a number" in e[3]
+    assert "row 5" in e[4] and "empty" in e[4]
+    assert "row 6" in e[5] and "outside France" in e[5]
+    assert len(e) == len(frame)
+
+
+def test_projected_columns_need_a_crs() -> None:
+    frame = pd.DataFrame({"x": ["652000"], "y": ["6862000"]})
+    with pytest.raises(InputDataError, match="--crs"):
+        read_points(frame, detect_columns(frame))
+    points = read_points(frame, detect_columns(frame), crs="EPSG:2154")
+    assert points.errors[0] is None and points.crs == "EPSG:2154"
+
+
+def test_geometry_input_invalid_and_empty(tmp_path: Path) -> None:
+    bowtie = shapely.Polygon([(6.0, 49.0), (6.1, 49.1), (6.1, 49.0), (6.0, 49.1)])
+    frame = gpd.GeoDataFrame({"id": [1, 2, 3]}, geometry=[shapely.Point(6.17, 49.12), bowtie, None], crs=4326)
+    file = tmp_path / "s.gpkg"
+    frame.to_file(file)
+    back = read_table(file)
+    points = read_points(back, detect_columns(back))
+    assert points.errors[0] is None
+    assert "invalid geometry" in points.errors[1] and "empty geometry" in points.errors[2]
+
+
+def test_wrong_crs_declared_on_geometries() -> None:
+    frame = gpd.GeoDataFrame({"id": [1]}, geometry=[shapely.Point(652000, 6862000)], crs=4326)
+    points = read_points(frame, detect_columns(frame))
+    assert "Lambert-93" in points.errors[0]
+
+
+def test_duplicate_ids() -> None:
+    errors = duplicate_id_errors(pd.Series(["a", "b", "a", None, "a"]))
+    assert errors[0] is None and errors[1] is None and errors[3] is None
+    assert errors[2] == "row 3, field 'id': duplicate id 'a' (first at row 1)"
+    assert "row 5" in errors[4]
+
+
+def test_explicit_column_must_exist() -> None:
+    with pytest.raises(InputDataError, match="'LON'"):
+        detect_columns(pd.DataFrame({"a": [1]}), lon="LON")
+
+
+def test_unsupported_and_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(InputDataError, match="does not exist"):
+        read_table(tmp_path / "none.csv")
+    (tmp_path / "x.doc").write_text("x")
+    with pytest.raises(InputDataError, match="unsupported"):
+        read_table(tmp_path / "x.doc")
+
+
+def test_excel_keeps_codes_as_text(tmp_path: Path) -> None:
+    file = tmp_path / "s.xlsx"
+    pd.DataFrame({"finess": ["010000024"], "cp": ["01440"]}).to_excel(file, index=False)
+    frame = read_table(file)
+    assert frame.loc[0, "finess"] == "010000024" and frame.loc[0, "cp"] == "01440"
+    assert np.isnan(read_points(frame, detect_columns(frame)).x[0])

@@ -1,0 +1,257 @@
+"""Read and check a planner's list of structures (CSV, XLSX, GeoJSON, GPKG, Parquet).
+
+Reading never drops a row: every problem becomes a per-row error message naming
+the row (1-based, as in a spreadsheet, header excluded) and the field, so that a
+batch can report it and go on with the other rows.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+
+from zonage.crs import WGS84
+from zonage.errors import InputDataError
+from zonage.io import read_french_csv
+
+#: Column names recognised (after lower-casing and stripping accents), in order of preference.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "identifiant", "ident", "code", "num", "numero"),
+    "lon": ("lon", "longitude", "lng", "long", "x_wgs84"),
+    "lat": ("lat", "latitude", "y_wgs84"),
+    "x": ("x", "coord_x", "coordx", "x_l93", "xl93", "coordxet"),
+    "y": ("y", "coord_y", "coordy", "y_l93", "yl93", "coordyet"),
+    "finess": ("finess", "nofinesset", "no_finess", "num_finess", "finess_et", "n_finess"),
+    "postcode": ("code_postal", "cp", "postcode", "codepostal", "code_post"),
+    "commune": ("commune", "ville", "city", "localite", "libelle_commune"),
+    "insee": ("insee", "code_insee", "insee_com", "code_commune", "depcom", "citycode"),
+    "address": ("adresse", "address", "adr", "rue", "voie", "adresse_postale"),
+    "name": ("nom", "name", "raison_sociale", "rs", "structure", "libelle", "denomination"),
+    "category": ("categetab", "categorie", "category", "cat", "categorie_finess"),
+}
+
+#: Bounding boxes (lon/lat) where French structures can be: mainland + Corsica and the DROM.
+FRANCE_BOXES: tuple[tuple[float, float, float, float], ...] = (
+    (-5.8, 41.2, 9.8, 51.2),
+    (-61.9, 15.8, -60.9, 16.6),
+    (-61.3, 14.3, -60.7, 15.0),
+    (-54.7, 2.0, -51.5, 6.0),
+    (55.1, -21.5, 55.9, -20.8),
+    (44.9, -13.1, 45.4, -12.5),
+)
+LAMBERT93_BOX = (50_000.0, 6_000_000.0, 1_300_000.0, 7_150_000.0)
+
+
+def _fold(name: str) -> str:
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Which columns of the input play which role (None = absent)."""
+
+    id: str | None = None
+    lon: str | None = None
+    lat: str | None = None
+    x: str | None = None
+    y: str | None = None
+    finess: str | None = None
+    postcode: str | None = None
+    commune: str | None = None
+    insee: str | None = None
+    address: str | None = None
+    name: str | None = None
+    category: str | None = None
+    geometry: bool = False
+
+    def describe(self) -> str:
+        """One line naming the columns used."""
+        used = {k: v for k, v in self.__dict__.items() if v and k != "geometry"}
+        return ", ".join(f"{k}={v}" for k, v in used.items()) + (", geometry" if self.geometry else "")
+
+
+def detect_columns(frame: pd.DataFrame, **explicit: str | None) -> InputSpec:
+    """Guess column roles from their names; ``explicit`` roles (e.g. ``lon="X"``) win.
+
+    Raises
+    ------
+    InputDataError
+        An explicitly named column does not exist.
+    """
+    folded = {_fold(c): c for c in frame.columns if c != "geometry"}
+    roles: dict[str, str | None] = {}
+    for role, aliases in ALIASES.items():
+        given = explicit.get(role)
+        if given:
+            if given not in frame.columns:
+                raise InputDataError(f"column {given!r} (given for {role}) not in the input: {list(frame.columns)}")
+            roles[role] = given
+            continue
+        roles[role] = next((folded[a] for a in aliases if a in folded), None)
+    is_geo = isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns
+    return InputSpec(**roles, geometry=is_geo)
+
+
+def read_table(path: str | Path, *, layer: str | None = None) -> pd.DataFrame:
+    """Read an input file; text columns stay text (codes keep their leading zeros).
+
+    CSV/TXT (French conventions detected), XLSX/XLS, GeoJSON/GPKG/SHP (a GeoDataFrame),
+    Parquet (GeoParquet gives a GeoDataFrame).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"input file {path} does not exist")
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt", ".tsv", ".csv.gz"):
+            return read_french_csv(path, keep_default_na=False, na_values=[""])
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            return pd.read_excel(path, dtype=str, sheet_name=layer or 0)
+        if suffix == ".parquet":
+            try:
+                return gpd.read_parquet(path)
+            except ValueError:
+                return pd.read_parquet(path)
+        if suffix in (".geojson", ".json", ".gpkg", ".shp", ".fgb"):
+            return pyogrio.read_dataframe(path, layer=layer)
+    except InputDataError:
+        raise
+    except Exception as exc:
+        raise InputDataError(f"{path.name}: cannot read ({exc})") from exc
+    raise InputDataError(f"{path.name}: unsupported input format {suffix!r} (csv, xlsx, geojson, gpkg, parquet)")
+
+
+def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Parse text numbers (decimal comma or point); return floats and a mask of unparseable cells."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=float), np.zeros(len(values), dtype=bool)
+    text = values.astype("string").str.strip().str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
+    text = text.str.replace(",", ".", regex=False)
+    parsed = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(parsed) & text.notna().to_numpy() & (text != "").fillna(False).to_numpy()
+    return parsed, bad
+
+
+def _in_boxes(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    inside = np.zeros(len(lon), dtype=bool)
+    for minx, miny, maxx, maxy in FRANCE_BOXES:
+        inside |= (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
+    return inside
+
+
+@dataclass
+class Points:
+    """Coordinates read from an input, with one error message (or None) per row."""
+
+    x: np.ndarray
+    y: np.ndarray
+    crs: str
+    errors: np.ndarray
+
+
+def _append(errors: np.ndarray, mask: np.ndarray, messages: np.ndarray | str) -> None:
+    messages = np.broadcast_to(np.asarray(messages, dtype=object), errors.shape)
+    todo = mask & pd.isna(errors)
+    errors[todo] = messages[todo]
+
+
+def read_points(frame: pd.DataFrame, spec: InputSpec, crs: str | None = None) -> Points:
+    """Coordinates of each row (lon/lat, x/y + ``crs`` or point geometry), checked row by row.
+
+    Detected per row: missing or non-numeric values, Lambert-93 metres in degree
+    columns, swapped latitude/longitude, degrees outside France, invalid or empty
+    geometries. Rows without any coordinates get an error unless they have a FINESS
+    number (looked up later).
+    """
+    n = len(frame)
+    errors = np.full(n, None, dtype=object)
+    rows = np.arange(1, n + 1).astype(str)
+    if spec.geometry and isinstance(frame, gpd.GeoDataFrame):
+        return _points_from_geometry(frame, crs, errors, rows)
+    if spec.lon and spec.lat:
+        xcol, ycol, src = spec.lon, spec.lat, crs or WGS84
+    elif spec.x and spec.y:
+        xcol, ycol, src = spec.x, spec.y, crs or ""
+        if not src:
+            raise InputDataError(
+                f"columns {spec.x!r}/{spec.y!r} hold projected coordinates: give their CRS (e.g. --crs EPSG:2154)"
+            )
+    else:
+        x = np.full(n, np.nan)
+        _append(errors, np.ones(n, bool) if not spec.finess else np.zeros(n, bool),
+                "no coordinates: give lon/lat, x/y with a CRS, a FINESS number or a geometry")
+        return Points(x, x.copy(), WGS84, errors)
+    x, bad_x = _numbers(frame[xcol])
+    y, bad_y = _numbers(frame[ycol])
+    _append(errors, bad_x, np.char.add(np.char.add("row ", rows), f", field {xcol!r}: not a number"))
+    _append(errors, bad_y, np.char.add(np.char.add("row ", rows), f", field {ycol!r}: not a number"))
+    missing = np.isnan(x) | np.isnan(y)
+    if not spec.finess:
+        _append(errors, missing, np.char.add(np.char.add("row ", rows), f", fields {xcol!r}/{ycol!r}: empty"))
+    if CRS.from_user_input(src).is_geographic:
+        _check_degrees(x, y, xcol, ycol, rows, errors)
+    return Points(x, y, str(src), errors)
+
+
+def _check_degrees(lon: np.ndarray, lat: np.ndarray, xcol: str, ycol: str, rows: np.ndarray,
+                   errors: np.ndarray) -> None:
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    metres = finite & ((np.abs(lon) > 180) | (np.abs(lat) > 90))
+    minx, miny, maxx, maxy = LAMBERT93_BOX
+    lambert = metres & (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
+    prefix = np.char.add(np.char.add("row ", rows), f", fields {xcol!r}/{ycol!r}: ")
+    _append(errors, lambert, np.char.add(prefix, "values look like Lambert-93 metres in degree columns "
+                                         "(give x/y columns with --crs EPSG:2154)"))
+    _append(errors, metres, np.char.add(prefix, "values are not degrees (|lon| > 180 or |lat| > 90)"))
+    inside = _in_boxes(lon, lat)
+    swapped = finite & ~inside & _in_boxes(lat, lon)
+    _append(errors, swapped, np.char.add(prefix, "latitude and longitude look swapped"))
+    outside = finite & ~inside
+    _append(errors, outside, np.char.add(prefix, "point outside France (mainland, Corsica and DROM)"))
+
+
+def _points_from_geometry(frame: gpd.GeoDataFrame, crs: str | None, errors: np.ndarray,
+                          rows: np.ndarray) -> Points:
+    geoms = frame.geometry.values
+    if frame.crs is None and crs is None:
+        raise InputDataError("the input geometries have no CRS: give one with --crs")
+    src = str(crs or frame.crs)
+    empty = shapely.is_missing(np.asarray(geoms)) | shapely.is_empty(np.asarray(geoms))
+    invalid = ~empty & ~shapely.is_valid(np.asarray(geoms))
+    _append(errors, empty, np.char.add(np.char.add("row ", rows), ", field 'geometry': empty geometry"))
+    _append(errors, invalid, np.char.add(np.char.add("row ", rows), ", field 'geometry': invalid geometry"))
+    point = np.full(len(frame), None, dtype=object)
+    ok = ~empty & ~invalid
+    point[ok] = shapely.point_on_surface(np.asarray(geoms)[ok])
+    x = np.full(len(frame), np.nan)
+    y = np.full(len(frame), np.nan)
+    x[ok], y[ok] = shapely.get_x(point[ok].astype(object)), shapely.get_y(point[ok].astype(object))
+    if CRS.from_user_input(src).is_geographic:
+        _check_degrees(x, y, "geometry", "geometry", rows, errors)
+    return Points(x, y, src, errors)
+
+
+def duplicate_id_errors(ids: pd.Series, field: str = "id") -> np.ndarray:
+    """Error message for the second and later rows carrying an id already seen (None elsewhere)."""
+    errors = np.full(len(ids), None, dtype=object)
+    text = ids.astype("string").str.strip()
+    dup = text.duplicated(keep="first") & text.notna() & (text != "")
+    if dup.any():
+        first: dict[str, int] = {}
+        for i, value in enumerate(text):
+            if pd.notna(value) and value != "":
+                first.setdefault(value, i + 1)
+        for i in np.flatnonzero(dup.to_numpy()):
+            value = text.iloc[i]
+            errors[i] = f"row {i + 1}, field {field!r}: duplicate id {value!r} (first at row {first[value]})"
+    return errors
