@@ -41,10 +41,12 @@ _BBOX_MARGIN_DEG = 0.2
 
 @dataclass
 class _Polygons:
-    """Polygons of one kind (communes, QPV of a generation) in one territory."""
+    """Polygons of one kind (communes, QPV of a generation) in one territory.
 
-    codes: np.ndarray
-    names: np.ndarray
+    ``index`` gives each polygon's position in the locator's global arrays.
+    """
+
+    index: np.ndarray
     geoms: np.ndarray
     tree: shapely.STRtree = field(init=False)
     boundaries: np.ndarray = field(init=False)
@@ -63,7 +65,7 @@ class _Polygons:
 
 @dataclass
 class _Grid:
-    """Raster lookup: commune id (index + 1, 0 = none) and flag bits per cell."""
+    """Raster lookup: commune id (local index + 1, 0 = none) and flag bits per cell."""
 
     x0: float
     y0: float
@@ -101,7 +103,7 @@ class _Grid:
         return cls(x0, y0, cell, ids, flags)
 
     def read(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Commune index (-1 = none) and flags for each point; points off the grid are flagged all."""
+        """Local commune index (-1 = none) and flags per point; points off the grid get every flag."""
         col = np.floor((x - self.x0) / self.cell)
         row = np.floor((self.y0 - y) / self.cell)
         height, width = self.ids.shape
@@ -125,6 +127,16 @@ class _Territory:
     grid: _Grid
 
 
+METHODS: tuple[str, ...] = ("none", "grid", "exact", "overlap", "nearest")
+ALL_CLASSES: tuple[str, ...] = (*CLASSES, "mixed")
+SOURCES: tuple[str, ...] = ("none", "commune", "arrondissement", "qpv")
+
+
+def _categorical(codes: np.ndarray, categories: np.ndarray | tuple[str, ...]) -> pd.Categorical:
+    """Strings as a categorical built from integer codes (-1 = missing): no per-row string work."""
+    return pd.Categorical.from_codes(codes.astype(np.int64), categories=pd.Index(list(categories), dtype=object))
+
+
 class Locator:
     """Point → commune, QPV (2015 and 2024), zoning class, distances to boundaries.
 
@@ -135,15 +147,21 @@ class Locator:
         or a dict territory → that territory's communes (as stored, in its metric CRS).
     qpv
         The ``qpv`` layer (``code_qp``, ``nom_qp``, ``generation``, ``classe_qpv``,
-        ``territory``) or None.
+        ``region``, ``territory``) or None.
     zoning
-        The ``zoning_communes`` table (``insee``, ``insee_arm``, ``classe``) or None.
+        The ``zoning_communes`` table (``insee``, ``classe``; ``insee_arm`` and ``postcodes``
+        for arrondissements) or None.
     zoning_qpv
         The ``zoning_qpv`` table (``code_qp``, ``classe``) or None.
     cell_m
         Lookup grid cell (m); also the distance below which boundary distances are exact.
     tolerance_m
         Largest distance to a commune for the nearest-commune fallback.
+
+    Notes
+    -----
+    Text columns of the result are categoricals built from integer codes, so that a
+    million points cost no per-row string work.
     """
 
     def __init__(
@@ -160,28 +178,63 @@ class Locator:
         self.tolerance_m = float(tolerance_m)
         if not isinstance(communes, dict):
             communes = {str(t): part for t, part in communes.groupby("territory")}
-        self._communes = communes
-        self._qpv = qpv
+        self._communes = {name: communes[name] for name in sorted(communes)}
         self._territories: dict[str, _Territory] = {}
         self._bboxes = {
             name: transformer(str(part.crs), WGS84).transform_bounds(*part.total_bounds)
-            for name, part in communes.items()
+            for name, part in self._communes.items()
         }
-        self._region = {
-            code: region for part in communes.values()
-            for code, region in zip(part["insee"], part["region"], strict=True)
-        }
-        self._commune_class = _commune_classes(zoning)
-        self._arrondissement_class = _arrondissement_classes(zoning)
-        self._qpv_class = (
-            {} if zoning_qpv is None else dict(zip(zoning_qpv["code_qp"], zoning_qpv["classe"], strict=True))
+        self._offset, start = {}, 0
+        for name, part in self._communes.items():
+            self._offset[name] = start
+            start += len(part)
+        every = pd.concat([pd.DataFrame(part[["insee", "nom", "region"]]) for part in self._communes.values()])
+        self.codes = every["insee"].astype(str).to_numpy(object)
+        self._names = every["nom"].astype(str).to_numpy(object)
+        self._regions = every["region"].astype(str).to_numpy(object)
+        if len(set(self.codes)) != len(self.codes):
+            raise ValueError("commune codes must be unique")
+        classes = _commune_classes(zoning)
+        class_index = {c: i for i, c in enumerate(ALL_CLASSES)}
+        unknown = class_index["unknown"]
+        self._commune_class = np.array(
+            [class_index.get(classes.get(code, "unknown"), unknown) for code in self.codes], dtype=np.int8
         )
+        self._arrondissement_class = _arrondissement_classes(zoning)
+        self._init_qpv(qpv, zoning_qpv, class_index)
+
+    def _init_qpv(self, qpv: gpd.GeoDataFrame | None, zoning_qpv: pd.DataFrame | None,
+                  class_index: dict[str, int]) -> None:
+        self._qpv: dict[int, gpd.GeoDataFrame] = {}
+        self._qpv_codes: dict[int, np.ndarray] = {}
+        self._qpv_names: dict[int, np.ndarray] = {}
+        self._qpv_class: dict[int, np.ndarray] = {}
+        self._covered: dict[int, np.ndarray] = {}
+        own = {} if zoning_qpv is None else dict(zip(zoning_qpv["code_qp"], zoning_qpv["classe"], strict=True))
         if qpv is not None and "classe_qpv" in qpv:
             for code, classe in zip(qpv["code_qp"], qpv["classe_qpv"], strict=True):
                 if isinstance(classe, str) and classe:
-                    self._qpv_class.setdefault(code, classe)
-        self.generations = sorted(int(g) for g in qpv["generation"].unique()) if qpv is not None else []
-        self.qpv_coverage = _qpv_coverage(qpv)
+                    own.setdefault(code, classe)
+        if qpv is None:
+            self.generations: list[int] = []
+            return
+        usable = qpv[qpv.geometry.notna() & ~qpv.geometry.is_empty]
+        self.generations = sorted(int(g) for g in usable["generation"].unique())
+        for generation in self.generations:
+            part = usable[usable["generation"] == generation].sort_values("code_qp").reset_index(drop=True)
+            self._qpv[generation] = part
+            self._qpv_codes[generation] = part["code_qp"].astype(str).to_numpy(object)
+            self._qpv_names[generation] = part["nom_qp"].astype(str).to_numpy(object)
+            self._qpv_class[generation] = np.array(
+                [class_index.get(own.get(code), -1) for code in self._qpv_codes[generation]], dtype=np.int8
+            )
+            regions = set(part["region"].dropna().astype(str)) if "region" in part else set()
+            self._covered[generation] = np.isin(self._regions, list(regions))
+
+    @property
+    def qpv_coverage(self) -> dict[int, set[str]]:
+        """Régions with polygons of each QPV generation."""
+        return {g: set(self._regions[self._covered[g]]) for g in self.generations}
 
     @classmethod
     def from_paths(cls, paths: object, **kwargs: float) -> Locator:
@@ -208,14 +261,13 @@ class Locator:
         if name not in self._territories:
             crs = TERRITORY_CRS[name]
             part = self._communes[name].to_crs(crs)
-            communes = _Polygons(part["insee"].to_numpy(object), part["nom"].to_numpy(object),
-                                 part.geometry.to_numpy())
+            offset = self._offset[name]
+            communes = _Polygons(np.arange(offset, offset + len(part)), part.geometry.to_numpy())
             qpv: dict[int, _Polygons] = {}
-            if self._qpv is not None:
-                local = self._qpv[(self._qpv["territory"] == name) & self._qpv.geometry.notna()].to_crs(crs)
-                for generation, group in local.groupby("generation"):
-                    qpv[int(generation)] = _Polygons(group["code_qp"].to_numpy(object),
-                                                     group["nom_qp"].to_numpy(object), group.geometry.to_numpy())
+            for generation, frame in self._qpv.items():
+                local = frame[frame["territory"] == name]
+                if len(local):
+                    qpv[generation] = _Polygons(local.index.to_numpy(), local.to_crs(crs).geometry.to_numpy())
             grid = _Grid.build(communes, list(qpv.values()), self.cell_m)
             self._territories[name] = _Territory(name, crs, communes, qpv, grid)
         return self._territories[name]
@@ -227,12 +279,12 @@ class Locator:
 
     # -- locate ------------------------------------------------------------------------------
     def territory_of(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Territory key of each lon/lat point (None outside every territory's box)."""
-        result = np.full(len(lon), None, dtype=object)
-        for name, (minx, miny, maxx, maxy) in self._bboxes.items():
-            m = _BBOX_MARGIN_DEG
+        """Index into ``sorted territories`` of each lon/lat point (-1 outside every territory's box)."""
+        result = np.full(len(lon), -1, dtype=np.int64)
+        m = _BBOX_MARGIN_DEG
+        for i, (minx, miny, maxx, maxy) in enumerate(self._bboxes.values()):
             inside = (lon >= minx - m) & (lon <= maxx + m) & (lat >= miny - m) & (lat <= maxy + m)
-            result[inside & (result == None)] = name  # noqa: E711 (element-wise)
+            result[inside & (result < 0)] = i
         return result
 
     def locate(
@@ -253,142 +305,157 @@ class Locator:
             ``commune_boundary_m`` (exact when below ``cell_m``, NaN when farther),
             ``nearest_commune_m`` (for the fallback), for each QPV generation G:
             ``qpvG``, ``qpvG_nom``, ``qpvG_boundary_m``, ``qpvG_covered`` (polygons of
-            that generation exist for the point's région); ``classe_commune``,
-            ``classe_qpv``, ``classe`` and ``classe_source``.
+            that generation exist for the point's région); ``insee_arm``,
+            ``classe_commune``, ``classe_qpv``, ``classe`` and ``classe_source``.
         """
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         lon, lat = transform_xy(x, y, crs, WGS84)
         n = len(x)
-        out = {
-            "territory": self.territory_of(lon, lat),
-            "insee": np.full(n, None, dtype=object),
-            "commune_method": np.full(n, "none", dtype=object),
-            "commune_candidates": np.full(n, None, dtype=object),
-            "commune_boundary_m": np.full(n, np.nan),
-            "nearest_commune_m": np.full(n, np.nan),
-        }
-        for g in self.generations:
-            out[f"qpv{g}"] = np.full(n, None, dtype=object)
-            out[f"qpv{g}_nom"] = np.full(n, None, dtype=object)
-            out[f"qpv{g}_boundary_m"] = np.full(n, np.nan)
-        names = np.full(n, None, dtype=object)
-        for name in pd.unique(out["territory"][out["territory"] != None]):  # noqa: E711
-            rows = np.flatnonzero(out["territory"] == name)
-            terr = self.territory(str(name))
-            lx, ly = transform_xy(x[rows], y[rows], crs, terr.crs)
-            self._locate_in(terr, rows, lx, ly, out, names)
-        frame = pd.DataFrame({"territory": out.pop("territory"), "lon": lon, "lat": lat})
-        for key, values in out.items():
-            frame[key] = values
-        frame.insert(4, "commune_nom", names)
-        self._classify(frame, None if postcodes is None else pd.Series(np.asarray(postcodes, dtype=object)))
-        return frame
+        terr = self.territory_of(lon, lat)
+        state = _State(n, self.generations)
+        names = list(self._bboxes)
+        for t in np.unique(terr[terr >= 0]):
+            rows = np.flatnonzero(terr == t)
+            territory = self.territory(names[t])
+            lx, ly = transform_xy(x[rows], y[rows], crs, territory.crs)
+            self._locate_in(territory, rows, lx, ly, state)
+        return self._frame(terr, lon, lat, state, postcodes)
 
-    def _locate_in(self, terr: _Territory, rows: np.ndarray, x: np.ndarray, y: np.ndarray,
-                   out: dict[str, np.ndarray], names: np.ndarray) -> None:
-        ids, flags = terr.grid.read(x, y)
-        method = np.where(ids >= 0, "grid", "none").astype(object)
+    def _locate_in(self, terr: _Territory, rows: np.ndarray, x: np.ndarray, y: np.ndarray, state: _State) -> None:
+        local, flags = terr.grid.read(x, y)
+        method = np.where(local >= 0, 1, 0).astype(np.int8)
+        check = np.flatnonzero((flags & (_TOUCHED | _NEAR | _QPV_NEAR)).astype(bool) | (local < 0))
+        points = np.full(len(x), None, dtype=object)
+        points[check] = shapely.points(x[check], y[check])
         exact = np.flatnonzero(flags & _TOUCHED)
-        points = shapely.points(x, y)
         if len(exact):
-            ids[exact] = -1
-            method[exact] = "none"
+            local[exact] = -1
+            method[exact] = 0
             pi, ci = terr.communes.containing(points[exact])
-            single = np.bincount(pi, minlength=len(exact)) == 1
-            take = single[pi]
-            ids[exact[pi[take]]] = ci[take]
-            method[exact[pi[take]]] = "exact"
-            multi = np.flatnonzero(~single & (np.bincount(pi, minlength=len(exact)) > 1))
+            counts = np.bincount(pi, minlength=len(exact))
+            take = counts[pi] == 1
+            local[exact[pi[take]]] = ci[take]
+            method[exact[pi[take]]] = 2
+            multi = np.flatnonzero(counts > 1)
             if len(multi):
-                self._resolve_overlaps(terr, exact, multi, pi, ci, points, ids, method, out, rows)
-        missing = np.flatnonzero(ids < 0)
+                self._resolve_overlaps(terr, exact, multi, pi, ci, points, local, method, state, rows)
+        missing = np.flatnonzero(local < 0)
         if len(missing):
-            self._nearest(terr, missing, points, ids, method, out, rows)
-        near = np.flatnonzero((flags & _NEAR).astype(bool) & (ids >= 0))
+            pi, ci = terr.communes.tree.query_nearest(points[missing], max_distance=self.tolerance_m,
+                                                      all_matches=False)
+            if len(pi):
+                local[missing[pi]] = ci
+                method[missing[pi]] = 4
+                state.nearest_m[rows[missing[pi]]] = shapely.distance(points[missing[pi]], terr.communes.geoms[ci])
+        near = np.flatnonzero((flags & _NEAR).astype(bool) & (local >= 0) & (method != 4))
         if len(near):
-            dist = shapely.distance(points[near], terr.communes.boundaries[ids[near]])
-            inside = method[near] != "nearest"
-            keep = near[inside & (dist < self.cell_m)]
-            out["commune_boundary_m"][rows[keep]] = dist[inside & (dist < self.cell_m)]
-        found = ids >= 0
-        out["insee"][rows[found]] = terr.communes.codes[ids[found]]
-        names[rows[found]] = terr.communes.names[ids[found]]
-        out["commune_method"][rows] = method
-        candidates_qpv = np.flatnonzero(flags & _QPV_NEAR)
+            dist = shapely.distance(points[near], terr.communes.boundaries[local[near]])
+            close = dist < self.cell_m
+            state.boundary_m[rows[near[close]]] = dist[close]
+        found = local >= 0
+        state.commune[rows[found]] = terr.communes.index[local[found]]
+        state.method[rows] = method
+        candidates = np.flatnonzero(flags & _QPV_NEAR)
         for generation, polys in terr.qpv.items():
-            self._locate_qpv(polys, generation, candidates_qpv, points, rows, out)
+            self._locate_qpv(polys, generation, candidates, points, rows, state)
 
     def _resolve_overlaps(self, terr: _Territory, exact: np.ndarray, multi: np.ndarray, pi: np.ndarray,
-                          ci: np.ndarray, points: np.ndarray, ids: np.ndarray, method: np.ndarray,
-                          out: dict[str, np.ndarray], rows: np.ndarray) -> None:
+                          ci: np.ndarray, points: np.ndarray, local: np.ndarray, method: np.ndarray,
+                          state: _State, rows: np.ndarray) -> None:
         in_multi = np.isin(pi, multi)
         p, c = pi[in_multi], ci[in_multi]
         depth = shapely.distance(points[exact[p]], terr.communes.boundaries[c])
-        codes = terr.communes.codes[c]
+        codes = self.codes[terr.communes.index[c]]
         pairs = pd.DataFrame({"p": p, "c": c, "depth": depth, "code": codes})
         pairs = pairs.sort_values(["p", "depth", "code"], ascending=[True, False, True])
         best = pairs.drop_duplicates("p")
-        ids[exact[best["p"].to_numpy()]] = best["c"].to_numpy()
-        method[exact[best["p"].to_numpy()]] = "overlap"
+        local[exact[best["p"].to_numpy()]] = best["c"].to_numpy()
+        method[exact[best["p"].to_numpy()]] = 3
         listed = pairs.groupby("p")["code"].agg(lambda s: "|".join(sorted(s)))
-        out["commune_candidates"][rows[exact[listed.index.to_numpy()]]] = listed.to_numpy()
-
-    def _nearest(self, terr: _Territory, missing: np.ndarray, points: np.ndarray, ids: np.ndarray,
-                 method: np.ndarray, out: dict[str, np.ndarray], rows: np.ndarray) -> None:
-        pi, ci = terr.communes.tree.query_nearest(
-            points[missing], max_distance=self.tolerance_m, all_matches=False
-        )
-        if len(pi):
-            dist = shapely.distance(points[missing[pi]], terr.communes.geoms[ci])
-            ids[missing[pi]] = ci
-            method[missing[pi]] = "nearest"
-            out["nearest_commune_m"][rows[missing[pi]]] = dist
+        for p_index, text in zip(listed.index.to_numpy(), listed.to_numpy(), strict=True):
+            state.candidates[int(rows[exact[p_index]])] = text
 
     def _locate_qpv(self, polys: _Polygons, generation: int, candidates: np.ndarray, points: np.ndarray,
-                    rows: np.ndarray, out: dict[str, np.ndarray]) -> None:
+                    rows: np.ndarray, state: _State) -> None:
         if not len(candidates):
             return
         pts = points[candidates]
         pi, qi = polys.containing(pts)
         if len(pi):
-            order = np.lexsort((polys.codes[qi].astype(str), pi))  # deterministic if two QPV overlap
+            codes = self._qpv_codes[generation][polys.index[qi]]
+            order = np.lexsort((codes.astype(str), pi))  # deterministic if two QPV overlap
             pi, qi = pi[order], qi[order]
             first = np.unique(pi, return_index=True)[1]
-            pi, qi = pi[first], qi[first]
-            out[f"qpv{generation}"][rows[candidates[pi]]] = polys.codes[qi]
-            out[f"qpv{generation}_nom"][rows[candidates[pi]]] = polys.names[qi]
+            state.qpv[generation][rows[candidates[pi[first]]]] = polys.index[qi[first]]
         bi, bj = polys.boundary_tree.query_nearest(pts, max_distance=self.cell_m, all_matches=False)
         if len(bi):
-            dist = shapely.distance(pts[bi], polys.boundaries[bj])
-            out[f"qpv{generation}_boundary_m"][rows[candidates[bi]]] = dist
+            state.qpv_boundary_m[generation][rows[candidates[bi]]] = shapely.distance(pts[bi], polys.boundaries[bj])
 
-    # -- classes -----------------------------------------------------------------------------
-    def _classify(self, frame: pd.DataFrame, postcodes: pd.Series | None) -> None:
-        classe_commune = frame["insee"].map(self._commune_class)
-        classe_commune = classe_commune.fillna("unknown").where(frame["insee"].notna())
-        frame["insee_arm"] = None
-        by_arrondissement = pd.Series(False, index=frame.index)
+    # -- result ------------------------------------------------------------------------------
+    def _frame(self, terr: np.ndarray, lon: np.ndarray, lat: np.ndarray, state: _State,
+               postcodes: pd.Series | np.ndarray | None) -> pd.DataFrame:
+        commune = state.commune
+        found = commune >= 0
+        safe = np.where(found, commune, 0)
+        classe_commune = np.where(found, self._commune_class[safe], -1).astype(np.int64)
+        source = np.where(found, 1, 0).astype(np.int64)
+        arm = np.full(len(commune), None, dtype=object)
+        mixed = ALL_CLASSES.index("mixed")
         if postcodes is not None and self._arrondissement_class:
-            keys = list(zip(frame["insee"], postcodes.astype("string").str.strip().str.zfill(5), strict=True))
-            hits = pd.Series([self._arrondissement_class.get(k) for k in keys], index=frame.index, dtype=object)
-            by_arrondissement = hits.notna()
-            frame.loc[by_arrondissement, "insee_arm"] = hits[by_arrondissement].str[0]
-            classe_commune = classe_commune.where(~by_arrondissement, hits[by_arrondissement].str[1])
-        qpv_class = pd.Series(None, index=frame.index, dtype=object)
+            todo = np.flatnonzero(classe_commune == mixed)
+            codes = pd.Series(np.asarray(postcodes, dtype=object)[todo]).astype("string").str.strip().str.zfill(5)
+            for i, postcode in zip(todo, codes, strict=True):
+                hit = self._arrondissement_class.get((self.codes[commune[i]], postcode))
+                if hit is not None:
+                    arm[i] = hit[0]
+                    classe_commune[i] = ALL_CLASSES.index(hit[1]) if hit[1] in ALL_CLASSES else mixed
+                    source[i] = 2
+        qpv_class = np.full(len(commune), -1, dtype=np.int64)
         for g in sorted(self.generations, reverse=True):  # the newest generation's class wins
-            cls = frame[f"qpv{g}"].map(self._qpv_class)
-            qpv_class = qpv_class.where(qpv_class.notna(), cls)
-        frame["classe_commune"] = classe_commune
-        frame["classe_qpv"] = qpv_class
-        frame["classe"] = qpv_class.where(qpv_class.notna(), classe_commune)
-        frame["classe_source"] = np.select(
-            [qpv_class.notna().to_numpy(), by_arrondissement.to_numpy(), classe_commune.notna().to_numpy()],
-            ["qpv", "arrondissement", "commune"], "none",
-        )
-        region = frame["insee"].map(self._region)
+            idx = state.qpv[g]
+            cls = np.where(idx >= 0, self._qpv_class[g][np.where(idx >= 0, idx, 0)], -1)
+            qpv_class = np.where(qpv_class >= 0, qpv_class, cls)
+        classe = np.where(qpv_class >= 0, qpv_class, classe_commune)
+        source = np.where(qpv_class >= 0, 3, source)
+        columns: dict[str, object] = {
+            "territory": _categorical(terr, tuple(self._bboxes)),
+            "lon": lon,
+            "lat": lat,
+            "insee": _categorical(np.where(found, commune, -1), self.codes),
+            "commune_nom": pd.Series(np.where(found, self._names[safe], None), dtype=object),
+            "commune_method": _categorical(state.method.astype(np.int64), METHODS),
+            "commune_candidates": pd.Series(state.candidates, dtype=object),
+            "commune_boundary_m": state.boundary_m,
+            "nearest_commune_m": state.nearest_m,
+        }
         for g in self.generations:
-            frame[f"qpv{g}_covered"] = region.isin(self.qpv_coverage.get(g, set())).to_numpy()
+            idx = state.qpv[g]
+            columns[f"qpv{g}"] = _categorical(idx, self._qpv_codes[g])
+            columns[f"qpv{g}_nom"] = pd.Series(
+                np.where(idx >= 0, self._qpv_names[g][np.where(idx >= 0, idx, 0)], None), dtype=object
+            )
+            columns[f"qpv{g}_boundary_m"] = state.qpv_boundary_m[g]
+            columns[f"qpv{g}_covered"] = np.where(found, self._covered[g][safe], False)
+        columns["insee_arm"] = pd.Series(arm, dtype=object)
+        columns["classe_commune"] = _categorical(classe_commune, ALL_CLASSES)
+        columns["classe_qpv"] = _categorical(qpv_class, ALL_CLASSES)
+        columns["classe"] = _categorical(classe, ALL_CLASSES)
+        columns["classe_source"] = _categorical(source, SOURCES)
+        return pd.DataFrame(columns)
+
+
+class _State:
+    """Per-point results filled territory by territory (global indices, -1 = none)."""
+
+    def __init__(self, n: int, generations: list[int]) -> None:
+        self.commune = np.full(n, -1, dtype=np.int64)
+        self.method = np.zeros(n, dtype=np.int8)
+        self.candidates = np.full(n, None, dtype=object)
+        self.boundary_m = np.full(n, np.nan)
+        self.nearest_m = np.full(n, np.nan)
+        self.qpv = {g: np.full(n, -1, dtype=np.int64) for g in generations}
+        self.qpv_boundary_m = {g: np.full(n, np.nan) for g in generations}
 
 
 def _commune_classes(zoning: pd.DataFrame | None) -> dict[str, str]:
@@ -411,10 +478,3 @@ def _arrondissement_classes(zoning: pd.DataFrame | None) -> dict[tuple[str, str]
             if postcode.strip():
                 lookup[(insee, postcode.strip())] = (arm, classe)
     return lookup
-
-
-def _qpv_coverage(qpv: gpd.GeoDataFrame | None) -> dict[int, set[str]]:
-    """Régions for which polygons of each QPV generation are available."""
-    if qpv is None or "region" not in qpv:
-        return {}
-    return {int(g): set(part["region"].dropna().astype(str)) for g, part in qpv.groupby("generation")}
