@@ -195,6 +195,135 @@ def info(
     _run(action)
 
 
+def _progress_bar(label: str) -> Progress:
+    return Progress(SpinnerColumn(), TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+def _print_summary(result) -> None:
+    out.print("[bold]verdicts per scheme[/] (rows)")
+    out.print(result.summary().to_string(), highlight=False)
+    by_class = result.summary_by_class()
+    if not by_class.empty:
+        out.print("[bold]row status per zoning class[/]")
+        out.print(by_class.to_string(), highlight=False)
+    errors = result.rows.loc[result.rows["status"] == "error", "error"]
+    if len(errors):
+        out.print(f"[bold]{len(errors)} rows in error[/], first ones:")
+        for message in errors.head(10):
+            out.print(f"  {message}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def eligibility(
+    input_file: Annotated[Path, typer.Argument(help="CSV/XLSX/GeoJSON/GPKG/Parquet of structures.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Result file: .csv, .geojson, .gpkg or .parquet.")],
+    scheme: Annotated[list[str] | None, typer.Option(help="Scheme id to assess (repeat; default: all).")] = None,
+    rules: Annotated[Path | None, typer.Option(help="Folder of extra or overriding scheme TOML files.")] = None,
+    crs: Annotated[str | None, typer.Option(help="CRS of x/y columns or of geometries without one.")] = None,
+    lon: Annotated[str | None, typer.Option(help="Longitude column (default: detected).")] = None,
+    lat: Annotated[str | None, typer.Option(help="Latitude column (default: detected).")] = None,
+    x: Annotated[str | None, typer.Option(help="Projected x column (with --crs).")] = None,
+    y: Annotated[str | None, typer.Option(help="Projected y column (with --crs).")] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="Identifier column (duplicates are errors).")] = None,
+    finess_column: Annotated[str | None, typer.Option("--finess", help="FINESS number column.")] = None,
+    verdicts: Annotated[Path | None, typer.Option(help="Also write the long table of verdicts (CSV/Parquet).")] = None,
+    sep: Annotated[str, typer.Option(help="CSV output separator (';' for French spreadsheets).")] = ",",
+    bom: Annotated[bool, typer.Option("--bom", help="UTF-8 BOM in CSV output (Excel).")] = False,
+) -> None:
+    """Assess every structure of INPUT for every scheme; every row comes out once with a status."""
+    from zonage.eligibility import assess
+    from zonage.export import format_of, write_table
+    from zonage.inputs import detect_columns, read_table
+    from zonage.rules import load_schemes
+    from zonage.workflows import batch_context
+
+    def action() -> None:
+        format_of(output)
+        paths = _State.paths()
+        frame = read_table(input_file)
+        spec = detect_columns(frame, lon=lon, lat=lat, x=x, y=y, id=id_column, finess=finess_column)
+        schemes = load_schemes(rules)
+        if scheme:
+            unknown = sorted(set(scheme) - set(schemes))
+            if unknown:
+                raise ZonageError(f"unknown scheme(s) {unknown}; known: {', '.join(schemes)}")
+            schemes = {k: v for k, v in schemes.items() if k in scheme}
+        out.print(f"{len(frame):,} rows read from {input_file}; columns used: {spec.describe()}", soft_wrap=True)
+        context = batch_context(paths)
+        with _progress_bar("locating and assessing") as progress:
+            task = progress.add_task("assess", total=len(frame))
+            result = assess(frame, context["locator"], schemes, spec=spec, crs=crs, finess=context["finess"],
+                            crosswalk=context["crosswalk"],
+                            progress=lambda done, total: progress.update(task, completed=done, total=total))
+        write_table(result.rows, output, sep=sep, bom=bom)
+        if verdicts:
+            write_table(result.verdicts, verdicts, sep=sep, bom=bom)
+        _print_summary(result)
+        out.print(f"wrote {len(result.rows):,} rows to {output}", soft_wrap=True)
+
+    _run(action)
+
+
+@app.command("run")
+def run_region(
+    region: Annotated[str, typer.Option(help="INSEE région code (44 Grand Est, 28 Normandie…).")] = "44",
+    download: Annotated[bool, typer.Option("--download", help="Allow downloads of missing sources.")] = False,
+) -> None:
+    """The main job: build the layers, then assess every centre de santé, MSP and hospital of a région."""
+    from zonage.export import write_table
+    from zonage.layers import all_specs
+    from zonage.layers.pipeline import build as build_layers
+    from zonage.workflows import eligibility_of_region
+
+    def action() -> None:
+        paths = _State.paths()
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                      transient=True) as progress:
+            task = progress.add_task("building layers")
+            statuses = build_layers(all_specs(), paths, download=download,
+                                    on_step=lambda name: progress.update(task, description=f"layer {name}"))
+        built = [s.name for s in statuses if s.action == "built"]
+        out.print(f"layers: {len(built)} built, {len(statuses) - len(built)} unchanged")
+        _print_info(paths)
+        with _progress_bar(f"région {region}: assessing structures") as progress:
+            task = progress.add_task("assess", total=None)
+            structures, result = eligibility_of_region(
+                paths, region, progress=lambda done, total: progress.update(task, completed=done, total=total)
+            )
+        target = paths.processed / f"eligibility_region_{region}.csv"
+        write_table(result.rows, target)
+        write_table(result.rows, target.with_suffix(".geojson"))
+        write_table(result.verdicts, paths.processed / f"eligibility_region_{region}_verdicts.csv")
+        out.print(f"[bold]région {region}[/]: {len(structures):,} centres de santé, MSP and hospitals (FINESS)")
+        _print_summary(result)
+        out.print(f"wrote {target} and {target.with_suffix('.geojson')}", soft_wrap=True)
+
+    _run(action)
+
+
+@app.command()
+def application(
+    file: Annotated[Path, typer.Argument(help="A post application as YAML or JSON.")],
+    rules: Annotated[Path | None, typer.Option(help="Folder of extra or overriding scheme TOML files.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Check one application (scheme + structures + doctor profile): every failed condition is listed."""
+    from zonage.applications import check_application_file
+
+    def action() -> None:
+        verdict = check_application_file(file, _State.paths(), rules)
+        if json_output:
+            out.print_json(json.dumps(verdict.to_dict(), ensure_ascii=False, default=str))
+        else:
+            out.print(verdict.message("fr"), soft_wrap=True, highlight=False)
+            out.print(verdict.message("en"), soft_wrap=True, highlight=False)
+        if verdict.status == "not_eligible":
+            raise typer.Exit(1)
+
+    _run(action)
+
+
 def run() -> None:  # pragma: no cover - console entry point helper
     """Entry point usable as ``python -m zonage``."""
     app(prog_name="zonage")

@@ -1,0 +1,34 @@
+"""Rules engine: each recruitment scheme (dispositif) is a TOML data file, not code.
+
+* :mod:`zonage.rules.model`: typed dataclasses of a scheme and its parts, :class:`RulesError`;
+* :mod:`zonage.rules.load`: :func:`load_schemes` reads the packaged rules files
+  (``zonage/rules/schemes/*.toml``) plus a planner's folder of extra or overriding
+  files, validating them strictly;
+* :mod:`zonage.rules.evaluate`: :func:`evaluate_sites` (vectorised answer per located
+  site and scheme, with reason codes and FR/EN sentences) and
+  :func:`check_application` (every failed condition of one application, and the funding).
+"""
+
+from zonage.rules.evaluate import (
+    OUTPUT_COLUMNS,
+    ApplicationVerdict,
+    Finding,
+    FundingResult,
+    check_application,
+    evaluate_sites,
+)
+from zonage.rules.load import load_schemes, packaged_dir
+from zonage.rules.model import RulesError, Scheme
+
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "ApplicationVerdict",
+    "Finding",
+    "FundingResult",
+    "RulesError",
+    "Scheme",
+    "check_application",
+    "evaluate_sites",
+    "load_schemes",
+    "packaged_dir",
+]

@@ -1,0 +1,74 @@
+"""Ready-made studies chaining layers and engines (no file is written here).
+
+The CLI and notebooks call these; the outputs modules write what they return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from zonage.config import Paths
+from zonage.eligibility import BatchResult, assess
+from zonage.errors import ZonageError
+from zonage.layers.store import read_layer
+from zonage.locate import Locator
+
+#: FINESS categories of the structures that host posts: centres de santé, MSP, hospitals.
+HOST_CATEGORIES: dict[str, str] = {
+    "124": "Centre de santé",
+    "603": "Maison de santé pluriprofessionnelle",
+    "355": "Centre hospitalier",
+    "101": "Centre hospitalier régional",
+    "106": "Centre hospitalier, ex-hôpital local",
+}
+
+
+def region_structures(paths: Paths, region: str, categories: Sequence[str] = tuple(HOST_CATEGORIES)) -> pd.DataFrame:
+    """FINESS establishments of ``categories`` in the départements of ``region`` (an input table).
+
+    Returns a plain table with ``finess``, ``nom``, ``adresse``, ``code_postal``,
+    ``commune``, ``categetab``, ``libcategetab``: the batch then looks each FINESS
+    number up, as it would for a planner's own list.
+    """
+    deps = read_layer(paths, "departements", columns=["departement", "region"])
+    wanted = set(deps.loc[deps["region"] == str(region), "departement"])
+    if not wanted:
+        raise ZonageError(f"unknown région {region!r}: expected an INSEE région code such as 44 (Grand Est)")
+    finess = read_layer(paths, "finess", columns=["nofinesset", "rs", "adresse", "code_postal", "commune",
+                                                  "categetab", "libcategetab", "dep"])
+    chosen = finess[finess["dep"].isin(wanted) & finess["categetab"].isin(list(categories))]
+    return pd.DataFrame({
+        "finess": chosen["nofinesset"].to_numpy(),
+        "nom": chosen["rs"].to_numpy(),
+        "adresse": chosen["adresse"].to_numpy(),
+        "code_postal": chosen["code_postal"].to_numpy(),
+        "commune": chosen["commune"].to_numpy(),
+        "categetab": chosen["categetab"].to_numpy(),
+        "libcategetab": chosen["libcategetab"].to_numpy(),
+    }).sort_values("finess", kind="stable").reset_index(drop=True)
+
+
+def batch_context(paths: Paths) -> dict:
+    """Layers a batch needs, read once: the locator, FINESS points and the COG crosswalk."""
+    return {
+        "locator": Locator.from_paths(paths),
+        "finess": read_layer(paths, "finess", columns=["nofinesset", "categetab"]),
+        "crosswalk": read_layer(paths, "cog_crosswalk"),
+    }
+
+
+def eligibility_of_region(
+    paths: Paths,
+    region: str,
+    *,
+    schemes: object = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, BatchResult]:
+    """Batch eligibility of every centre de santé, MSP and hospital of ``region``."""
+    structures = region_structures(paths, region)
+    context = batch_context(paths)
+    result = assess(structures, context["locator"], schemes, finess=context["finess"],  # type: ignore[arg-type]
+                    crosswalk=context["crosswalk"], progress=progress)
+    return structures, result
