@@ -46,3 +46,50 @@ def test_fetch_and_rebuild_is_a_no_op(built, mirror: Path) -> None:
         assert layer in result.output
     info = runner.invoke(app, [*args, "info", "communes"])
     assert info.exit_code == 0 and '"communes": 34871' in info.output
+
+
+def test_eligibility_command_every_row_once(built, mirror: Path, tmp_path: Path) -> None:
+    source = tmp_path / "structures.csv"
+    text = ("id;nom;lon;lat;categetab\n"
+            "1;Centre <img src=x onerror=alert(1)>;4,9403;49,7010;124\n"
+            "2;Swapped;49,7010;4,9403;124\n"
+            "3;Lambert;930000;6890000;124\n"
+            "1;Dup;4,94;49,70;124\n")
+    source.write_bytes(text.encode("cp1252"))
+    output = tmp_path / "out.geojson"
+    args = ["--data", str(built.data), "--mirror", str(mirror)]
+    result = runner.invoke(app, [*args, "eligibility", str(source), "-o", str(output), "--verdicts",
+                                 str(tmp_path / "verdicts.csv")])
+    assert result.exit_code == 0, result.output
+    assert "4 rows read" in result.output and "3 rows in error" in result.output
+    import geopandas as gpd
+
+    rows = gpd.read_file(output)
+    assert rows["row"].tolist() == [1, 2, 3, 4]
+    assert rows["status"].tolist()[1:] == ["error", "error", "error"]
+    assert rows.loc[0, "insee"] == "08409" and rows.loc[0, "nom"].startswith("Centre <img")
+    unknown = runner.invoke(app, [*args, "eligibility", str(source), "-o", str(output), "--scheme", "nope"])
+    assert unknown.exit_code == 2 and "unknown scheme" in unknown.output
+
+
+def test_application_command(built, mirror: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "docs/examples/application_400mg_volet1.yaml"
+    args = ["--data", str(built.data), "--mirror", str(mirror)]
+    result = runner.invoke(app, [*args, "application", str(example), "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"status": "eligible"' in result.output and '"scheme": "400mg_volet1"' in result.output
+
+
+def test_application_lists_every_failure(built, mirror: Path, tmp_path: Path) -> None:
+    import yaml
+
+    example = Path(__file__).resolve().parent.parent / "docs/examples/application_400mg_volet1.yaml"
+    data = yaml.safe_load(example.read_text())
+    data["doctor"] = {"diploma_mg": False, "thesis": False}
+    data["ambulatory"]["category"] = "500"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True))
+    result = runner.invoke(app, ["--data", str(built.data), "--mirror", str(mirror), "application", str(bad), "--json"])
+    assert result.exit_code == 1
+    for code in ("PROFILE_DIPLOMA_MG_MISSING", "PROFILE_THESIS_MISSING", "STRUCTURE_TYPE_NOT_ACCEPTED"):
+        assert code in result.output
