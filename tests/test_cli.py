@@ -41,8 +41,8 @@ def test_fetch_and_rebuild_is_a_no_op(built, mirror: Path) -> None:
     assert "up to date" in result.output and "qpv2024_national (optional)" in result.output
     result = runner.invoke(app, [*args, "build"])
     assert result.exit_code == 0, result.output
-    assert result.output.count("unchanged") == 7
-    for layer in ("communes", "zoning", "qpv", "apl", "finess", "gp_supply", "cog_crosswalk"):
+    assert result.output.count("unchanged") == 8
+    for layer in ("communes", "zoning", "qpv", "apl", "finess", "gp_supply", "cog_crosswalk", "locate_index"):
         assert layer in result.output
     info = runner.invoke(app, [*args, "info", "communes"])
     assert info.exit_code == 0 and '"communes": 34871' in info.output

@@ -193,3 +193,35 @@ def test_random_points_match_plain_sjoin_exactly_once(built, locator) -> None:
     assert (r.loc[double, "commune_method"] == "overlap").all()
     gap = r.index.difference(joined.index)
     assert set(r.loc[gap, "commune_method"]) <= {"nearest", "none"}
+
+
+def test_stored_grid_used_only_when_fingerprint_matches() -> None:
+    from zonage.grid import grids_from_arrays, territory_grids
+
+    loc = _toy()
+    arrays = territory_grids(loc._communes, read_qpv_toy(), loc.cell_m)
+    grids = grids_from_arrays(arrays)
+    assert grids["metro"][1] == loc.fingerprint("metro")
+    reused = Locator(loc._communes, read_qpv_toy(), grids=grids, cell_m=100)
+    assert reused.territory("metro").grid is grids["metro"][0]
+    stale = {"metro": (grids["metro"][0], "0" * 64)}
+    rebuilt = Locator(loc._communes, read_qpv_toy(), grids=stale, cell_m=100)
+    assert rebuilt.territory("metro").grid is not grids["metro"][0]
+    assert np.array_equal(rebuilt.territory("metro").grid.ids, grids["metro"][0].ids)
+
+
+def read_qpv_toy() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"code_qp": ["QN00001M"], "nom_qp": ["Quartier"], "generation": [2024], "classe_qpv": [None],
+         "region": ["44"], "territory": ["metro"]},
+        geometry=[shapely.box(X0 + 2_000, Y0 + 2_000, X0 + 3_000, Y0 + 3_000)], crs=LAMBERT93,
+    )
+
+
+def test_locator_loads_the_built_index(built) -> None:
+    from zonage.layers.store import read_arrays
+
+    arrays = read_arrays(built, "locate_index")
+    assert {"metro__ids", "metro__flags", "metro__fingerprint", "974__ids"} <= set(arrays)
+    loc = Locator.from_paths(built)
+    assert loc.territory("metro").grid is loc._grids["metro"][0]

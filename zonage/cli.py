@@ -170,6 +170,8 @@ def _print_info(paths: Paths) -> None:
             if summary.get("territories"):
                 where = ", ".join(f"{t} {n:,} ({TERRITORY_CRS[t]})" for t, n in summary["territories"].items())
                 kind = f"GeoParquet per territory: {where}"
+            elif summary.get("crs") == "arrays (npz)":
+                kind = f"arrays (npz, {summary.get('bytes', 0) / 1e6:.1f} MB)"
             else:
                 kind = "table (Parquet)"
             out.print(f"    {name}: {summary['rows']:,} rows; {kind}", soft_wrap=True, highlight=False)

@@ -215,12 +215,15 @@ def _flag_commune_mismatch(verdicts: pd.DataFrame, located: pd.DataFrame) -> Non
     given = located["commune_given"].to_numpy()[verdicts.loc[hit, "row"].to_numpy()]
     found = located["insee"].astype(str).to_numpy()[verdicts.loc[hit, "row"].to_numpy()]
     verdicts.loc[hit, "status"] = "needs_review"
-    verdicts.loc[hit, "reasons"] = verdicts.loc[hit, "reasons"] + ";COMMUNE_MISMATCH"
-    verdicts.loc[hit, "message_fr"] = verdicts.loc[hit, "message_fr"] + [
-        f" — à vérifier : commune indiquée {g}, commune trouvée {f}" for g, f in zip(given, found, strict=True)
+    verdicts.loc[hit, "reasons"] = verdicts.loc[hit, "reasons"].astype(object) + ";COMMUNE_MISMATCH"
+    pairs = list(zip(given, found, strict=True))
+    verdicts.loc[hit, "message_fr"] = [
+        f"à vérifier : commune indiquée {g}, commune trouvée {f} — sinon {m}"
+        for (g, f), m in zip(pairs, verdicts.loc[hit, "message_fr"].astype(object), strict=True)
     ]
-    verdicts.loc[hit, "message_en"] = verdicts.loc[hit, "message_en"] + [
-        f" — to check: commune given {g}, commune found {f}" for g, f in zip(given, found, strict=True)
+    verdicts.loc[hit, "message_en"] = [
+        f"to check: commune given {g}, commune found {f} — otherwise {m}"
+        for (g, f), m in zip(pairs, verdicts.loc[hit, "message_en"].astype(object), strict=True)
     ]
 
 

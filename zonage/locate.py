@@ -25,16 +25,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from rasterio import features
-from rasterio.transform import from_origin
-from scipy import ndimage
 
 from zonage.crs import TERRITORY_CRS, WGS84, transform_xy, transformer
+from zonage.grid import NEAR as _NEAR
+from zonage.grid import OTHER_NEAR as _QPV_NEAR
+from zonage.grid import TOUCHED as _TOUCHED
+from zonage.grid import LookupGrid, grids_from_arrays, territory_fingerprint
 
 #: Zoning classes, most favourable first (order used when a choice is needed).
 CLASSES: tuple[str, ...] = ("ZIP", "ZAC", "ZAR", "HZ", "unknown")
-#: Bits of the lookup grid's flag array.
-_TOUCHED, _NEAR, _QPV_NEAR = 1, 2, 4
 #: Margin (degrees) around a territory's communes when deciding which territory a point is in.
 _BBOX_MARGIN_DEG = 0.2
 
@@ -64,59 +63,6 @@ class _Polygons:
 
 
 @dataclass
-class _Grid:
-    """Raster lookup: commune id (local index + 1, 0 = none) and flag bits per cell."""
-
-    x0: float
-    y0: float
-    cell: float
-    ids: np.ndarray
-    flags: np.ndarray
-
-    @classmethod
-    def build(cls, communes: _Polygons, qpv: list[_Polygons], cell: float) -> _Grid:
-        minx, miny, maxx, maxy = shapely.total_bounds(communes.geoms)
-        x0 = np.floor(minx / cell) * cell - 2 * cell
-        y0 = np.ceil(maxy / cell) * cell + 2 * cell
-        width = int(np.ceil((maxx - x0) / cell)) + 3
-        height = int(np.ceil((y0 - miny) / cell)) + 3
-        transform = from_origin(x0, y0, cell, cell)
-        dtype = "uint16" if len(communes.geoms) < 65535 else "uint32"
-        ids = features.rasterize(
-            ((g, i + 1) for i, g in enumerate(communes.geoms)),
-            out_shape=(height, width), transform=transform, fill=0, dtype=dtype,
-        )
-        touched = features.rasterize(
-            ((b, 1) for b in communes.boundaries), out_shape=(height, width), transform=transform,
-            fill=0, dtype="uint8", all_touched=True,
-        ).astype(bool)
-        flags = touched.astype(np.uint8) * _TOUCHED
-        flags |= ndimage.binary_dilation(touched).astype(np.uint8) * _NEAR
-        del touched
-        qpv_geoms = [g for part in qpv for g in part.geoms]
-        if qpv_geoms:
-            covered = features.rasterize(
-                ((g, 1) for g in qpv_geoms), out_shape=(height, width), transform=transform,
-                fill=0, dtype="uint8", all_touched=True,
-            ).astype(bool)
-            flags |= ndimage.binary_dilation(covered).astype(np.uint8) * _QPV_NEAR
-        return cls(x0, y0, cell, ids, flags)
-
-    def read(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Local commune index (-1 = none) and flags per point; points off the grid get every flag."""
-        col = np.floor((x - self.x0) / self.cell)
-        row = np.floor((self.y0 - y) / self.cell)
-        height, width = self.ids.shape
-        inside = (col >= 0) & (col < width) & (row >= 0) & (row < height) & np.isfinite(col) & np.isfinite(row)
-        ids = np.full(len(x), -1, dtype=np.int64)
-        flags = np.full(len(x), _TOUCHED | _NEAR | _QPV_NEAR, dtype=np.uint8)
-        r, c = row[inside].astype(np.intp), col[inside].astype(np.intp)
-        ids[inside] = self.ids[r, c].astype(np.int64) - 1
-        flags[inside] = self.flags[r, c]
-        return ids, flags
-
-
-@dataclass
 class _Territory:
     """Everything needed to locate points of one territory, in its metric CRS."""
 
@@ -124,7 +70,7 @@ class _Territory:
     crs: str
     communes: _Polygons
     qpv: dict[int, _Polygons]
-    grid: _Grid
+    grid: LookupGrid
 
 
 METHODS: tuple[str, ...] = ("none", "grid", "exact", "overlap", "nearest")
@@ -157,6 +103,9 @@ class Locator:
         Lookup grid cell (m); also the distance below which boundary distances are exact.
     tolerance_m
         Largest distance to a commune for the nearest-commune fallback.
+    grids
+        Precomputed lookup grids (the ``locate_index`` layer): territory → (grid,
+        fingerprint); a grid is used only if its fingerprint matches these polygons.
 
     Notes
     -----
@@ -173,8 +122,10 @@ class Locator:
         *,
         cell_m: float = 100.0,
         tolerance_m: float = 250.0,
+        grids: dict[str, tuple[LookupGrid, str]] | None = None,
     ) -> None:
         self.cell_m = float(cell_m)
+        self._grids = dict(grids or {})
         self.tolerance_m = float(tolerance_m)
         if not isinstance(communes, dict):
             communes = {str(t): part for t, part in communes.groupby("territory")}
@@ -240,7 +191,7 @@ class Locator:
     def from_paths(cls, paths: object, **kwargs: float) -> Locator:
         """Build a locator from the processed layers of ``paths`` (a :class:`~zonage.config.Paths`)."""
         from zonage.errors import LayerMissingError
-        from zonage.layers.store import read_layer, territories
+        from zonage.layers.store import read_arrays, read_layer, territories
 
         def optional(name: str) -> pd.DataFrame | None:
             try:
@@ -253,7 +204,12 @@ class Locator:
             t: read_layer(paths, "communes", territory=t, columns=columns)  # type: ignore[arg-type]
             for t in territories(paths, "communes")  # type: ignore[arg-type]
         }
-        return cls(communes, optional("qpv"), optional("zoning_communes"), optional("zoning_qpv"), **kwargs)
+        try:
+            grids = grids_from_arrays(read_arrays(paths, "locate_index"))  # type: ignore[arg-type]
+        except LayerMissingError:
+            grids = None
+        return cls(communes, optional("qpv"), optional("zoning_communes"), optional("zoning_qpv"), grids=grids,
+                   **kwargs)
 
     # -- index -------------------------------------------------------------------------------
     def territory(self, name: str) -> _Territory:
@@ -268,9 +224,19 @@ class Locator:
                 local = frame[frame["territory"] == name]
                 if len(local):
                     qpv[generation] = _Polygons(local.index.to_numpy(), local.to_crs(crs).geometry.to_numpy())
-            grid = _Grid.build(communes, list(qpv.values()), self.cell_m)
+            stored = self._grids.get(name)
+            if stored is not None and stored[1] == self.fingerprint(name):
+                grid = stored[0]
+            else:
+                others = np.concatenate([p.geoms for p in qpv.values()]) if qpv else np.empty(0, dtype=object)
+                grid = LookupGrid.build(communes.geoms, others, self.cell_m)
             self._territories[name] = _Territory(name, crs, communes, qpv, grid)
         return self._territories[name]
+
+    def fingerprint(self, name: str) -> str:
+        """Identity of a territory's polygons, to check a precomputed grid against."""
+        codes = [str(c) for frame in self._qpv.values() for c in frame.loc[frame["territory"] == name, "code_qp"]]
+        return territory_fingerprint(self._communes[name]["insee"].astype(str).tolist(), codes, self.cell_m)
 
     def warm(self, territories: list[str] | None = None) -> None:
         """Build the indexes of the given territories (all by default) now."""

@@ -11,7 +11,9 @@ import importlib
 from zonage.layers.pipeline import LayerSpec
 
 #: Layer modules in dependency order.
-LAYER_MODULES: tuple[str, ...] = ("communes", "crosswalk", "zoning", "qpv", "apl", "finess", "gp_supply")
+LAYER_MODULES: tuple[str, ...] = (
+    "communes", "crosswalk", "zoning", "qpv", "locate_index", "apl", "finess", "gp_supply",
+)
 
 
 def all_specs() -> list[LayerSpec]:

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from zonage import __version__
@@ -34,11 +35,12 @@ MANIFEST = "manifest.json"
 
 @dataclass
 class LayerResult:
-    """What a layer build returns: named frames to write and a JSON-able report."""
+    """What a layer build returns: named frames (and named array bundles) to write, and a JSON-able report."""
 
     frames: dict[str, pd.DataFrame]
     report: dict = field(default_factory=dict)
     vintage: str = ""
+    arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 class BuildInputs:
@@ -102,7 +104,8 @@ def _frame_summary(frame: pd.DataFrame, files: list[Path]) -> dict:
 
 def _outputs_present(paths: Paths, entry: dict) -> bool:
     for name in entry.get("outputs", {}):
-        if not (paths.processed / name).is_dir() and not (paths.processed / f"{name}.parquet").exists():
+        files = [paths.processed / name, paths.processed / f"{name}.parquet", paths.processed / f"{name}.npz"]
+        if not any(f.exists() for f in files):
             return False
     return bool(entry.get("outputs"))
 
@@ -191,6 +194,10 @@ def build(
         for out_name, frame in result.frames.items():
             files = store.write_layer(paths, out_name, frame)
             outputs[out_name] = _frame_summary(frame, files)
+        for out_name, arrays in result.arrays.items():
+            file = store.write_arrays(paths, out_name, arrays)
+            outputs[out_name] = {"rows": len(arrays), "files": [file.name], "crs": "arrays (npz)",
+                                 "bytes": file.stat().st_size}
         seconds = time.perf_counter() - start
         entry = {
             "key": key,

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from zonage.config import Paths
@@ -126,3 +127,20 @@ def read_layer(
     if not file.exists():
         raise LayerMissingError(f"layer {name} is not built yet: run `zonage build`")
     return pd.read_parquet(file, columns=columns)
+
+
+def write_arrays(paths: Paths, name: str, arrays: dict[str, np.ndarray]) -> Path:
+    """Write named arrays as ``processed/<name>.npz`` (compressed, atomic)."""
+    target = paths.processed / f"{name}.npz"
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    return target
+
+
+def read_arrays(paths: Paths, name: str) -> dict[str, np.ndarray]:
+    """Read the arrays written by :func:`write_arrays` (raises LayerMissingError when absent)."""
+    file = paths.processed / f"{name}.npz"
+    if not file.exists():
+        raise LayerMissingError(f"layer {name} is not built yet: run `zonage build`")
+    with np.load(file, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
