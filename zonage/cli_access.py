@@ -1,0 +1,199 @@
+"""Command ``zonage access``: commune accessibility to GPs, written to data/processed.
+
+Registered on the main typer app by :func:`register`; like the rest of the command
+line it only parses arguments, calls the library (:func:`zonage.access.commune_accessibility`),
+writes the tables (:func:`zonage.export.write_table`, atomic) and prints a summary.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from zonage.config import resolve_paths
+from zonage.errors import ZonageError
+
+console = Console(stderr=True)
+out = Console()
+
+
+def parse_speeds(text: str) -> tuple[tuple[float, float], ...]:
+    """``"5:30,20:60,80"`` → ``((5, 30), (20, 60), (inf, 80))``: road km up to which each speed (km/h) holds.
+
+    The last item, without a bound, is the speed beyond the last bound.
+    """
+    bands: list[tuple[float, float]] = []
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        for k, part in enumerate(parts):
+            bound, sep, speed = part.partition(":")
+            if not sep:
+                if k != len(parts) - 1:
+                    raise ValueError("only the last speed may come without a bound")
+                bands.append((math.inf, float(bound)))
+            else:
+                bands.append((float(bound), float(speed)))
+    except ValueError as exc:
+        raise ZonageError(f"--speeds {text!r}: {exc} (e.g. 5:30,20:60,80)") from None
+    if not bands or bands[-1][0] != math.inf:
+        raise ZonageError(f"--speeds {text!r}: end with the speed beyond the last bound (e.g. 5:30,20:60,80)")
+    return tuple(bands)
+
+
+def _summary(run, name: str, written: list) -> None:
+    settings = run.settings
+    communes = run.communes
+    out.print(f"[bold]accessibility to GPs[/] — {settings['method']}, decay {settings['decay']}, "
+              f"cut-off {settings['cutoff_min']:g} min, straight line × {settings['detour']:g}, "
+              f"speeds {settings['speeds_km_kmh']}, commune points: {settings['point']}", soft_wrap=True,
+              highlight=False)
+    out.print(f"{len(communes):,} communes, {int(communes['population'].sum()):,} inhabitants, "
+              f"{int(communes['gp_count'].sum()):,} GPs; {sum(run.pairs.values()):,} commune pairs within the cut-off")
+    q = communes["access"].quantile([0.1, 0.5, 0.9])
+    out.print(f"GPs per {settings['scale']:,.0f} inhabitants within reach (decay-weighted): population-weighted "
+              f"mean {run.national_mean():.1f}; communes p10 {q.iloc[0]:.1f}, median {q.iloc[1]:.1f}, "
+              f"p90 {q.iloc[2]:.1f}; {int((communes['access'] == 0).sum()):,} communes with no GP within reach")
+    timings = ", ".join(f"{k} {v:.2f}s" for k, v in run.timings.items())
+    out.print(f"time: {timings}", highlight=False)
+    comparison = run.comparison
+    if len(comparison):
+        year = int(comparison["year"].max())
+        part = comparison[comparison["year"] == year]
+        table = Table(title=f"correlation with the DREES APL {year} (ours: GP counts, straight lines)")
+        for column in ("région", "communes", "Pearson", "Spearman", "BV2012", "Pearson (BV)", "Spearman (BV)"):
+            table.add_column(column, justify="left" if column == "région" else "right")
+        by_level = {level: frame.set_index("region") for level, frame in part.groupby("level")}
+        commune_level, bv_level = by_level.get("commune"), by_level.get("bv2012")
+        for region, row in commune_level.iterrows():
+            bv = bv_level.loc[region] if bv_level is not None and region in bv_level.index else None
+            table.add_row(
+                f"{region} {row['region_nom']}", f"{row['n']:,}", f"{row['pearson']:.2f}", f"{row['spearman']:.2f}",
+                "" if bv is None else f"{bv['n']:,}", "" if bv is None else f"{bv['pearson']:.2f}",
+                "" if bv is None else f"{bv['spearman']:.2f}",
+            )
+        out.print(table)
+    else:
+        out.print("no DREES APL layer (apl_communes): comparison skipped")
+    for path in written:
+        out.print(f"wrote {path}", soft_wrap=True, highlight=False)
+
+
+def _grid(paths, raster: Path, territory, method, decay, cutoff, model, point, scale, name, sep) -> None:
+    from zonage.access import grid_accessibility, write_geotiff
+    from zonage.export import write_table
+
+    if not territory or len(territory) != 1:
+        raise ZonageError("--grid needs exactly one --territory (the communes and GPs around the grid)")
+    if not raster.exists():
+        raise ZonageError(f"{raster}: no such raster")
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        progress.add_task(f"accessibility of the cells of {raster.name}")
+        try:
+            run = grid_accessibility(paths, raster, territory[0], method=method, decay=decay, cutoff=cutoff,
+                                     model=model, point=point, scale=scale)
+        except ValueError as exc:
+            raise ZonageError(str(exc)) from None
+    target = paths.processed
+    written = [
+        write_geotiff(run.grid, target / f"{name}_grid.tif"),
+        write_table(run.cells, target / f"{name}_grid_cells.csv", sep=sep),
+        write_table(run.aggregates, target / f"{name}_grid_territories.csv", sep=sep),
+    ]
+    cells = run.cells
+    settings = run.settings
+    out.print(f"[bold]accessibility to GPs on a grid[/] — {settings['method']}, decay {settings['decay']}, "
+              f"cut-off {settings['cutoff_min']:g} min; territory {settings['territory']}", soft_wrap=True,
+              highlight=False)
+    mean = (cells["access"] * cells["population"]).sum() / cells["population"].sum()
+    q = cells["access"].quantile([0.1, 0.5, 0.9])
+    out.print(f"{len(cells):,} populated cells, {cells['population'].sum():,.0f} inhabitants, "
+              f"{settings['pairs']:,} cell–commune pairs with a weight; GPs per {scale:,.0f} inhabitants: "
+              f"population-weighted mean {mean:.1f}, cells p10 {q.iloc[0]:.1f}, median {q.iloc[1]:.1f}, "
+              f"p90 {q.iloc[2]:.1f}; "
+              f"{int((cells['assigned'] == 'nearest').sum())} cells outside every commune (nearest commune taken)")
+    for path in written:
+        out.print(f"wrote {path}", soft_wrap=True, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``access`` command to ``app``."""
+
+    @app.command("access")
+    def access_command(
+        ctx: typer.Context,
+        method: Annotated[str, typer.Option(help="2sfca, e2sfca or 3sfca.")] = "e2sfca",
+        decay: Annotated[
+            str | None,
+            typer.Option(help="binary, drees, luo-qi, exp:BETA, gauss:SIGMA, linear:ZERO_AT, steps:B=W,B=W… "
+                              "(default: binary for 2sfca, drees otherwise)."),
+        ] = None,
+        cutoff: Annotated[float, typer.Option(help="Catchment cut-off, minutes.")] = 30.0,
+        detour: Annotated[float, typer.Option(help="Road / straight-line distance factor.")] = 1.3,
+        speeds: Annotated[
+            str, typer.Option(help="Speed model: road km up to which each speed (km/h) holds, then the speed beyond.")
+        ] = "5:30,20:60,80",
+        point: Annotated[str, typer.Option(help="Commune point: representative or centroid.")] = "representative",
+        territory: Annotated[
+            list[str] | None, typer.Option(help="Territory to run (metro, 971, 972, 973, 974, 976; repeat).")
+        ] = None,
+        scale: Annotated[float, typer.Option(help="Express results per this many inhabitants.")] = 100_000.0,
+        name: Annotated[str, typer.Option(help="Prefix of the tables written to data/processed.")] = "access",
+        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets).")] = ",",
+        grid: Annotated[
+            Path | None,
+            typer.Option(help="Population raster (GeoTIFF): compute per grid cell instead of per commune "
+                              "(one --territory); writes a GeoTIFF of accessibility."),
+        ] = None,
+    ) -> None:
+        """Accessibility of every commune to GPs (BPE counts, populations, straight-line costs); vs DREES APL."""
+        from zonage.access import StraightLine, commune_accessibility, parse_decay
+        from zonage.export import write_table
+
+        params = ctx.find_root().params
+        try:
+            paths = resolve_paths(params.get("data"), params.get("mirror"))
+            try:
+                chosen_decay = parse_decay(decay) if decay else None
+                model = StraightLine(detour=detour, speeds=parse_speeds(speeds))
+            except ValueError as exc:
+                raise ZonageError(str(exc)) from None
+            start = time.perf_counter()
+            if grid is not None:
+                _grid(paths, grid, territory, method, chosen_decay, cutoff, model, point, scale, name, sep)
+                out.print(f"done in {time.perf_counter() - start:.1f}s")
+                return
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                          TextColumn("{task.completed}/{task.total} territories"), TimeElapsedColumn(),
+                          console=console, transient=True) as progress:
+                task = progress.add_task("accessibility", total=len(territory) if territory else None)
+
+                def step(done_territory: str, done: int, total: int) -> None:
+                    progress.update(task, description=f"territory {done_territory} done", completed=done, total=total)
+
+                try:
+                    run = commune_accessibility(paths, method=method, decay=chosen_decay, cutoff=cutoff, model=model,
+                                                only=territory, point=point, scale=scale, progress=step)
+                except ValueError as exc:
+                    raise ZonageError(str(exc)) from None
+            target = paths.processed
+            written = [
+                write_table(run.communes, target / f"{name}_communes.csv", sep=sep),
+                write_table(run.aggregates, target / f"{name}_territories.csv", sep=sep),
+            ]
+            if len(run.comparison):
+                written.append(write_table(run.comparison, target / f"{name}_vs_drees.csv", sep=sep))
+            _summary(run, name, written)
+            out.print(f"done in {time.perf_counter() - start:.1f}s")
+        except ZonageError as exc:
+            if params.get("debug"):
+                raise
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
