@@ -421,6 +421,98 @@ def test_one_row_per_input_row_and_scheme(schemes, rows, cats, day):
         assert reasons
 
 
+def _synthetic(n: int, seed: int = 7) -> tuple[pd.DataFrame, pd.Series]:
+    """``n`` located rows mixing every kind of fact (names follow codes, as ``locate`` gives them)."""
+    rng = np.random.default_rng(seed)
+
+    def pick(values, p=None):
+        return np.array(values, dtype=object)[rng.choice(len(values), n, p=p)]
+
+    communes = {"57463": "Metz", "67482": "Strasbourg", "14118": "Caen", "75056": "Paris", "97411": "Saint-Denis",
+                "2A004": "Ajaccio", "57672": "Thionville", "13055": "Marseille", "28001": "X", None: None}
+    insee = pick(list(communes))
+    qpv = pick([None, None, None, "QN05701M", "QN01401M", "QN07501M"])
+    qpv_names = {None: None, "QN05701M": "Borny", "QN01401M": "Guérinière", "QN07501M": "Goutte d'Or"}
+    qpv15 = pick([None, None, "QP057010"])
+
+    def distances(share):
+        return np.where(rng.random(n) < share, np.round(rng.uniform(0, 150, n), 1), np.nan)
+
+    frame = pd.DataFrame({
+        "insee": insee, "commune_nom": [communes[c] for c in insee],
+        "commune_method": pick(["grid", "grid", "exact", "overlap", "nearest", "none", "commune", None]),
+        "commune_candidates": pick([None, None, "57463|57672", "14118|14001"]),
+        "commune_boundary_m": distances(0.4),
+        "qpv2024": qpv, "qpv2024_nom": [qpv_names[q] for q in qpv], "qpv2024_boundary_m": distances(0.3),
+        "qpv2024_covered": rng.random(n) < 0.7,
+        "qpv2015": qpv15, "qpv2015_nom": np.where(pd.isna(qpv15), None, "Borny 2015"),
+        "qpv2015_boundary_m": distances(0.1), "qpv2015_covered": rng.random(n) < 0.9,
+        "classe": pick(["ZIP", "ZAC", "ZAR", "HZ", "unknown", "mixed", "zip", None]),
+        "classe_commune": pick(["ZIP", "HZ", "mixed", None]), "classe_qpv": pick([None, None, "ZIP", "ZAC"]),
+        "classe_source": pick(["commune", "commune", "qpv", "none"]),
+        "commune_merged": rng.random(n) < 0.05,
+    })
+    categories = pd.Series(pick(["124", "603", "355", "101", "620", "999", None, 124]), dtype=object)
+    return frame, categories
+
+
+def _frame_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.columns) == list(b.columns) and len(a) == len(b)
+    for column in a.columns:
+        assert a[column].astype(object).tolist() == b[column].astype(object).tolist(), column
+
+
+def test_batch_matches_rows_evaluated_alone(schemes):
+    """Rows are grouped and each sentence written once: the answers must still be each row's own."""
+    n = 3000
+    frame, categories = _synthetic(n)
+    out = evaluate_sites(frame, schemes, categories=categories, date=DAY)
+    assert len(out) == n * len(schemes)
+    by_row = out.set_index(["row", "scheme"])
+    # the same rows in another order (other groups, other first rows of each group)
+    order = np.random.default_rng(1).permutation(n)
+    shuffled = evaluate_sites(frame.iloc[order], schemes, categories=categories.iloc[order], date=DAY)
+    shuffled["row"] = order[shuffled["row"].to_numpy()]
+    _frame_equal(by_row.reset_index(), shuffled.set_index(["row", "scheme"]).loc[by_row.index].reset_index())
+    # each row alone (a sample: one call per row)
+    for i in np.random.default_rng(2).choice(n, 40, replace=False):
+        alone = evaluate_sites(frame.iloc[[i]], schemes, categories=categories.iloc[[i]], date=DAY)
+        alone["row"] = i
+        _frame_equal(alone, by_row.loc[[(i, s) for s in alone["scheme"].astype(object)]].reset_index())
+    # without categories, and with the text columns as categoricals (as Locator.locate gives them)
+    plain = evaluate_sites(frame, schemes, date=DAY)
+    coded = frame.astype({c: "category" for c in ("insee", "commune_method", "qpv2024", "qpv2015", "classe",
+                                                    "classe_commune", "classe_qpv", "classe_source")})
+    _frame_equal(plain, evaluate_sites(coded, schemes, date=DAY))
+    for i in np.random.default_rng(3).choice(n, 25, replace=False):
+        alone = evaluate_sites(coded.iloc[[i]], schemes, date=DAY)
+        alone["row"] = i
+        _frame_equal(alone, plain[plain["row"] == i].reset_index(drop=True))
+
+
+def test_result_text_columns_are_categorical(schemes):
+    frame = pd.DataFrame([loc(), hz(), in_qpv(), loc(commune_boundary_m=20.0)])
+    out = evaluate_sites(frame, schemes, date=DAY)
+    for column in ("scheme", "role", "status", "reasons", "message_fr", "message_en"):
+        assert isinstance(out[column].dtype, pd.CategoricalDtype), column
+        categories = list(out[column].cat.categories)
+        assert len(set(categories)) == len(categories)
+    assert list(out["status"].cat.categories) == ["eligible", "needs_review", "not_eligible"]
+    assert out["status"].cat.ordered
+    assert list(out["scheme"].cat.categories) == sorted(schemes)
+    # scheme by scheme, rows in input order
+    assert out["scheme"].astype(object).tolist() == [s for s in schemes for _ in range(len(frame))]
+    assert out["row"].tolist() == list(range(len(frame))) * len(schemes)
+    # strings compare, map and concatenate (after astype(object)) as before
+    assert (out["status"] == "eligible").any() and out["status"].isin(["not_eligible"]).any()
+    assert out["status"].map({"eligible": 0, "needs_review": 1, "not_eligible": 2}).astype(int).max() == 2
+    text = out["reasons"].astype(object) + ";X"
+    assert text.str.endswith(";X").all()
+    empty = evaluate_sites(frame.iloc[:0], schemes, date=DAY)
+    assert list(empty.columns) == list(OUTPUT_COLUMNS) and len(empty) == 0
+    assert isinstance(empty["status"].dtype, pd.CategoricalDtype)
+
+
 # -- applications ------------------------------------------------------------------------------
 def aumg_application(**kw) -> dict:
     app = {

@@ -232,6 +232,11 @@ def eligibility(
     verdicts: Annotated[Path | None, typer.Option(help="Also write the long table of verdicts (CSV/Parquet).")] = None,
     sep: Annotated[str, typer.Option(help="CSV output separator (';' for French spreadsheets).")] = ",",
     bom: Annotated[bool, typer.Option("--bom", help="UTF-8 BOM in CSV output (Excel).")] = False,
+    geocoder: Annotated[str | None, typer.Option(
+        help="Geocode rows given by address (adresse, code_postal, commune…): addok (local), ban (national API: "
+             "addresses sent over the Internet) or commune (postcode + town only).")] = None,
+    geocoder_url: Annotated[str | None, typer.Option(
+        help="URL of the local addok API (default http://127.0.0.1:7878) or root of the BAN API.")] = None,
 ) -> None:
     """Assess every structure of INPUT for every scheme; every row comes out once with a status."""
     from zonage.eligibility import assess
@@ -253,10 +258,18 @@ def eligibility(
             schemes = {k: v for k, v in schemes.items() if k in scheme}
         out.print(f"{len(frame):,} rows read from {input_file}; columns used: {spec.describe()}", soft_wrap=True)
         context = batch_context(paths)
+        geocoding = None
+        if geocoder:
+            from zonage.geocode import default_cache_path, make_geocoder
+
+            if geocoder == "ban":
+                console.print(f"[bold]note:[/] addresses are sent to {geocoder_url or 'the national address API'}",
+                              highlight=False, soft_wrap=True)
+            geocoding = make_geocoder(geocoder, paths=paths, url=geocoder_url, cache=default_cache_path(paths.data))
         with _progress_bar("locating and assessing") as progress:
             task = progress.add_task("assess", total=len(frame))
             result = assess(frame, context["locator"], schemes, spec=spec, crs=crs, finess=context["finess"],
-                            crosswalk=context["crosswalk"],
+                            crosswalk=context["crosswalk"], geocoder=geocoding,
                             progress=lambda done, total: progress.update(task, completed=done, total=total))
         write_table(result.rows, output, sep=sep, bom=bom)
         if verdicts:
@@ -276,6 +289,7 @@ def run_region(
     from zonage.export import write_table
     from zonage.layers import all_specs
     from zonage.layers.pipeline import build as build_layers
+    from zonage.maps import write_region_map
     from zonage.workflows import eligibility_of_region
 
     def action() -> None:
@@ -300,6 +314,8 @@ def run_region(
         out.print(f"[bold]région {region}[/]: {len(structures):,} centres de santé, MSP and hospitals (FINESS)")
         _print_summary(result)
         out.print(f"wrote {target} and {target.with_suffix('.geojson')}", soft_wrap=True)
+        map_path = write_region_map(paths, region, result.rows)
+        out.print(f"map: {map_path}", soft_wrap=True)
 
     _run(action)
 
@@ -324,6 +340,20 @@ def application(
             raise typer.Exit(1)
 
     _run(action)
+
+
+def _register_commands() -> None:
+    """Commands defined beside this module, one file per engine family."""
+    from zonage.cli_access import register as register_access
+    from zonage.cli_geocode import register as register_geocode
+    from zonage.cli_maps import register as register_maps
+    from zonage.cli_priority import register as register_priority
+
+    for register in (register_geocode, register_access, register_priority, register_maps):
+        register(app)
+
+
+_register_commands()
 
 
 def run() -> None:  # pragma: no cover - console entry point helper

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -19,6 +20,9 @@ import pandas as pd
 from zonage.crs import WGS84, transform_xy
 from zonage.inputs import InputSpec, detect_columns, duplicate_id_errors, read_points
 from zonage.locate import Locator
+
+if TYPE_CHECKING:
+    from zonage.geocode import Geocoder, Geocoding
 
 STATUSES: tuple[str, ...] = ("eligible", "needs_review", "not_eligible", "error")
 #: Columns of the located frame copied into the per-row result.
@@ -72,6 +76,7 @@ def assess(
     on: date | None = None,
     chunk_size: int = 200_000,
     progress: Callable[[int, int], None] | None = None,
+    geocoder: Geocoder | Geocoding | None = None,
 ) -> BatchResult:
     """Assess every row of ``frame`` for every scheme.
 
@@ -99,6 +104,16 @@ def assess(
         Date of the question (QPV generation, dated rules); default today.
     chunk_size, progress
         Rows per chunk and a callback ``(rows done, total)`` for a progress bar.
+    geocoder
+        A :class:`~zonage.geocode.Geocoder` or :class:`~zonage.geocode.Geocoding`
+        (None: no geocoding). Rows without usable coordinates and without a FINESS
+        number but with address fields (``adresse``, ``code_postal``, ``commune``…)
+        are geocoded first; their ``geo_*`` columns (score, type, label, flags) are
+        kept. A result that only gives the commune is located by commune
+        (``commune_method`` = ``commune``: "needs review: only the commune is known",
+        unless the whole commune is in one class and the rule ignores QPV, which the
+        message then says); a doubtful result (low score, postcode or commune
+        disagreeing with the input) makes the answer ``needs_review``.
     """
     from zonage.rules import evaluate_sites, load_schemes
 
@@ -108,6 +123,9 @@ def assess(
     points = read_points(frame, spec, crs)
     errors = points.errors.copy()
     x, y, src = points.x.copy(), points.y.copy(), points.crs
+    geo = None
+    if geocoder is not None:
+        x, y, src, geo = _geocode_rows(frame, spec, geocoder, x, y, src, errors)
     category = frame[spec.category].astype("string") if spec.category else pd.Series(pd.NA, index=frame.index,
                                                                                      dtype="string")
     category = category.reset_index(drop=True)
@@ -139,14 +157,20 @@ def assess(
     ok = todo[~outside & ~no_commune]
     located = located.loc[ok]
     _commune_checks(frame, spec, crosswalk, located)
+    if geo is not None:
+        _commune_only(located, geo, locator)
 
     verdicts = evaluate_sites(
         located.reset_index(drop=True), schemes, categories=category.iloc[ok].reset_index(drop=True),
         fragile_m=fragile_m, date=on,
     )
     _flag_commune_mismatch(verdicts, located)
+    if geo is not None:
+        _flag_geocoding(verdicts, located, geo)
     verdicts["row"] = ok[verdicts["row"].to_numpy()]
     rows = _per_row(frame, n, errors, located, verdicts, x, y, src)
+    if geo is not None:
+        rows = _with_geocoding(rows, geo)
     verdicts = verdicts.sort_values(["row", "scheme"], kind="stable").reset_index(drop=True)
     return BatchResult(rows=rows, verdicts=verdicts, spec=spec)
 
@@ -188,6 +212,154 @@ def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame |
     return x, y, src, category
 
 
+def _geocode_rows(
+    frame: pd.DataFrame, spec: InputSpec, geocoder: Geocoder | Geocoding, x: np.ndarray, y: np.ndarray, src: str,
+    errors: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, str, pd.DataFrame | None]:
+    """Geocode rows without coordinates nor FINESS number but with an address; their point in degrees."""
+    from zonage.geocode import geocode_frame
+
+    roles = [c for c in (spec.address, spec.postcode, spec.commune) if c]
+    if not roles:
+        return x, y, src, None
+    table = frame.drop(columns=[frame.geometry.name]) if isinstance(frame, gpd.GeoDataFrame) else frame
+    table = pd.DataFrame(table).reset_index(drop=True)
+    filled = np.zeros(len(table), dtype=bool)
+    for column in roles:
+        text = table[column].astype("string").str.strip()
+        filled |= (text.notna() & (text != "")).to_numpy(dtype=bool)
+    need = (np.isnan(x) | np.isnan(y)) & filled
+    if spec.finess:
+        need &= _finess_numbers(table[spec.finess]).isna().to_numpy(dtype=bool)
+    rows = np.flatnonzero(need)
+    if not len(rows):
+        return x, y, src, None
+    x, y = x.copy(), y.copy()
+    if src != WGS84:  # geocoded points are in degrees: bring the given ones there too
+        finite = np.isfinite(x) & np.isfinite(y)
+        if finite.any():
+            x[finite], y[finite] = transform_xy(x[finite], y[finite], src, WGS84)
+        src = WGS84
+    geo = geocode_frame(table, geocoder, spec=spec, rows=rows)
+    geo.index = pd.RangeIndex(len(table))
+    lon, lat = geo["geo_lon"].to_numpy(dtype=float), geo["geo_lat"].to_numpy(dtype=float)
+    found = rows[np.isfinite(lon[rows]) & np.isfinite(lat[rows])]
+    x[found], y[found] = lon[found], lat[found]
+    errors[found] = None
+    missing = np.setdiff1d(rows, found)
+    backend = geo["geo_backend"].to_numpy(dtype=object)
+    query = geo["geo_query"].to_numpy(dtype=object)
+    errors[missing] = [f"row {i + 1}: address not found by the {backend[i]} geocoder ({query[i]!r})" for i in missing]
+    return x, y, src, geo
+
+
+def _commune_only(located: pd.DataFrame, geo: pd.DataFrame, locator: Locator) -> None:
+    """Rows geocoded to a commune only: located by commune (no point, no QPV, the commune's class)."""
+    from zonage.geocode.commune import qpv_classes_in_communes
+
+    status = geo["geo_status"].to_numpy(dtype=object)[located.index.to_numpy()]
+    mask = status == "commune_only"
+    located["geo_commune_only"] = mask
+    if not mask.any():
+        return
+    for column in located.columns:
+        if isinstance(located[column].dtype, pd.CategoricalDtype):
+            located[column] = located[column].astype(object)
+    located.loc[mask, "commune_method"] = "commune"
+    located.loc[mask, ["commune_boundary_m", "nearest_commune_m"]] = np.nan
+    located.loc[mask, "commune_candidates"] = None
+    for column in located.columns:
+        if column.startswith("qpv") and column.endswith("_covered"):
+            located.loc[mask, column] = False
+        elif column.startswith("qpv") and column.endswith("_boundary_m"):
+            located.loc[mask, column] = np.nan
+        elif column.startswith("qpv"):
+            located.loc[mask, column] = None
+    located.loc[mask, "classe_qpv"] = None
+    located.loc[mask, "classe"] = located.loc[mask, "classe_commune"]
+    source = located["classe_source"].to_numpy(dtype=object)
+    located.loc[mask & (source == "qpv"), "classe_source"] = "commune"
+    codes = located.loc[mask, "insee"].astype(str)
+    inside = qpv_classes_in_communes(locator, codes.unique())
+    other = [";".join(sorted(inside.get(code, set()) - {str(cls)}))
+             for code, cls in zip(codes, located.loc[mask, "classe_commune"], strict=True)]
+    located["geo_commune_qpv_classes"] = None
+    located.loc[mask, "geo_commune_qpv_classes"] = other
+
+
+def _flag_geocoding(verdicts: pd.DataFrame, located: pd.DataFrame, geo: pd.DataFrame) -> None:
+    """Doubtful geocoding → ``needs_review``; answers decided from the commune alone say so."""
+    if verdicts.empty:
+        return
+    position = verdicts["row"].to_numpy()
+    row = located.index.to_numpy()[position]
+    for column in ("status", "reasons", "message_fr", "message_en"):
+        verdicts[column] = verdicts[column].astype(object)
+    low = geo["geo_low_score"].fillna(False).to_numpy(dtype=bool)[row]
+    pc = geo["geo_postcode_mismatch"].fillna(False).to_numpy(dtype=bool)[row]
+    cm = geo["geo_commune_mismatch"].fillna(False).to_numpy(dtype=bool)[row]
+    score = geo["geo_score"].to_numpy(dtype=float)[row]
+    found_pc = geo["geo_postcode"].to_numpy(dtype=object)[row]
+    found_city = geo["geo_city"].to_numpy(dtype=object)[row]
+    doubtful = low | pc | cm
+    for i in np.flatnonzero(doubtful):
+        fr, en = [], []
+        if low[i]:
+            fr.append(f"score {score[i]:.2f}")
+            en.append(f"score {score[i]:.2f}")
+        if pc[i]:
+            fr.append(f"code postal trouvé {found_pc[i]} différent de celui indiqué")
+            en.append(f"postcode found {found_pc[i]} differs from the one given")
+        if cm[i]:
+            fr.append(f"commune trouvée {found_city[i]} différente de celle indiquée")
+            en.append(f"commune found {found_city[i]} differs from the one given")
+        verdicts.iat[i, verdicts.columns.get_loc("status")] = "needs_review"
+        verdicts.iat[i, verdicts.columns.get_loc("reasons")] += ";GEOCODE_DOUBTFUL"
+        verdicts.iat[i, verdicts.columns.get_loc("message_fr")] = (
+            f"à vérifier : géocodage incertain ({', '.join(fr)}) — sinon {verdicts['message_fr'].iat[i]}")
+        verdicts.iat[i, verdicts.columns.get_loc("message_en")] = (
+            f"to check: uncertain geocoding ({', '.join(en)}) — otherwise {verdicts['message_en'].iat[i]}")
+    if "geo_commune_only" not in located or not located["geo_commune_only"].any():
+        return
+    only = located["geo_commune_only"].to_numpy(dtype=bool)[position] & ~doubtful
+    other = located["geo_commune_qpv_classes"].to_numpy(dtype=object)[position]
+    insee = located["insee"].astype(str).to_numpy(dtype=object)[position]
+    classe = located["classe"].astype(str).to_numpy(dtype=object)[position]
+    status = verdicts["status"].to_numpy(dtype=object)
+    for i in np.flatnonzero(only):
+        said = "COMMUNE_ONLY" in str(verdicts["reasons"].iat[i]).split(";")
+        if not said:
+            verdicts.iat[i, verdicts.columns.get_loc("reasons")] += ";COMMUNE_ONLY"
+        if other[i]:
+            verdicts.iat[i, verdicts.columns.get_loc("status")] = "needs_review"
+            verdicts.iat[i, verdicts.columns.get_loc("message_fr")] = (
+                f"à vérifier : seule la commune {insee[i]} est connue et elle contient un QPV de classe {other[i]}"
+                f" — sinon {verdicts['message_fr'].iat[i]}")
+            verdicts.iat[i, verdicts.columns.get_loc("message_en")] = (
+                f"to check: only the commune {insee[i]} is known and it contains a QPV of class {other[i]}"
+                f" — otherwise {verdicts['message_en'].iat[i]}")
+        elif status[i] in ("eligible", "not_eligible"):
+            verdicts.iat[i, verdicts.columns.get_loc("message_fr")] += (
+                ("" if said else " — seule la commune est connue")
+                + f" — la commune {insee[i]} est entièrement en {classe[i]} : la réponse vaut pour toute adresse"
+                " de la commune")
+            verdicts.iat[i, verdicts.columns.get_loc("message_en")] += (
+                ("" if said else " — only the commune is known")
+                + f" — the whole commune {insee[i]} is in {classe[i]}: the answer holds for any address in it")
+
+
+def _with_geocoding(rows: gpd.GeoDataFrame, geo: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The per-row table with the ``geo_*`` columns; rows known by commune only have no point."""
+    from zonage.geocode import GEO_COLUMNS
+
+    out = rows.copy()
+    for column in GEO_COLUMNS:
+        out[column] = geo[column].to_numpy()
+    commune_only = (geo["geo_status"] == "commune_only").to_numpy(dtype=bool)
+    out.loc[commune_only, out.geometry.name] = None
+    return out
+
+
 def _commune_checks(frame: pd.DataFrame, spec: InputSpec, crosswalk: pd.DataFrame | None,
                     located: pd.DataFrame) -> None:
     """Flag rows whose given commune code was changed by a merger or differs from the one found."""
@@ -212,6 +384,8 @@ def _flag_commune_mismatch(verdicts: pd.DataFrame, located: pd.DataFrame) -> Non
         return
     position = np.flatnonzero(located["commune_mismatch"].to_numpy())
     hit = verdicts["row"].isin(position).to_numpy()
+    for column in ("status", "reasons", "message_fr", "message_en"):  # categoricals cannot take new texts
+        verdicts[column] = verdicts[column].astype(object)
     given = located["commune_given"].to_numpy()[verdicts.loc[hit, "row"].to_numpy()]
     found = located["insee"].astype(str).to_numpy()[verdicts.loc[hit, "row"].to_numpy()]
     verdicts.loc[hit, "status"] = "needs_review"

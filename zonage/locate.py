@@ -428,7 +428,8 @@ def _commune_classes(zoning: pd.DataFrame | None) -> dict[str, str]:
     """Class per 2025 commune; ``mixed`` where arrondissements of one commune differ."""
     if zoning is None:
         return {}
-    classes = zoning.groupby("insee")["classe"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else "mixed")
+    grouped = zoning.groupby("insee")["classe"]
+    classes = grouped.first().astype(object).where(grouped.nunique() <= 1, "mixed")
     return classes.to_dict()
 
 

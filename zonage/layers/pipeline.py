@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -210,7 +210,7 @@ def build(
             "vintage": result.vintage,
             "outputs": outputs,
             "report": result.report,
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(seconds, 2),
         }
         manifest[spec.name] = entry

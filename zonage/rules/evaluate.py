@@ -26,6 +26,8 @@ the scheme's parameters.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import re
 import string
@@ -109,9 +111,9 @@ def _clean(values: Any, n: int) -> np.ndarray:
     """Object array of stripped strings, None for missing/empty values."""
     if values is None:
         return np.full(n, None, dtype=object)
-    s = pd.Series(np.asarray(values, dtype=object), dtype=object)
-    missing = s.isna().to_numpy()
-    out = s.map(_to_text).to_numpy(dtype=object)
+    array = np.asarray(values, dtype=object)
+    missing = pd.isna(array)
+    out = np.array([v.strip() if type(v) is str else _to_text(v) for v in array] + [None], dtype=object)[:-1]
     out[missing] = None
     out[out == ""] = None
     return out
@@ -123,31 +125,37 @@ def _to_text(value: Any) -> str:
     return str(value).strip() if value is not None else ""
 
 
-def _region_codes(values: np.ndarray) -> np.ndarray:
-    out = values.copy()
-    for i, v in enumerate(out):
-        if v is not None and v.isdigit() and len(v) < 2:
-            out[i] = v.zfill(2)
-    return out
+def _region_code(value: str) -> str:
+    return value.zfill(2) if value.isdigit() and len(value) < 2 else value
+
+
+def _category_code(value: str) -> str:
+    return value.zfill(3) if value.isdigit() and len(value) < 3 else value
 
 
 def _category_codes(values: np.ndarray) -> np.ndarray:
-    out = values.copy()
-    for i, v in enumerate(out):
-        if v is not None and v.isdigit() and len(v) < 3:
-            out[i] = v.zfill(3)
-    return out
+    return np.array([None if v is None else _category_code(v) for v in values] + [None], dtype=object)[:-1]
+
+
+def _numeric(values: Any) -> bool:
+    return isinstance(values, pd.Series) and not isinstance(values.dtype, pd.CategoricalDtype) \
+        and values.dtype.kind in "biuf"
 
 
 def _floats(values: Any, n: int) -> np.ndarray:
     if values is None:
         return np.full(n, np.nan)
+    if _numeric(values) and values.dtype.kind != "b":
+        return values.to_numpy(dtype=float, na_value=np.nan)
     return pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce").to_numpy(dtype=float)
 
 
 def _bools(values: Any, n: int) -> np.ndarray:
     if values is None:
         return np.zeros(n, dtype=bool)
+    if _numeric(values):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        return (numbers != 0) & ~np.isnan(numbers)
     s = pd.Series(np.asarray(values, dtype=object), dtype=object)
     return s.map(lambda v: bool(v) if isinstance(v, bool | np.bool_ | int | float) and v == v else False).to_numpy(
         dtype=bool)
@@ -213,9 +221,158 @@ def _scheme_map(schemes: Any) -> dict[str, Scheme]:
 
 
 # -- facts about the located points -------------------------------------------------------------
+# Every text column is coded once as integers (``_Text``): distinct values are cleaned one by
+# one, rows only carry codes. Categorical columns (the output of ``Locator.locate``) give their
+# codes for free; other columns are factorised once.
+@dataclass
+class _Text:
+    """A text column as integer codes: row ``i`` is ``values[codes[i]]``, code -1 = missing."""
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    def map(self, func: Any) -> _Text:
+        """The column with ``func`` applied to each distinct value (None: missing)."""
+        return self.recode(np.array([func(v) for v in self.values] + [None], dtype=object)[:-1])
+
+    def recode(self, mapped: np.ndarray) -> _Text:
+        """The column with value ``i`` replaced by ``mapped[i]`` (equal results merged)."""
+        codes, values = _factorize_texts(mapped)
+        return _Text(np.append(codes, -1)[self.codes], values)
+
+    def expand(self, idx: np.ndarray | None = None) -> np.ndarray:
+        """Object array of the values of rows ``idx`` (None where missing), as :func:`_clean` gives."""
+        codes = self.codes if idx is None else self.codes[idx]
+        return np.append(self.values, None)[codes]
+
+    def flag(self, test: Any) -> np.ndarray:
+        """Per-row booleans from a per-value test (False where missing)."""
+        return np.array([bool(test(v)) for v in self.values] + [False], dtype=bool)[self.codes]
+
+
+def _factorize_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _text(values: Any, n: int | None = None) -> _Text:
+    """Code a text column (Series, array, list or None) as :func:`_clean` would clean it."""
+    if values is None:
+        return _Text(np.full(n or 0, -1, dtype=np.int64), np.empty(0, dtype=object))
+    array = values.array if isinstance(values, pd.Series | pd.Index) else np.asarray(values, dtype=object)
+    if isinstance(array.dtype, pd.CategoricalDtype):
+        codes = np.asarray(array.codes, dtype=np.int64)
+        raw = np.asarray(array.categories, dtype=object)
+    else:
+        codes, raw = pd.factorize(array, use_na_sentinel=True)
+        codes = np.asarray(codes, dtype=np.int64)
+        raw = np.asarray(raw, dtype=object)
+        if any(isinstance(v, bool | np.bool_) for v in raw):  # factorize merges True with 1
+            return _Text(*_factorize_texts(_clean(np.asarray(array, dtype=object), len(array))))
+    return _Text(codes, raw).recode(_clean(raw, len(raw)))
+
+
+def _names(values: Any, key: _Text) -> _Text:
+    """Code a name column that is in practice a function of the code column ``key``.
+
+    Commune and QPV names: checked row by row with one comparison (fast on shared string
+    objects), else factorised.
+    """
+    n = len(key.codes)
+    if values is None:
+        return _text(None, n)
+    if isinstance(values, pd.Series) and values.dtype == object and n:
+        array = values.to_numpy()
+        k = len(key.values)
+        slot = np.where(key.codes >= 0, key.codes, k)
+        first = np.full(k + 1, -1, dtype=np.int64)
+        first[slot] = np.arange(n)
+        try:
+            same = bool((array[first[slot]] == array).all())
+        except (TypeError, ValueError):  # values whose comparison is not a bool (pd.NA…)
+            same = False
+        if same:
+            raw = np.where(first >= 0, array[np.maximum(first, 0)], None)
+            return _Text(slot, raw).recode(_clean(raw, len(raw)))
+    return _text(values, n)
+
+
+def _distances(values: np.ndarray) -> _Text:
+    """Distances (m) coded by their rounded value, as sentences write them (``str(round(v))``)."""
+    known = np.flatnonzero(~np.isnan(values))
+    codes = np.full(len(values), -1, dtype=np.int64)
+    part, uniques = pd.factorize(np.round(values[known]))
+    codes[known] = part
+    return _Text(codes, np.array([str(round(v)) for v in uniques] + [""], dtype=object)[:-1])
+
+
+def _pick(texts: Mapping[int, _Text], which: np.ndarray) -> _Text:
+    """Row ``i`` from ``texts[which[i]]`` (missing where ``which`` has no text)."""
+    if len(texts) == 1 and bool((which == next(iter(texts))).all()):
+        return next(iter(texts.values()))
+    codes = np.full(len(which), -1, dtype=np.int64)
+    values: list[Any] = []
+    for key, text in texts.items():
+        rows = which == key
+        codes[rows] = np.where(text.codes[rows] >= 0, text.codes[rows] + len(values), -1)
+        values.extend(text.values)
+    table = np.array([*values, None], dtype=object)[:-1]
+    return _Text(codes, table).recode(table)
+
+
+#: Placeholders filled from each row's facts: placeholder → (coded fact, text when missing).
+_ROW_FIELDS: dict[str, tuple[str, str]] = {
+    "insee": ("insee", "?"), "commune": ("commune", ""), "classe": ("classe", "?"),
+    "classe_commune": ("classe_commune", "?"), "classe_qpv": ("classe_qpv", ""), "qpv": ("qpv", ""),
+    "qpv_nom": ("qpv_nom", ""), "generation": ("generation", ""), "commune_distance": ("commune_distance", ""),
+    "qpv_distance": ("qpv_distance", ""), "candidates": ("candidates", ""), "region": ("region", "?"),
+    "region_name": ("region", "?"),
+}
+#: Boolean facts of a row (with ``in_qpv``, ``classe``, ``region`` and ``category`` they decide the answer).
+_FLAGS: tuple[str, ...] = ("located", "commune_only", "overlap", "nearest", "boundary", "merged", "from_qpv",
+                           "qpv_near")
+
+
+@dataclass
+class _Sites:
+    """Facts of every located row, coded as integers (no per-row Python work)."""
+
+    n: int
+    flags: dict[str, np.ndarray]
+    in_qpv: np.ndarray
+    text: dict[str, _Text]
+    region_names: Mapping[str, str]
+    has_categories: bool = False
+    _tables: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def table(self, placeholder: str) -> np.ndarray:
+        """Texts of a row placeholder indexed by its fact's codes (last entry: the missing text)."""
+        if placeholder not in self._tables:
+            fact, missing = _ROW_FIELDS.get(placeholder, ("category", "?"))
+            values = list(self.text[fact].values)
+            if placeholder == "candidates":
+                values = [v.replace("|", ", ") for v in values]
+            elif placeholder == "region_name":
+                values = [self.region_names.get(v, v) for v in values]
+            self._tables[placeholder] = np.array([*values, missing], dtype=object)
+        return self._tables[placeholder]
+
+    def facts(self, idx: np.ndarray) -> _Facts:
+        """The (uncoded) facts of rows ``idx``."""
+        fields = {name: self.table(name)[self.text[fact].codes[idx]] for name, (fact, _) in _ROW_FIELDS.items()}
+        return _Facts(
+            n=len(idx), **{k: v[idx] for k, v in self.flags.items()}, in_qpv=self.in_qpv[idx],
+            classe=self.text["classe"].expand(idx), region=self.text["region"].expand(idx), fields=fields,
+        )
+
+    def categories(self, idx: np.ndarray) -> np.ndarray | None:
+        """Category codes of rows ``idx`` (None where missing); None without categories."""
+        return self.text["category"].expand(idx) if self.has_categories else None
+
+
 @dataclass
 class _Facts:
-    """Per-row facts derived once from the located frame (arrays of equal length)."""
+    """Facts of some rows as plain arrays (what the rules of a role look at)."""
 
     n: int
     located: np.ndarray
@@ -231,91 +388,96 @@ class _Facts:
     region: np.ndarray
     fields: dict[str, np.ndarray]
 
-    def take(self, idx: np.ndarray) -> _Facts:
-        """The facts of rows ``idx``."""
-        arrays = {k: getattr(self, k)[idx] for k in self.__dataclass_fields__ if k not in ("n", "fields")}
-        return _Facts(n=len(idx), fields={k: v[idx] for k, v in self.fields.items()}, **arrays)
 
-
-def _facts(located: pd.DataFrame, region: Any, on: date, fragile_m: float, common: Common) -> _Facts:
+def _sites(located: pd.DataFrame, region: Any, on: date, fragile_m: float, common: Common,
+           categories: Any = None) -> _Sites:
+    """Code the facts of every row of ``located`` (see :func:`evaluate_sites` for the columns)."""
     n = len(located)
 
-    def col(name: str) -> Any:
-        return located[name].to_numpy(dtype=object) if name in located.columns else None
+    def col(name: str) -> pd.Series | None:
+        return located[name] if name in located.columns else None
 
-    insee = _clean(col("insee"), n)
-    loc = np.array([v is not None for v in insee], dtype=bool)
+    insee = _text(col("insee"), n)
+    loc = insee.codes >= 0
     if "commune_method" in located:
-        method = np.array(["none" if m is None else m.lower() for m in _clean(col("commune_method"), n)], dtype=object)
+        method = _text(col("commune_method"), n).map(str.lower)
+        point = method.flag(lambda m: m in POINT_METHODS)
+        overlap, nearest = method.flag(lambda m: m == "overlap"), method.flag(lambda m: m == "nearest")
     else:
-        method = np.full(n, "exact", dtype=object)
-    commune_only = loc & ~_isin(method, POINT_METHODS)
-    point = loc & ~commune_only
+        point, overlap, nearest = np.ones(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    commune_only = loc & ~point
+    point = loc & point
     boundary_m = _floats(col("commune_boundary_m"), n)
-    merged = _bools(col("commune_merged"), n) | (_clean(col("commune_relation"), n) == "merged")
+    merged = _bools(col("commune_merged"), n) | _text(col("commune_relation"), n).flag(lambda r: r == "merged")
 
-    classe = _clean(col("classe"), n)
-    classe = np.array([_class_name(c) for c in classe], dtype=object)
-    classe_qpv = _clean(col("classe_qpv"), n)
-    source = _clean(col("classe_source"), n)
-    if "classe_source" not in located:
-        source = np.where(pd.notna(classe_qpv), "qpv", "commune").astype(object)
-    from_qpv = source == "qpv"
+    classe = _text(col("classe"), n).map(_class_name)
+    classe_qpv = _text(col("classe_qpv"), n)
+    if "classe_source" in located:
+        from_qpv = _text(col("classe_source"), n).flag(lambda s: s == "qpv")
+    else:
+        from_qpv = classe_qpv.codes >= 0
 
     if region is not None:
-        regions = _region_codes(_clean(region, n))
-        if len(regions) != n:
-            raise InputDataError(f"region: {len(regions)} values for {n} located rows")
+        regions = _text(region).map(_region_code)
+        if len(regions.codes) != n:
+            raise InputDataError(f"region: {len(regions.codes)} values for {n} located rows")
     elif "region" in located:
-        regions = _region_codes(_clean(col("region"), n))
+        regions = _text(col("region"), n).map(_region_code)
     else:
         dep_region = common.departement_regions()
-        regions = np.array([None if c is None else dep_region.get(c[:3] if c.startswith("97") else c[:2])
-                            for c in insee], dtype=object)
-    overseas_codes = [r.code for r in common.regions.values() if r.overseas]
-    overseas = _isin(regions, overseas_codes) | np.array([c is not None and c.startswith("97") for c in insee])
-    gen_metro = common.generation_in_force(on, overseas=False)
-    gen_over = common.generation_in_force(on, overseas=True)
-    generation = np.where(overseas, gen_over, gen_metro).astype(object)
+        regions = insee.map(lambda c: dep_region.get(c[:3] if c.startswith("97") else c[:2]))
+    overseas_codes = {r.code for r in common.regions.values() if r.overseas}
+    overseas = regions.flag(lambda r: r in overseas_codes) | insee.flag(lambda c: c.startswith("97"))
+    in_force = {False: common.generation_in_force(on, overseas=False),
+                True: common.generation_in_force(on, overseas=True)}
+    generations = sorted({g for g in in_force.values() if g is not None})
+    gen_code = {g: i for i, g in enumerate(generations)}
+    which = np.where(overseas, gen_code.get(in_force[True], -1), gen_code.get(in_force[False], -1)).astype(np.int64)
+    generation = _Text(which, np.array([str(g) for g in generations] + [""], dtype=object)[:-1])
 
-    qpv = np.full(n, None, dtype=object)
-    qpv_nom = np.full(n, None, dtype=object)
+    qpv: dict[int, _Text] = {}
+    qpv_nom: dict[int, _Text] = {}
     qpv_m = np.full(n, np.nan)
     covered = np.zeros(n, dtype=bool)
-    for g in {g for g in generation if g is not None}:
-        rows = generation == g
-        qpv[rows] = _clean(col(f"qpv{g}"), n)[rows]
-        qpv_nom[rows] = _clean(col(f"qpv{g}_nom"), n)[rows]
+    for i, g in enumerate(generations):
+        rows = which == i
+        qpv[i] = _text(col(f"qpv{g}"), n)
+        qpv_nom[i] = _names(col(f"qpv{g}_nom"), qpv[i])
         qpv_m[rows] = _floats(col(f"qpv{g}_boundary_m"), n)[rows]
         covered[rows] = _bools(col(f"qpv{g}_covered"), n)[rows]
-    inside = pd.notna(qpv) & loc
+    qpv_text = _pick(qpv, which) if qpv else _text(None, n)
+    inside = (qpv_text.codes >= 0) & loc
     in_qpv = np.where(inside, 1, np.where(point & covered, 0, -1)).astype(np.int8)
     with np.errstate(invalid="ignore"):
         qpv_near = point & (qpv_m < fragile_m)
         near_boundary = point & (boundary_m < fragile_m)
 
-    names = {code: r.name for code, r in common.regions.items()}
-    candidates = _clean(col("commune_candidates"), n)
-    fields = {
-        "insee": np.array([c or "?" for c in insee], dtype=object),
-        "commune": np.array([c or "" for c in _clean(col("commune_nom"), n)], dtype=object),
-        "classe": np.array([c or "?" for c in classe], dtype=object),
-        "classe_commune": np.array([c or "?" for c in _clean(col("classe_commune"), n)], dtype=object),
-        "classe_qpv": np.array([c or "" for c in classe_qpv], dtype=object),
-        "qpv": np.array([c or "" for c in qpv], dtype=object),
-        "qpv_nom": np.array([c or "" for c in qpv_nom], dtype=object),
-        "generation": np.array(["" if g is None else str(g) for g in generation], dtype=object),
-        "commune_distance": np.array(["" if math.isnan(v) else str(round(v)) for v in boundary_m], dtype=object),
-        "qpv_distance": np.array(["" if math.isnan(v) else str(round(v)) for v in qpv_m], dtype=object),
-        "candidates": np.array(["" if c is None else c.replace("|", ", ") for c in candidates], dtype=object),
-        "region": np.array([r or "?" for r in regions], dtype=object),
-        "region_name": np.array([names.get(r, r or "?") for r in regions], dtype=object),
+    text = {
+        "insee": insee, "commune": _names(col("commune_nom"), insee), "classe": classe,
+        "classe_commune": _text(col("classe_commune"), n), "classe_qpv": classe_qpv, "qpv": qpv_text,
+        "qpv_nom": _pick(qpv_nom, which) if qpv_nom else _text(None, n), "generation": generation,
+        "commune_distance": _distances(boundary_m), "qpv_distance": _distances(qpv_m),
+        "candidates": _text(col("commune_candidates"), n), "region": regions,
     }
-    return _Facts(
-        n=n, located=loc, commune_only=commune_only, overlap=loc & (method == "overlap"),
-        nearest=loc & (method == "nearest"), boundary=near_boundary, merged=loc & merged,
-        classe=classe, from_qpv=from_qpv, in_qpv=in_qpv, qpv_near=qpv_near, region=regions, fields=fields,
-    )
+    has_categories = categories is not None
+    if has_categories:
+        text["category"] = _text(categories).map(_category_code)
+        if len(text["category"].codes) != n:
+            raise InputDataError(f"categories: {len(text['category'].codes)} values for {n} located rows")
+    else:
+        text["category"] = _text(None, n)
+    flags = {
+        "located": loc, "commune_only": commune_only, "overlap": loc & overlap, "nearest": loc & nearest,
+        "boundary": near_boundary, "merged": loc & merged, "from_qpv": from_qpv, "qpv_near": qpv_near,
+    }
+    return _Sites(n=n, flags=flags, in_qpv=in_qpv, text=text,
+                  region_names={code: r.name for code, r in common.regions.items()}, has_categories=has_categories)
+
+
+def _facts(located: pd.DataFrame, region: Any, on: date, fragile_m: float, common: Common) -> _Facts:
+    """Facts of every row of ``located`` as plain arrays."""
+    sites = _sites(located, region, on, fragile_m, common)
+    return sites.facts(np.arange(sites.n))
 
 
 def _class_name(value: str | None) -> str | None:
@@ -443,64 +605,6 @@ def _zone(role: Role, f: _Facts, add: Any) -> np.ndarray:
 
 
 # -- sentences ---------------------------------------------------------------------------------
-def _render(template: str, fields: Mapping[str, Any], idx: np.ndarray, lang: str) -> np.ndarray:
-    """Vectorised ``template.format(**row)`` over rows ``idx`` (fields: arrays, strings or {lang: …})."""
-    out = np.full(len(idx), "", dtype=object)
-    for literal, name, _, _ in string.Formatter().parse(template):
-        if literal:
-            out = out + literal
-        if name is None:
-            continue
-        value = fields.get(name, "")
-        if isinstance(value, Mapping):
-            value = value[lang]
-        out = out + (value if isinstance(value, str) else value[idx])
-    return out
-
-
-def _append(acc: np.ndarray, mask: np.ndarray, piece: np.ndarray, sep: str) -> None:
-    current = acc[mask]
-    acc[mask] = np.where(current == "", piece, current + sep + piece)
-
-
-def _assemble(scheme: Scheme, result: _RoleResult, rows: np.ndarray, fields: Mapping[str, Any],
-              out: dict[str, np.ndarray], base: np.ndarray) -> None:
-    """Write reasons and sentences of ``rows`` (positions in the group) into ``out`` at ``base[rows]``."""
-    status = result.status[rows]
-    for s in (0, 1, 2):
-        local = np.flatnonzero(status == s)
-        if not len(local):
-            continue
-        idx = rows[local]
-        k = len(idx)
-        reasons = np.full(k, "", dtype=object)
-        text = {lang: np.full(k, "", dtype=object) for lang in ("fr", "en")}
-        notes = {lang: np.full(k, "", dtype=object) for lang in ("fr", "en")}
-        for kinds, target in ((_MAIN[s], text), (_NOTES[s], notes)):
-            for kind in kinds:
-                for code in result.codes:
-                    if code.kind != kind:
-                        continue
-                    mask = code.mask[idx]
-                    if not mask.any():
-                        continue
-                    _append(reasons, mask, np.full(int(mask.sum()), code.code, dtype=object), ";")
-                    template = scheme.template(code.code)
-                    for lang in ("fr", "en"):
-                        piece = _render(template.text(lang), fields, idx[mask], lang)
-                        _append(target[lang], mask, piece, _SEP[lang])
-        where = base[idx]
-        out["status"][where] = STATUSES[s]
-        out["reasons"][where] = reasons
-        for lang in ("fr", "en"):
-            label = scheme.label(STATUSES[s], lang)
-            message = np.where(text[lang] == "", label, label + _COLON[lang] + text[lang])
-            has_notes = notes[lang] != ""
-            note_label = scheme.label("notes", lang)
-            message = np.where(has_notes, message + " — " + note_label + _COLON[lang] + notes[lang], message)
-            out[f"message_{lang}"][where] = message
-
-
 def _site_fields(scheme: Scheme, f: _Facts, cats: np.ndarray | None) -> dict[str, Any]:
     assert scheme.common is not None
     labels: dict[str, str] = dict(scheme.common.finess_categories)
@@ -567,64 +671,517 @@ def evaluate_sites(
     Returns
     -------
     pandas.DataFrame
-        One row per input row and scheme, columns ``row`` (input position),
-        ``scheme``, ``role``, ``status`` (eligible / needs_review / not_eligible),
-        ``reasons`` (``;``-joined codes), ``message_fr``, ``message_en``.
+        One row per input row and scheme (scheme by scheme, rows in input order),
+        columns ``row`` (input position), ``scheme``, ``role``, ``status`` (eligible /
+        needs_review / not_eligible), ``reasons`` (``;``-joined codes), ``message_fr``,
+        ``message_en``. The text columns are :class:`pandas.Categorical`, each distinct
+        text stored once (categories of ``scheme``, ``role``, ``status`` and ``reasons``
+        in lexical order, of the messages in order of writing; ``status`` is ordered
+        eligible < needs_review < not_eligible). They compare, ``map``, ``isin``, group
+        and pivot like strings; to concatenate text or to assign values that are not
+        categories yet, convert first with ``.astype(object)`` (or ``.astype(str)``).
+
+    Notes
+    -----
+    The answer of a row depends only on a few facts (flags, class, région, category) and
+    the texts its sentences quote (commune, QPV, distances rounded to the metre…). Rows
+    are grouped by these facts, each scheme's rules run once per group of identical
+    deciding facts, and each distinct message is written once, then broadcast by integer
+    codes: no Python work per row.
     """
     scheme_map = _scheme_map(schemes)
     n = len(located)
     if not scheme_map or n == 0:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object) for c in OUTPUT_COLUMNS})
+        return _result(0, [], {})
     on = _as_date(date)
     common = next(iter(scheme_map.values())).common
     assert common is not None
-    facts = _facts(located, None if region is None else np.asarray(region, dtype=object), on, fragile_m, common)
-    cats = None
-    if categories is not None:
-        cats = _category_codes(_clean(np.asarray(categories, dtype=object), n))
-        if len(cats) != n:
-            raise InputDataError(f"categories: {len(cats)} values for {n} located rows")
-    frames = []
-    region_keys, region_index = pd.factorize(pd.Series(facts.region, dtype=object), use_na_sentinel=True)
-    for scheme in scheme_map.values():
-        out = {
-            "role": np.full(n, "", dtype=object), "status": np.full(n, "", dtype=object),
-            "reasons": np.full(n, "", dtype=object), "message_fr": np.full(n, "", dtype=object),
-            "message_en": np.full(n, "", dtype=object),
+    sites = _sites(located, region, on, fragile_m, common, categories)
+    return _Batch(sites, on).run(list(scheme_map.values()))
+
+
+#: Placeholders whose value a sentence can only show where a flag holds, as long as only the
+#: listed codes' sentences use them: elsewhere their value is left out of the grouping.
+_GATES: dict[str, tuple[str, frozenset[str]]] = {
+    "commune_distance": ("boundary", frozenset({"COMMUNE_BOUNDARY_NEAR"})),
+    "qpv_distance": ("qpv_near", frozenset({"QPV_BOUNDARY_NEAR", "QPV_NEARBY"})),
+    "candidates": ("overlap", frozenset({"COMMUNE_OVERLAP"})),
+}
+#: Facts usually determined by another one (name by code): then left out of the grouping.
+_DETERMINED: dict[str, str] = {"commune": "insee", "qpv_nom": "qpv"}
+#: Facts the sentences may quote besides the deciding ones, in grouping order.
+_QUOTED: tuple[str, ...] = ("insee", "commune", "qpv", "qpv_nom", "generation", "commune_distance", "qpv_distance",
+                            "candidates", "classe_commune", "classe_qpv")
+
+
+def _group_ids(columns: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Id (0..k-1) of each row's tuple of integer codes (each >= -1), and one row of each id.
+
+    Codes are combined in mixed radix; keys are renumbered with a lookup array while the
+    radix stays within a few times ``n`` (cheap), else hashed once at the end.
+    """
+    limit = max(4 * n, 1 << 16)
+    key = np.zeros(n, dtype=np.int64)
+    radix = 1
+    for column in columns:
+        size = int(column.max()) + 2 if n else 1
+        if 1 < radix <= limit < radix * size or radix * size >= 1 << 62:
+            key, radix = _dense(key, radix, limit)
+        key = key * size + (column + 1)
+        radix *= size
+    ids, k = _dense(key, radix, limit)
+    first = np.zeros(k, dtype=np.int64)
+    first[ids] = np.arange(n)
+    return ids, first
+
+
+def _dense(key: np.ndarray, radix: int, limit: int) -> tuple[np.ndarray, int]:
+    """Dense ids (0..k-1) of integer keys in ``[0, radix)``, and k."""
+    if radix <= limit:
+        seen = np.zeros(radix, dtype=bool)
+        seen[key] = True
+        index = np.cumsum(seen, dtype=np.int32) - 1
+        return index[key].astype(np.int64), int(index[-1]) + 1 if radix else 0
+    ids, uniques = pd.factorize(key)
+    return ids.astype(np.int64), len(uniques)
+
+
+def _determines(key: np.ndarray, other: np.ndarray) -> bool:
+    """Whether rows with equal ``key`` codes always have equal ``other`` codes."""
+    if not len(key):
+        return True
+    first = np.zeros(int(key.max()) + 2, dtype=np.int64)
+    first[key + 1] = np.arange(len(key))
+    return bool((other[first[key + 1]] == other).all())
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(template: str) -> tuple[tuple[str, str | None], ...]:
+    """(literal, placeholder) pairs of a template, as ``str.format`` reads them."""
+    return tuple((literal, name) for literal, name, _, _ in string.Formatter().parse(template))
+
+
+#: A piece of sentence (one reason code's text): parts ``("L", text)`` (literal),
+#: ``("F", placeholder)`` (a fact of the row) or ``("C",)`` (the label of the row's category).
+_Piece = tuple[tuple[Any, ...], ...]
+
+
+def _piece_facts(piece: _Piece) -> tuple[str, ...]:
+    """Coded facts a piece quotes (``category_label``: the label, which depends on the scheme)."""
+    return tuple(sorted({_fact_of(p[1]) if p[0] == "F" else "category_label" for p in piece if p[0] != "L"}))
+
+
+def _concat(parts: list[Any], k: int) -> list[str]:
+    """``k`` texts, each the concatenation of ``parts``: strings (the same in every text) or lists."""
+    merged: list[Any] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    if all(isinstance(p, str) for p in merged):
+        return ["".join(merged)] * k
+    columns = (itertools.repeat(p) if isinstance(p, str) else p for p in merged)
+    return list(map("".join, zip(*columns, strict=False)))  # repeats are endless
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    """How one status sentence is written: status label, pieces (main, notes) and separators."""
+
+    label: str
+    notes_label: str
+    colon: str
+    sep: str
+    main: tuple[_Piece, ...]
+    notes: tuple[_Piece, ...]
+
+    def facts(self) -> tuple[str, ...]:
+        """Coded facts the sentence quotes."""
+        return tuple(sorted({f for piece in (*self.main, *self.notes) for f in _piece_facts(piece)}))
+
+    def flat(self) -> list[tuple[Any, ...]] | None:
+        """The sentence as literals (``("L", text)``) and pieces (``("P", piece)``).
+
+        None when a piece may be empty (an empty piece drops its separator).
+        """
+        if not all(any(p[0] == "L" for p in piece) for piece in (*self.main, *self.notes)):
+            return None
+        out: list[tuple[Any, ...]] = [("L", self.label)]
+        for i, piece in enumerate(self.main):
+            out += [("L", self.colon if i == 0 else self.sep), ("P", piece)]
+        for i, piece in enumerate(self.notes):
+            out += [("L", " — " + self.notes_label + self.colon if i == 0 else self.sep), ("P", piece)]
+        return out
+
+
+class _Batch:
+    """What :func:`evaluate_sites` shares between schemes for one located frame.
+
+    Rows are grouped twice: ``sig`` groups rows with the same deciding facts (the rules
+    run once per group), ``u`` groups rows whose sentences are the same for every scheme
+    (``sig`` plus every fact a sentence may quote). Each distinct message is written once,
+    whatever the scheme, and found again by its sentence and the codes of the facts it
+    quotes.
+    """
+
+    def __init__(self, sites: _Sites, on: date) -> None:
+        self.sites = sites
+        self.on = on
+        self.roles: dict[str, int] = {}
+        self.reasons: dict[str, int] = {}
+        self.sentences: dict[_Sentence, int] = {}
+        self.sentence_list: list[_Sentence] = []
+        self.labels: dict[str, dict[str, int]] = {"fr": {}, "en": {}}
+        self.label_codes: dict[tuple[int, str], np.ndarray] = {}
+        self.label_text: dict[str, np.ndarray] = {}
+        self.label_u: dict[str, np.ndarray] = {}
+        self.messages: dict[str, list[str]] = {"fr": [], "en": []}
+        self.written: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.subkeys: dict[tuple[str, ...], np.ndarray] = {}
+        self.determined: dict[str, str] = {}
+
+    def run(self, schemes: list[Scheme]) -> pd.DataFrame:
+        """The result frame of :func:`evaluate_sites`."""
+        s = self.sites
+        region_codes = np.flatnonzero(np.bincount(s.text["region"].codes + 1, minlength=1)) - 1
+        region_values = s.text["region"].values
+        resolved = [{int(r): scheme.resolve(None if r < 0 else str(region_values[r]), self.on) for r in region_codes}
+                    for scheme in schemes]
+        variants = list({id(v): v for by_region in resolved for v in by_region.values()}.values())
+        self.group(variants)
+        if s.has_categories:  # every label known before the first key is computed
+            for variant in variants:
+                for lang in ("fr", "en"):
+                    self.category_labels(variant, lang)
+            self.label_text = {lang: np.array([*labels, ""], dtype=object)[:-1] for lang, labels in self.labels.items()}
+        sig_facts = s.facts(self.sig_first)
+        sig_cats = s.categories(self.sig_first)
+        sig_region = s.text["region"].codes[self.sig_first]
+        per_scheme = []
+        for by_region in resolved:
+            out = {k: np.zeros(len(self.sig_first), dtype=np.int64)
+                   for k in ("status", "role", "reasons", "fr", "en", "label_fr", "label_en")}
+            variants_used: dict[int, list[int]] = {}
+            for r, variant in by_region.items():
+                variants_used.setdefault(id(variant), []).append(r)
+            for regions in variants_used.values():
+                idx = np.flatnonzero(np.isin(sig_region, regions))
+                if len(idx):
+                    self.decide(by_region[regions[0]], _take_facts(sig_facts, idx),
+                                None if sig_cats is None else sig_cats[idx], idx, out)
+            for lang in ("fr", "en"):
+                self.label_u[lang] = out[f"label_{lang}"][self.u_sig]
+                out[lang] = self.write(out[lang], lang)
+            per_scheme.append(out)
+        return self.result([scheme.id for scheme in schemes], per_scheme)
+
+    # -- grouping rows ------------------------------------------------------------------------
+    def group(self, variants: list[Scheme]) -> None:
+        """Group rows by deciding facts (``sig``) and by everything their sentences may quote (``u``)."""
+        s = self.sites
+        n = s.n
+        flags = np.zeros(n, dtype=np.int64)
+        for i, name in enumerate(_FLAGS):
+            flags |= s.flags[name].astype(np.int64) << i
+        flags |= (s.in_qpv.astype(np.int64) + 1) << len(_FLAGS)
+        deciding = [flags, s.text["classe"].codes, s.text["region"].codes, s.text["category"].codes]
+        self.sig_row, self.sig_first = _group_ids(deciding, n)
+        used: dict[str, set[str]] = {}
+        review_reasons = {r.zones.review_reason for v in variants for r in v.roles.values() if r.zones is not None}
+        for variant in variants:
+            for code, template in variant.reasons.items():
+                for text in (template.fr, template.en):
+                    for _, name in _parse(text):
+                        if name is not None:
+                            used.setdefault(name, set()).add(code)
+        codes: dict[str, np.ndarray] = {}
+        for fact in _QUOTED:
+            users = set().union(*(used.get(p, set()) for p, (f, _) in _ROW_FIELDS.items() if f == fact))
+            if not users:
+                continue
+            codes[fact] = s.text[fact].codes
+            gate = _GATES.get(fact)
+            if gate is not None and users <= gate[1] and not review_reasons & gate[1]:
+                codes[fact] = np.where(s.flags[gate[0]], codes[fact], -1)
+        for fact, key in _DETERMINED.items():
+            if fact in codes and key in codes and _determines(codes[key], codes[fact]):
+                self.determined[fact] = key
+        quoted = [c for f, c in codes.items() if f not in self.determined]
+        self.u_row, u_first = _group_ids([self.sig_row, *quoted], n)
+        self.u_sig = self.sig_row[u_first]
+        for fact in ("classe", "region", "category"):
+            codes[fact] = s.text[fact].codes
+        self.ucodes = {k: v[u_first] for k, v in codes.items()}
+        self.n_u = len(u_first)
+
+    # -- one scheme ---------------------------------------------------------------------------
+    def decide(self, scheme: Scheme, f: _Facts, cats: np.ndarray | None, idx: np.ndarray,
+               out: dict[str, np.ndarray]) -> None:
+        """Status, role, reasons and sentence of the ``sig`` groups ``idx`` (facts ``f``) for one scheme."""
+        roles = list(scheme.roles.values())
+        site_j = list(scheme.roles).index(scheme.site_role)
+        if cats is None:
+            results = {site_j: _evaluate_role(scheme, roles[site_j], f, None)}
+            choice = np.full(f.n, site_j)
+        else:
+            results = {j: _evaluate_role(scheme, role, f, cats) for j, role in enumerate(roles)}
+            known = pd.notna(cats)
+            rank = np.full((len(roles), f.n), 10_000)
+            for j, role in enumerate(roles):
+                candidate = known & (_isin(cats, role.category_codes) if role.structure_types else True)
+                priority = 0 if j == site_j else j + 1
+                rank[j] = np.where(candidate, results[j].status.astype(int) * 100 + priority, 10_000)
+            choice = rank.argmin(axis=0)
+            choice[rank.min(axis=0) == 10_000] = site_j
+            category = self.sites.text["category"].codes[self.sig_first[idx]]
+            for lang in ("fr", "en"):
+                out[f"label_{lang}"][idx] = self.category_labels(scheme, lang)[category]
+        for j, result in results.items():
+            rows = np.flatnonzero(choice == j)
+            if not len(rows):
+                continue
+            shown = np.column_stack([result.status[rows], *(c.mask[rows] for c in result.codes)]).astype(np.int8)
+            patterns, which = np.unique(shown, axis=0, return_inverse=True)
+            which = which.ravel()
+            role_id = self.roles.setdefault(result.role.id, len(self.roles))
+            for p, pattern in enumerate(patterns):
+                status = int(pattern[0])
+                on = [c for c, flag in zip(result.codes, pattern[1:], strict=True) if flag]
+                main = [c.code for kind in _MAIN[status] for c in on if c.kind == kind]
+                notes = [c.code for kind in _NOTES[status] for c in on if c.kind == kind]
+                target = idx[rows[which == p]]
+                out["status"][target] = status
+                out["role"][target] = role_id
+                out["reasons"][target] = self.reasons.setdefault(";".join(main + notes), len(self.reasons))
+                for lang in ("fr", "en"):
+                    out[lang][target] = self.sentence(scheme, result.role, status, main, notes, lang)
+
+    def sentence(self, scheme: Scheme, role: Role, status: int, main: list[str], notes: list[str],
+                 lang: str) -> int:
+        """Id of the sentence of a status and reason codes (the rows' facts left open)."""
+        names = scheme.common.regions if scheme.common is not None else {}
+        fixed: dict[str, str] = {
+            "scheme": scheme.name(lang),
+            "regions": ", ".join(names[r].name if r in names else r for r in scheme.regions),
+            "role": role.label(lang),
+            "accepted": ", ".join(role.zones.accepted) if role.zones is not None else "",
         }
-        for key in np.unique(region_keys):
-            group = np.flatnonzero(region_keys == key)
-            variant = scheme.resolve(None if key < 0 else str(region_index[key]), on)
-            sub = facts if len(group) == n else facts.take(group)
-            _evaluate_group(variant, sub, None if cats is None else cats[group], group, out)
-        frames.append(pd.DataFrame({"row": np.arange(n), "scheme": scheme.id, **out}))
-    return pd.concat(frames, ignore_index=True)[list(OUTPUT_COLUMNS)]
+        categories = self.sites.has_categories
+
+        def piece(code: str) -> _Piece:
+            parts: list[tuple[Any, ...]] = []
+            for literal, name in _parse(scheme.template(code).text(lang)):
+                parts.append(("L", literal))
+                if name in _ROW_FIELDS or (name == "category" and categories):
+                    parts.append(("F", name))
+                elif name == "category_label" and categories:
+                    parts.append(("C",))
+                elif name is not None:
+                    parts.append(("L", fixed.get(name, "")))
+            merged: list[tuple[Any, ...]] = []
+            for part in parts:
+                if part[0] == "L" and merged and merged[-1][0] == "L":
+                    merged[-1] = ("L", merged[-1][1] + part[1])
+                elif part != ("L", ""):
+                    merged.append(part)
+            return tuple(merged)
+
+        key = _Sentence(scheme.label(STATUSES[status], lang), scheme.label("notes", lang), _COLON[lang], _SEP[lang],
+                        tuple(piece(c) for c in main), tuple(piece(c) for c in notes))
+        if key not in self.sentences:
+            self.sentences[key] = len(self.sentence_list)
+            self.sentence_list.append(key)
+        return self.sentences[key]
+
+    def category_labels(self, scheme: Scheme, lang: str) -> np.ndarray:
+        """Label id (in ``self.labels[lang]``) of each category code of the rows, for a scheme (last: missing)."""
+        key = (id(scheme), lang)
+        if key not in self.label_codes:
+            assert scheme.common is not None
+            labels: dict[str, str] = dict(scheme.common.finess_categories)
+            for role in scheme.roles.values():
+                labels.update({t.code: t.label for t in role.structure_types})
+            unlisted = "catégorie non répertoriée" if lang == "fr" else "unlisted category"
+            registry = self.labels[lang]
+            texts = [*(labels.get(c, unlisted) for c in self.sites.text["category"].values), "?"]
+            self.label_codes[key] = np.array([registry.setdefault(t, len(registry)) for t in texts], dtype=np.int64)
+        return self.label_codes[key]
+
+    # -- sentences ----------------------------------------------------------------------------
+    def keys(self, facts: tuple[str, ...], us: np.ndarray, lang: str) -> np.ndarray:
+        """Integer key of the values of ``facts`` for ``u`` groups ``us`` (equal key, equal texts)."""
+        plain = tuple(f for f in facts if f != "category_label" and self.determined.get(f) not in facts)
+        if plain not in self.subkeys:
+            self.subkeys[plain] = _group_ids([self.ucodes[f] for f in plain], self.n_u)[0] if plain \
+                else np.zeros(self.n_u, dtype=np.int64)
+        keys = self.subkeys[plain][us]
+        if "category_label" in facts:
+            keys = keys * len(self.labels[lang]) + self.label_u[lang][us]
+        return keys
+
+    def write(self, sentence_of_sig: np.ndarray, lang: str) -> np.ndarray:
+        """Message id of each ``u`` group, writing the messages not written yet.
+
+        A message is known by its sentence and the key of the facts it quotes; the keys of
+        all ``u`` groups are computed by groups of sentences quoting the same facts, looked
+        up together, and only new ones are written.
+        """
+        sentence_u = sentence_of_sig[self.u_sig]
+        span = self.n_u * max(len(self.labels[lang]), 1)  # keys of any sentence are below this
+        sids = np.unique(sentence_u)
+        facts = [self.sentence_list[sid].facts() for sid in sids]
+        groups = {f: i for i, f in enumerate(dict.fromkeys(facts))}
+        group_of = np.zeros(int(sids.max()) + 1, dtype=np.int64)
+        group_of[sids] = [groups[f] for f in facts]
+        group_u = group_of[sentence_u]
+        key = np.empty(self.n_u, dtype=np.int64)
+        for f, g in groups.items():
+            members = np.flatnonzero(group_u == g)
+            key[members] = sentence_u[members] * span + self.keys(f, members, lang)
+        unique, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        known = self.written.get(lang)
+        ids = _lookup(known, unique, -1)
+        todo = np.flatnonzero(ids < 0)
+        if len(todo):
+            messages = self.messages[lang]
+            ids[todo] = np.arange(len(messages), len(messages) + len(todo))
+            sid_todo = unique[todo] // span
+            starts = np.flatnonzero(np.r_[True, sid_todo[1:] != sid_todo[:-1]])
+            for start, end in zip(starts, np.r_[starts[1:], len(todo)], strict=True):
+                sentence = self.sentence_list[int(sid_todo[start])]
+                messages.extend(self.render(sentence, first[todo[start:end]], lang))
+            self.written[lang] = _merge(known, unique[todo], ids[todo])
+        return ids[inverse.ravel()]
+
+    def values(self, part: tuple[Any, ...], us: np.ndarray, lang: str) -> np.ndarray:
+        """Texts of a fact or label part for ``u`` groups ``us``."""
+        if part[0] == "C":
+            return self.label_text[lang][self.label_u[lang][us]]
+        return self.sites.table(part[1])[self.ucodes[_fact_of(part[1])][us]]
+
+    def render(self, sentence: _Sentence, us: np.ndarray, lang: str) -> list[str]:
+        """The messages of ``u`` groups ``us``, as the rules state them.
+
+        ``status label : piece ; piece — notes label : piece``; as in the rules' texts,
+        an empty piece adds no separator and an empty list no colon.
+        """
+        k = len(us)
+        columns: dict[tuple[Any, ...], list[str]] = {}
+
+        def text(part: tuple[Any, ...]) -> str | list[str]:
+            if part[0] == "L":
+                return part[1]
+            if part not in columns:
+                columns[part] = self.values(part, us, lang).tolist()
+            return columns[part]
+
+        flat = sentence.flat()
+        if flat is not None:
+            return _concat([text(part) for kind, value in flat for part in ([("L", value)] if kind == "L" else value)],
+                           k)
+
+        def join(pieces: tuple[_Piece, ...]) -> np.ndarray:
+            acc = np.full(k, "", dtype=object)
+            for piece in pieces:
+                words = np.array([*_concat([text(part) for part in piece], k), ""], dtype=object)[:-1]
+                acc = np.where(acc == "", words, acc + sentence.sep + words)
+            return acc
+
+        main = join(sentence.main)
+        message = np.where(main == "", sentence.label, sentence.label + sentence.colon + main)
+        notes = join(sentence.notes)
+        message = np.where(notes != "", message + " — " + sentence.notes_label + sentence.colon + notes, message)
+        return message.tolist()
+
+    # -- result -------------------------------------------------------------------------------
+    def result(self, scheme_ids: list[str], per_scheme: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+        """One block of rows per scheme; text columns as categoricals built from codes."""
+        columns = {
+            "status": (list(STATUSES), "status", self.sig_row, True),
+            "role": (list(self.roles), "role", self.sig_row, True),
+            "reasons": (list(self.reasons), "reasons", self.sig_row, True),
+            "message_fr": (self.messages["fr"], "fr", self.u_row, False),
+            "message_en": (self.messages["en"], "en", self.u_row, False),
+        }
+        return _result(self.sites.n, scheme_ids, {
+            name: (names, [p[key] for p in per_scheme], rows, lexical)
+            for name, (names, key, rows, lexical) in columns.items()
+        })
 
 
-def _evaluate_group(scheme: Scheme, f: _Facts, cats: np.ndarray | None, base: np.ndarray,
-                    out: dict[str, np.ndarray]) -> None:
-    roles = list(scheme.roles.values())
-    site_j = list(scheme.roles).index(scheme.site_role)
-    if cats is None:
-        results = {site_j: _evaluate_role(scheme, roles[site_j], f, None)}
-        choice = np.full(f.n, site_j)
-    else:
-        results = {j: _evaluate_role(scheme, role, f, cats) for j, role in enumerate(roles)}
-        known = pd.notna(cats)
-        rank = np.full((len(roles), f.n), 10_000)
-        for j, role in enumerate(roles):
-            candidate = known & (_isin(cats, role.category_codes) if role.structure_types else True)
-            priority = 0 if j == site_j else j + 1
-            rank[j] = np.where(candidate, results[j].status.astype(int) * 100 + priority, 10_000)
-        choice = rank.argmin(axis=0)
-        choice[rank.min(axis=0) == 10_000] = site_j
-    fields = _site_fields(scheme, f, cats)
-    for j, result in results.items():
-        rows = np.flatnonzero(choice == j)
-        if not len(rows):
-            continue
-        out["role"][base[rows]] = result.role.id
-        _assemble(scheme, result, rows, _role_fields(fields, result.role), out, base)
+def _lookup(known: tuple[np.ndarray, np.ndarray] | None, keys: np.ndarray, missing: Any) -> np.ndarray:
+    """Values stored for sorted distinct ``keys`` in ``known`` (sorted keys, values); ``missing`` elsewhere."""
+    if known is None or not len(known[0]):
+        return np.full(len(keys), missing, dtype=np.int64 if isinstance(missing, int) else object)
+    stored, values = known
+    at = np.minimum(np.searchsorted(stored, keys), len(stored) - 1)
+    return np.where(stored[at] == keys, values[at], missing).astype(values.dtype)
+
+
+def _merge(known: tuple[np.ndarray, np.ndarray] | None, keys: np.ndarray, values: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """``known`` with new (key, value) pairs added, keys kept sorted."""
+    if known is not None:
+        keys, values = np.concatenate([known[0], keys]), np.concatenate([known[1], values])
+    order = np.argsort(keys, kind="stable")
+    return keys[order], values[order]
+
+
+def _fact_of(placeholder: str) -> str:
+    return "category" if placeholder == "category" else _ROW_FIELDS[placeholder][0]
+
+
+def _take_facts(f: _Facts, idx: np.ndarray) -> _Facts:
+    arrays = {k: getattr(f, k)[idx] for k in f.__dataclass_fields__ if k not in ("n", "fields")}
+    return _Facts(n=len(idx), fields={k: v[idx] for k, v in f.fields.items()}, **arrays)
+
+
+def _result(n: int, scheme_ids: list[str],
+            columns: dict[str, tuple[list[str], list[np.ndarray], np.ndarray, bool]]) -> pd.DataFrame:
+    """The result frame.
+
+    ``columns``: per text column, its distinct texts, each scheme's code of each group of
+    rows, the group of each row, and whether to sort the categories.
+    """
+    k = len(scheme_ids)
+    row = np.empty((k, n), dtype=np.int64)
+    row[:] = np.arange(n)
+    out: dict[str, Any] = {"row": row.reshape(-1)}
+    out["scheme"] = _categorical([np.arange(k)], np.repeat(np.arange(k, dtype=np.int8), n), scheme_ids, sort=True)
+    for name in ("role", "status", "reasons", "message_fr", "message_en"):
+        names, codes, rows, lexical = columns.get(name, (list(STATUSES) if name == "status" else [], [], None, True))
+        out[name] = _categorical(codes, rows, names, sort=lexical, ordered=name == "status")
+    return pd.DataFrame(out, copy=False)
+
+
+def _categorical(parts: list[np.ndarray], rows: np.ndarray | None, names: list[str], sort: bool,
+                 ordered: bool = False) -> pd.Categorical:
+    """Categorical of ``names[part[rows]]`` for each part, concatenated.
+
+    ``names`` are distinct but for rare repeated sentences (merged here). Categories are
+    sorted when ``sort``, else in the order of ``names``.
+    """
+    table = np.array([*names, ""], dtype=object)[:-1]
+    try:
+        dtype = pd.CategoricalDtype(pd.Index(table, dtype=object), ordered=ordered) if not sort else None
+        remap = np.arange(len(names))
+    except ValueError:  # the same text written by two different sentences
+        dtype = None
+    if dtype is None:
+        remap, uniques = pd.factorize(table)
+        order = np.argsort(uniques, kind="stable") if sort else np.arange(len(uniques))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        remap = rank[remap]
+        dtype = pd.CategoricalDtype(pd.Index(uniques[order], dtype=object), ordered=ordered)
+    size = len(dtype.categories)
+    small = np.int8 if size < 1 << 7 else np.int16 if size < 1 << 15 else np.int32
+    n = 0 if rows is None else len(rows)
+    codes = np.empty(n * len(parts), dtype=small)
+    for i, part in enumerate(parts):
+        np.take(remap[part].astype(small), rows, out=codes[i * n:(i + 1) * n])
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 # -- applications ------------------------------------------------------------------------------

@@ -1,0 +1,315 @@
+"""Maps and exports (issue 7): display data, folium maps, static maps, `zonage map` and `zonage export`."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from zonage.cli import app
+from zonage.cli_maps import parse_layers, register
+from zonage.config import Paths
+from zonage.errors import ZonageError
+from zonage.maps import data, style
+from zonage.maps.folium_map import encode_polygons, feature_collection, js_literal, region_map, save_map
+
+XSS = "<img src=x onerror=alert(1)>"
+TEMPLATE = "{{ 7 * 7 }} {% if true %}jinja{% endif %}"
+if not any(c.name == "map" for c in app.registered_commands):
+    register(app)
+runner = CliRunner()
+
+
+@functools.lru_cache(maxsize=4)
+def region_rows(paths: Paths, region: str) -> gpd.GeoDataFrame:
+    """Batch rows of a région, computed once per test session (shared with test_browser)."""
+    from zonage.workflows import eligibility_of_region
+
+    return eligibility_of_region(paths, region)[1].rows
+
+
+def hostile_rows(rows: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The batch rows with an XSS name and a Jinja-looking name, as a planner's file could hold."""
+    rows = rows.copy()
+    located = np.flatnonzero(rows.geometry.notna().to_numpy())
+    rows.loc[rows.index[located[0]], "nom"] = XSS
+    rows.loc[rows.index[located[1]], "nom"] = TEMPLATE
+    rows.loc[rows.index[located[1]], "adresse"] = "</script><script>alert(2)</script>"
+    return rows
+
+
+def decode_ring(text: str) -> list[tuple[float, float]]:
+    """Python twin of zonage.decodeRing (encoded polyline, lat/lon deltas)."""
+    values, shift, result, points = [], 0, 0, []
+    for char in text:
+        b = ord(char) - 63
+        result |= (b & 31) << shift
+        shift += 5
+        if b < 32:
+            values.append(~(result >> 1) if result & 1 else result >> 1)
+            result, shift = 0, 0
+    lat = lon = 0
+    for dlat, dlon in zip(values[::2], values[1::2], strict=True):
+        lat, lon = lat + dlat, lon + dlon
+        points.append((lon / 1e5, lat / 1e5))
+    return points
+
+
+# -- pure functions ------------------------------------------------------------------------
+
+
+def test_escaping_of_user_text() -> None:
+    assert style.esc(XSS) == "&lt;img src=x onerror=alert(1)&gt;"
+    assert style.esc(None) == "" and style.esc(float("nan")) == "" and style.esc(pd.NA) == ""
+    html = style.legend_html(XSS, [style.LegendSection(XSS, (style.LegendItem("#fff", XSS),))], note=XSS)
+    assert "<img" not in html and html.count("&lt;img") == 4
+    literal = js_literal({"a": "</script><b>&"})
+    assert "</script" not in literal and "<" not in literal and json.loads(literal) == {"a": "</script><b>&"}
+
+
+def test_encoded_polygons_round_trip() -> None:
+    shell = [(5.12345, 48.5), (5.2, 48.5), (5.2, 48.61234), (5.12345, 48.6)]
+    hole = [(5.15, 48.55), (5.16, 48.55), (5.16, 48.56)]
+    reunion = shapely.box(55.2, -21.3, 55.5, -21)
+    geoms = np.array([shapely.Polygon(shell, [hole]),
+                      shapely.MultiPolygon([shapely.box(-61.5, 16.0, -61.4, 16.1), reunion])], dtype=object)
+    encoded = encode_polygons(geoms)
+    assert [len(p) for p in encoded] == [1, 2] and len(encoded[0][0]) == 2
+    assert decode_ring(encoded[0][0][0]) == pytest.approx(shell)
+    assert decode_ring(encoded[0][0][1]) == pytest.approx(hole)
+    assert decode_ring(encoded[1][1][0]) == pytest.approx(list(reunion.exterior.coords)[:-1])
+    text = feature_collection(gpd.GeoDataFrame({"n": [TEMPLATE, XSS]}, geometry=list(geoms), crs=4326),
+                              {"n": [TEMPLATE, XSS]}, encode=True)
+    parsed = json.loads(text)
+    assert parsed["features"][1]["properties"]["n"] == XSS and parsed["features"][0]["geometry"] is None
+    assert "<" not in text
+
+
+def test_layer_names_are_checked() -> None:
+    assert parse_layers(None)[0] == "zoning"
+    assert parse_layers(["zoning,qpv", "apl", "qpv"]) == ("zoning", "qpv", "apl")
+    with pytest.raises(ZonageError, match="unknown map layer"):
+        parse_layers(["zoning,roads"])
+
+
+def test_apl_classes_follow_the_zoning_thresholds() -> None:
+    assert style.apl_colour(2.5) == style.APL_COLOURS[0] and style.apl_colour(2.51) == style.APL_COLOURS[1]
+    assert style.apl_colour(9) == style.APL_COLOURS[-1] and style.apl_colour(float("nan")) == style.APL_MISSING
+    assert style.apl_labels()[0] == "≤ 2,5" and style.apl_labels()[-1] == "> 5,0"
+
+
+# -- display data on the real layers ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ge_communes(built: Paths) -> gpd.GeoDataFrame:
+    return data.communes_display(built, "44")
+
+
+def test_display_communes_are_simplified_rounded_and_classed(built: Paths, ge_communes: gpd.GeoDataFrame) -> None:
+    communes = ge_communes
+    full = data.communes_display(built, "44", tolerance_m=0, crs=None)
+    assert len(communes) == len(full) == 5115 and communes.crs.to_epsg() == 4326
+    coords = shapely.get_coordinates(communes.geometry.values)
+    assert np.allclose(coords * 1e5, np.round(coords * 1e5), atol=1e-6)  # 5 decimals
+    assert len(coords) < len(shapely.get_coordinates(full.geometry.values))
+    assert set(communes["classe"]) <= set(style.CLASS_STYLE) and {"ZIP", "ZAC"} <= set(communes["classe"])
+    assert communes["apl"].notna().mean() > 0.99 and communes.attrs["apl_label"].startswith("APL")
+    metz = communes.set_index("insee").loc["57463"]
+    assert metz["nom"] == "Metz" and metz["classe"] in {"ZIP", "ZAC", "HZ", "ZAR"}
+
+
+def test_arrondissement_classes_are_not_hidden(built: Paths) -> None:
+    classes = data.zoning_classes(built).set_index("insee")
+    assert classes.loc["75056", "classe"] == "ARR" and "75119" in classes.loc["75056", "classe_detail"]
+    assert classes.index.is_unique
+
+
+def test_apl_hook_accepts_another_table(built: Paths) -> None:
+    own = pd.DataFrame({"insee": ["57463"], "apl": [1.0]})
+    own.attrs["label"] = "APL (moteur d'accessibilité)"
+    communes = data.communes_display(built, "44", apl=own)
+    assert communes.attrs["apl_label"] == "APL (moteur d'accessibilité)"
+    assert communes["apl"].notna().sum() == 1
+    with pytest.raises(ZonageError, match="insee and apl"):
+        data.communes_display(built, "44", apl=pd.DataFrame({"insee": ["57463"]}))
+    with pytest.raises(ZonageError, match="unknown région"):
+        data.communes_display(built, "99")
+
+
+# -- interactive maps --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grand_est_map(built: Paths, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from zonage.maps import write_region_map
+
+    rows = hostile_rows(region_rows(built, "44"))
+    return write_region_map(built, "44", rows, tmp_path_factory.mktemp("maps"), tiles=None)
+
+
+def test_grand_est_map_size_layers_and_escaping(grand_est_map: Path, built: Paths) -> None:
+    html = grand_est_map.read_text(encoding="utf-8")
+    assert grand_est_map.name == "region_44.html" and grand_est_map.stat().st_size <= 5_000_000
+    for needle in ("zonage.layers[\"zoning\"]", "zonage.layers[\"apl\"]", "zonage.layers[\"qpv\"]",
+                   "zonage.layers[\"structures\"]", "L.control.layers", "zonage.addSearch", "zonage.addLegend",
+                   "L.control.scale", "leaflet@1.9.4"):
+        assert needle in html, needle
+    assert "jquery" not in html.lower() and "bootstrap" not in html.lower()  # Leaflet only
+    assert XSS not in html and "onerror=alert(1)>" not in html
+    assert "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in html  # escaped text inside escaped JSON
+    assert "</script><script>alert(2)" not in html
+    assert "{{ 7 * 7 }}" in html and "49 jinja" not in html  # data is never template source
+    assert "Rechercher une commune" in html and "ZIP — zone d" in html
+    assert "<title>Zonage médecins et éligibilité — Grand Est (44)</title>" in html
+
+
+def test_normandie_and_layer_subset(built: Paths, tmp_path: Path) -> None:
+    from zonage.maps import write_region_map
+
+    path = write_region_map(built, "28", None, tmp_path, layers=("zoning", "qpv", "apl"), tiles=None)
+    html = path.read_text(encoding="utf-8")
+    assert path.stat().st_size <= 5_000_000 and 'zonage.layers["structures"]' not in html
+    assert "Normandie" in html and 'zonage.layers["qpv"]' in html
+
+
+def test_picks_hook_draws_given_picks(ge_communes: gpd.GeoDataFrame) -> None:
+    picks = gpd.GeoDataFrame({"rang": [1], "territoire": [XSS]}, geometry=[shapely.Point(6.17, 49.12)], crs=4326)
+    communes = ge_communes
+    fmap = region_map(communes, title="t", picks=picks, layers=("zoning", "picks"), tiles=None)
+    html = fmap.get_root().render()
+    assert 'zonage.layers["picks"]' in html and "Poste proposé (1)" in html and XSS not in html
+
+
+def test_national_map_within_budget(built: Paths, tmp_path: Path) -> None:
+    from zonage.maps import write_national_map
+
+    path = write_national_map(built, tmp_path, tiles=None)
+    assert path.stat().st_size <= 20_000_000
+    html = path.read_text(encoding="utf-8")
+    assert "preferCanvas" in html and html.count('"i":"') >= 34_800
+
+
+def test_map_is_written_atomically(ge_communes: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    fmap = region_map(ge_communes, title="t", layers=("zoning",), tiles=None)
+    target = tmp_path / "m.html"
+    target.write_text("old")
+    fmap.get_root().render = lambda: (_ for _ in ()).throw(RuntimeError("boom"))  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        save_map(fmap, target)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["m.html"]
+
+
+# -- static maps ---------------------------------------------------------------------------
+
+
+def test_static_maps_png_and_pdf(built: Paths, tmp_path: Path) -> None:
+    from zonage.maps import static, write_region_static
+
+    rows = region_rows(built, "44")
+    written = write_region_static(built, "44", rows, tmp_path)
+    assert sorted(p.name for p in written) == sorted(
+        f"region_44_{k}.{f}" for k in ("zonage", "apl", "structures") for f in ("png", "pdf"))
+    for path in written:
+        head = path.read_bytes()[:8]
+        assert head.startswith(b"\x89PNG" if path.suffix == ".png" else b"%PDF")
+    communes = data.communes_display(built, "44", crs=None, tolerance_m=1000)
+    fig = static.zoning_figure(communes, title="Zonage", caption=data.sources_note())
+    texts = [t.get_text() for t in fig.axes[0].texts] + [fig._supxlabel.get_text()]
+    assert any(t.endswith("km") for t in texts) and "N" in texts
+    assert "Sources" in fig._supxlabel.get_text() and "2025" in fig._supxlabel.get_text()
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "ZIP — zone d'intervention prioritaire" in legend
+
+
+# -- command line: map and export ------------------------------------------------------------
+
+
+def test_map_command(built: Paths, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--data", str(built.data), "map", "--region", "28", "--layers", "zoning,qpv",
+                                 "--no-tiles", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"wrote .*region_28\.html \(\d+\.\d MB\)", result.output.replace("\n", ""))
+    bad = runner.invoke(app, ["--data", str(built.data), "map", "--region", "99", "--layers", "zoning",
+                              "--out-dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "unknown région" in bad.output
+
+
+def _export(built: Paths, *args: str) -> None:
+    result = runner.invoke(app, ["--data", str(built.data), "export", *args])
+    assert result.exit_code == 0, result.output
+
+
+def test_export_geojson_is_rfc7946(built: Paths, tmp_path: Path) -> None:
+    target = tmp_path / "qpv.geojson"
+    _export(built, "qpv", "--format", "geojson", "-o", str(target))
+    doc = json.loads(target.read_text(encoding="utf-8"))
+    assert "crs" not in doc and doc["type"] == "FeatureCollection"
+    layer = data.qpv_display(built, None, tolerance_m=0)
+    assert len(doc["features"]) == len(layer)
+    for feature in doc["features"]:
+        geometry = feature["geometry"]
+        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        for polygon in polygons:
+            assert shapely.LinearRing(polygon[0]).is_ccw  # exterior counter-clockwise
+            assert all(not shapely.LinearRing(hole).is_ccw for hole in polygon[1:])  # holes clockwise
+            for lon, lat in polygon[0]:
+                assert -180 <= lon <= 180 and -90 <= lat <= 90
+                assert len(repr(lon).split(".")[-1]) <= 6 and len(repr(lat).split(".")[-1]) <= 6
+    back = gpd.read_file(target)
+    assert back.crs.to_epsg() == 4326 and set(back["code_qp"]) == set(layer["code_qp"])
+
+
+def test_export_gpkg_layers_and_crs_for_qgis(built: Paths, tmp_path: Path) -> None:
+    target = tmp_path / "departements.gpkg"
+    _export(built, "departements", "--format", "gpkg", "-o", str(target))
+    layers = dict(pyogrio.list_layers(target))
+    assert set(layers) == {"departements_metro", "departements_971", "departements_972", "departements_973",
+                           "departements_974", "departements_976"}
+    metro = gpd.read_file(target, layer="departements_metro")
+    assert metro.crs.to_epsg() == 2154 and len(metro) == 96
+    assert gpd.read_file(target, layer="departements_974").crs.to_epsg() == 2975
+    one = tmp_path / "qpv.gpkg"
+    _export(built, "qpv", "--format", "gpkg", "-o", str(one))
+    assert [n for n, _ in pyogrio.list_layers(one)] == ["qpv"] and gpd.read_file(one).crs.to_epsg() == 2154
+
+
+def test_export_csv_for_spreadsheets_and_parquet(built: Paths, tmp_path: Path) -> None:
+    target = tmp_path / "zoning.csv"
+    _export(built, "zoning_communes", "--format", "csv", "--sep", ";", "--bom", "-o", str(target))
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.split(b"\n")[0].count(b";") >= 5
+    back = pd.read_csv(target, sep=";", encoding="utf-8-sig", dtype=str)
+    assert len(back) == 34_919 and back.loc[back["insee"] == "01001", "classe"].iloc[0] == "ZAC"
+    points = tmp_path / "finess_972.csv"
+    _export(built, "finess", "--format", "csv", "--territory", "972", "-o", str(points))
+    table = pd.read_csv(points, dtype={"nofinesset": str})
+    assert {"lon", "lat"} <= set(table.columns) and table["lon"].between(-61.3, -60.7).mean() > 0.95
+    parquet = tmp_path / "communes_974.parquet"
+    _export(built, "communes", "--format", "parquet", "--territory", "974", "-o", str(parquet))
+    frame = gpd.read_parquet(parquet)
+    assert frame.crs.to_epsg() == 2975 and len(frame) == 24
+    table_parquet = tmp_path / "apl.parquet"
+    _export(built, "apl_communes", "--format", "parquet", "-o", str(table_parquet))
+    assert len(pd.read_parquet(table_parquet)) == 69_783
+
+
+def test_export_errors_are_one_line(built: Paths, tmp_path: Path) -> None:
+    for args, message in (
+        (["zoning_communes", "--format", "geojson"], "table without geometries"),
+        (["communes", "--format", "xls"], "unknown format"),
+        (["communes", "--format", "csv", "--territory", "999"], "no territory"),
+        (["nope", "--format", "csv"], "not built"),
+    ):
+        result = runner.invoke(app, ["--data", str(built.data), "export", *args, "-o", str(tmp_path / "x.csv")])
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,173 @@
+"""Command line for geocoding: ``zonage geocoder index|serve`` and ``zonage geocode``.
+
+Registered on the main application by :func:`register`. Like :mod:`zonage.cli`,
+it only parses arguments, calls :mod:`zonage.geocode` and prints.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zonage.errors import ZonageError
+
+geocoder_app = typer.Typer(
+    help="Local addok geocoder (the BAN's own, on this machine): index address files, serve them.",
+    no_args_is_help=True,
+)
+
+
+def _cli():  # the main CLI module (imported late: it imports this one)
+    from zonage import cli
+
+    return cli
+
+
+def _folder(folder: Path | None) -> Path:
+    return folder or _cli()._State.paths().data / "geocoder" / "addok"
+
+
+@geocoder_app.command("index")
+def index(
+    files: Annotated[list[Path], typer.Argument(help="BAN (adresses-XX.csv) or BANO address CSV files.")],
+    folder: Annotated[Path | None, typer.Option(help="Work folder of the local addok (default <data>/geocoder/addok).")
+                      ] = None,
+    append: Annotated[bool, typer.Option("--append", help="Add to the existing index instead of replacing it.")
+                      ] = False,
+) -> None:
+    """Load address files into the local addok (starts a private Redis for the time of the import)."""
+    from zonage.geocode import GeocodeCache, default_cache_path
+    from zonage.geocode.addok import LocalAddok
+
+    cli = _cli()
+
+    def action() -> None:
+        work = _folder(folder)
+        local = LocalAddok(work, http=False)
+        with local:
+            report = local.index(files, reset=not append)
+        cache = default_cache_path(cli._State.paths().data)
+        if cache.exists():
+            with GeocodeCache(cache) as store:
+                cleared = store.clear("addok:")
+            if cleared:
+                cli.out.print(f"cleared {cleared:,} cached addok answers (the index changed)")
+        cli.out.print(
+            f"indexed {report.addresses:,} addresses ({report.streets:,} streets, {report.localities:,} named places, "
+            f"{report.municipalities:,} communes) in {report.seconds:.1f} s into {work}", soft_wrap=True)
+
+    cli._run(action)
+
+
+@geocoder_app.command("serve")
+def serve(
+    folder: Annotated[Path | None, typer.Option(help="Work folder of the local addok (default <data>/geocoder/addok).")
+                      ] = None,
+    port: Annotated[int, typer.Option(help="HTTP port of the API on 127.0.0.1.")] = 7878,
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+) -> None:
+    """Serve the indexed addresses: Redis + addok HTTP API (/search) until Ctrl-C."""
+    from zonage.geocode.addok import AddokServer, RedisServer, write_config
+
+    cli = _cli()
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    def action() -> None:
+        work = _folder(folder)
+        if not (work / "addok.rdb").exists():
+            raise ZonageError(f"no index in {work}: run `zonage geocoder index FILE` first")
+        redis = RedisServer(work)
+        server = None
+        previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the children too
+        try:
+            redis.start()
+            write_config(work / "addok.conf", redis_port=redis.port)
+            server = AddokServer(work / "addok.conf", port=port, host=host).start()
+            cli.out.print(f"addok serving on {server.url} (Redis on 127.0.0.1:{redis.port}); Ctrl-C to stop",
+                          soft_wrap=True)
+            cli.out.print(f"use it with: zonage geocode INPUT -o OUTPUT --backend addok --url {server.url}",
+                          soft_wrap=True)
+            server.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            try:
+                if server is not None:
+                    server.stop()
+            finally:
+                redis.stop()
+                signal.signal(signal.SIGTERM, previous)
+
+    cli._run(action)
+
+
+def geocode(
+    input_file: Annotated[Path, typer.Argument(help="CSV/XLSX/GeoJSON/GPKG/Parquet with address columns.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Result: .csv, .parquet, .geojson or .gpkg.")],
+    backend: Annotated[str, typer.Option(help="addok (local), ban (national API: addresses sent over the "
+                                              "Internet) or commune (postcode + town only).")] = "addok",
+    url: Annotated[str | None, typer.Option(help="addok API URL (default http://127.0.0.1:7878) or BAN API root.")
+                   ] = None,
+    addok_config: Annotated[Path | None, typer.Option(help="Call the local addok in process with this config "
+                                                           "instead of HTTP.")] = None,
+    address: Annotated[str | None, typer.Option(help="Street column (default: detected).")] = None,
+    postcode: Annotated[str | None, typer.Option(help="Postcode column (default: detected).")] = None,
+    commune: Annotated[str | None, typer.Option(help="Town column (default: detected).")] = None,
+    low_score: Annotated[float, typer.Option(help="Flag results scoring below this.")] = 0.6,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse answers already received.")] = True,
+    sep: Annotated[str, typer.Option(help="CSV output separator.")] = ",",
+    bom: Annotated[bool, typer.Option("--bom", help="UTF-8 BOM in CSV output (Excel).")] = False,
+) -> None:
+    """Geocode the addresses of INPUT: every row comes out once, with point, score, type, label and flags."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from zonage.crs import WGS84
+    from zonage.export import format_of, write_table
+    from zonage.geocode import default_cache_path, geocode_frame, make_geocoder
+    from zonage.inputs import detect_columns, read_table
+
+    cli = _cli()
+
+    def action() -> None:
+        kind = format_of(output)
+        paths = cli._State.paths()
+        frame = read_table(input_file)
+        if isinstance(frame, gpd.GeoDataFrame):
+            frame = frame.drop(columns=frame.geometry.name)
+        spec = detect_columns(frame, address=address, postcode=postcode, commune=commune)
+        if backend == "ban":
+            cli.console.print(f"[bold]note:[/] the addresses are sent to {url or 'the national address API'}",
+                              highlight=False, soft_wrap=True)
+        geocoding = make_geocoder(backend, paths=paths, url=url, addok_config=addok_config,
+                                  cache=default_cache_path(paths.data) if cache else None, low_score=low_score)
+        with cli._progress_bar(f"geocoding ({backend})") as progress:
+            task = progress.add_task("geocode", total=len(frame))
+            geo = geocode_frame(frame, geocoding, spec=spec,
+                                progress=lambda done, total: progress.update(task, completed=done, total=total))
+        geo = geo.rename(columns={c: f"{c}_geocoded" for c in geo.columns if c in frame.columns})
+        result = pd.concat([frame.reset_index(drop=True), geo.reset_index(drop=True)], axis=1)
+        if kind in ("geojson", "gpkg"):
+            point = geo["geo_status"].isin(["ok", "review"]).to_numpy()
+            geometry = gpd.GeoSeries.from_xy(geo["geo_lon"].where(point), geo["geo_lat"].where(point), crs=WGS84)
+            geometry[~point] = None
+            result = gpd.GeoDataFrame(result, geometry=geometry.to_numpy(), crs=WGS84)
+        write_table(result, output, sep=sep, bom=bom)
+        counts = geo["geo_status"].value_counts()
+        cli.out.print(f"{len(frame):,} rows, columns used: {spec.describe()}", soft_wrap=True)
+        cli.out.print(", ".join(f"{status}: {int(counts.get(status, 0)):,}"
+                                for status in ("ok", "review", "commune_only", "not_found", "no_address")))
+        cli.out.print(f"wrote {len(result):,} rows to {output}", soft_wrap=True)
+
+    cli._run(action)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``geocoder index|serve`` and ``geocode`` to the main application."""
+    app.add_typer(geocoder_app, name="geocoder")
+    app.command("geocode")(geocode)

@@ -1,0 +1,119 @@
+"""Commands ``zonage map`` and ``zonage export`` (issue 7).
+
+Registered on the main typer app by :func:`register`. Like the rest of the command line
+they only parse arguments, call the library (:mod:`zonage.maps`, :mod:`zonage.workflows`)
+and print what was written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from zonage.config import Paths, resolve_paths
+from zonage.errors import ZonageError
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB"
+
+
+def parse_layers(values: list[str] | None) -> tuple[str, ...]:
+    """``--layers zoning,qpv --layers apl`` → ``('zoning', 'qpv', 'apl')`` (all when none given)."""
+    from zonage.maps import REGION_LAYERS
+
+    if not values:
+        return REGION_LAYERS
+    chosen = tuple(dict.fromkeys(v.strip() for value in values for v in value.split(",") if v.strip()))
+    unknown = sorted(set(chosen) - set(REGION_LAYERS))
+    if unknown:
+        raise ZonageError(f"unknown map layer(s) {unknown}; choose among {', '.join(REGION_LAYERS)}")
+    return chosen
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``map`` and ``export`` commands to ``app``."""
+
+    def _fail(ctx: typer.Context, exc: ZonageError) -> None:
+        if ctx.find_root().params.get("debug"):
+            raise exc
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+    def _paths(ctx: typer.Context) -> Paths:
+        params = ctx.find_root().params
+        return resolve_paths(params.get("data"), params.get("mirror"))
+
+    @app.command("map")
+    def map_command(
+        ctx: typer.Context,
+        region: Annotated[
+            list[str] | None, typer.Option(help="INSEE région code (44 Grand Est, 28 Normandie…); repeat for several.")
+        ] = None,
+        national: Annotated[bool, typer.Option("--national", help="Also write the national zoning map.")] = False,
+        layers: Annotated[
+            list[str] | None,
+            typer.Option(help="Layers of a région map, comma-separated: zoning, apl, departements, qpv, structures, "
+                              "picks (default: all)."),
+        ] = None,
+        out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder of the maps.")] = Path("maps"),
+        static: Annotated[bool, typer.Option("--static", help="Also write PNG and PDF maps of each région.")] = False,
+        tiles: Annotated[bool, typer.Option(help="Base map tiles (--no-tiles: none, nothing fetched).")] = True,
+    ) -> None:
+        """Interactive maps (HTML) of the zoning, QPV, APL and structures' eligibility; static maps on request."""
+        from zonage.maps import write_national_map, write_region_map, write_region_static
+        from zonage.workflows import eligibility_of_region
+
+        try:
+            chosen = parse_layers(layers)
+            if not region and not national:
+                raise ZonageError("give --region CODE (repeatable) and/or --national")
+            paths = _paths(ctx)
+            tile = "OpenStreetMap" if tiles else None
+            for code in region or []:
+                rows = None
+                if "structures" in chosen or static:
+                    with console.status(f"région {code}: assessing its centres de santé, MSP and hospitals"):
+                        rows = eligibility_of_region(paths, code)[1].rows
+                path = write_region_map(paths, code, rows, out_dir, layers=chosen, tiles=tile)
+                out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)
+                if static:
+                    for written in write_region_static(paths, code, rows, out_dir):
+                        out.print(f"wrote {written}", highlight=False, soft_wrap=True)
+            if national:
+                path = write_national_map(paths, out_dir, tiles=tile)
+                out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)
+        except ZonageError as exc:
+            _fail(ctx, exc)
+
+    @app.command("export")
+    def export_command(
+        ctx: typer.Context,
+        layer: Annotated[str, typer.Argument(help="Layer name (communes, qpv, zoning_communes, finess…).")],
+        fmt: Annotated[
+            str | None, typer.Option("--format", "-f", help="geojson (RFC 7946), gpkg (QGIS), csv or parquet.")
+        ] = None,
+        output: Annotated[
+            Path | None, typer.Option("-o", "--output", help="Output file (default exports/LAYER.EXT).")
+        ] = None,
+        territory: Annotated[
+            str | None, typer.Option(help="Only this territory (metro, 971…), in its metric CRS.")
+        ] = None,
+        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets).")] = ",",
+        bom: Annotated[bool, typer.Option("--bom", help="UTF-8 BOM in CSV output (Excel).")] = False,
+    ) -> None:
+        """Export a processed layer: GeoJSON (RFC 7946), GeoPackage, CSV or Parquet, written atomically."""
+        from zonage.maps.gis import export_layer
+
+        try:
+            path = export_layer(_paths(ctx), layer, output, fmt=fmt, territory=territory, sep=sep, bom=bom)
+        except ZonageError as exc:
+            _fail(ctx, exc)
+            return
+        out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)

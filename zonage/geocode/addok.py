@@ -1,0 +1,685 @@
+"""Self-hosted addok: the BAN's own geocoder, on the ARS's machine (no address leaves it).
+
+Pieces, each usable alone:
+
+* :func:`read_address_file` reads a BAN (``adresses-XX.csv``, ``;``, header) or BANO
+  (``,``, no header: id, number, street, postcode, town, source, lat, lon) address
+  file, or any CSV whose header names the fields;
+* :func:`address_documents` groups the addresses into addok documents: one per street
+  (its numbers as ``housenumbers``), one per lieu-dit without numbers, one per commune;
+* :func:`write_config` writes an addok configuration (the France plugins
+  ``addok-fr`` / ``addok-france``, as the BAN configures them);
+* :class:`RedisServer` and :class:`AddokServer` run ``redis-server`` and addok's HTTP
+  API as child processes; :class:`LocalAddok` puts both in one work folder;
+* :func:`index_addresses` loads address files into the Redis of a configuration;
+* :class:`AddokGeocoder` queries the HTTP API (threads), :class:`AddokInProcess`
+  calls addok inside this Python process (no HTTP, one configuration per process).
+
+addok is an optional dependency (``pip install zonage[geocode]``): it is imported
+only by the functions that need it, and by the child processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from zonage.errors import InputDataError, ZonageError
+from zonage.geocode.base import Match, Query
+from zonage.io import atomic_path, write_text_atomic
+
+__all__ = [
+    "AddokGeocoder",
+    "AddokInProcess",
+    "AddokServer",
+    "IndexReport",
+    "LocalAddok",
+    "RedisServer",
+    "address_documents",
+    "free_port",
+    "index_addresses",
+    "read_address_file",
+    "write_config",
+]
+
+#: Columns of :func:`read_address_file`'s result.
+ADDRESS_COLUMNS: tuple[str, ...] = ("id", "housenumber", "street", "postcode", "citycode", "city", "lon", "lat")
+_BANO_COLUMNS = ("id", "housenumber", "street", "postcode", "city", "source", "lat", "lon")
+_HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "cle_interop", "uid"),
+    "housenumber": ("numero", "housenumber", "number", "num"),
+    "rep": ("rep", "suffixe", "indice"),
+    "street": ("nom_voie", "street", "voie", "name", "nom_ld", "lieudit_complement_nom"),
+    "postcode": ("code_postal", "postcode", "cp"),
+    "citycode": ("code_insee", "citycode", "insee", "commune_insee"),
+    "city": ("nom_commune", "city", "commune", "ville"),
+    "lon": ("lon", "long", "longitude", "x_wgs84"),
+    "lat": ("lat", "latitude", "y_wgs84"),
+}
+#: Numbers the old BAN exports give to named places without a number.
+_NO_NUMBER = {"", "0", "99999", "5000"}
+_HEALTH_TIMEOUT_S = 30.0
+#: Run as a plain script (not ``-m``): the child then imports addok only, not zonage and its stack.
+_SERVER = Path(__file__).with_name("server.py")
+
+
+# -- address files → addok documents ----------------------------------------------------------
+def read_address_file(path: str | Path) -> pd.DataFrame:
+    """Read a BAN or BANO address CSV into :data:`ADDRESS_COLUMNS`.
+
+    Parameters
+    ----------
+    path
+        ``.csv`` or ``.csv.gz``. BAN files have a header (``numero``, ``rep``,
+        ``nom_voie``, ``code_postal``, ``code_insee``, ``nom_commune``, ``lon``, ``lat``);
+        BANO files have none (id, number, street, postcode, town, source, lat, lon; the
+        INSEE code is the first five characters of the id).
+
+    Raises
+    ------
+    InputDataError
+        The file cannot be read or lacks a street, postcode, town or coordinate column.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"address file {path} does not exist")
+    opener = __import__("gzip").open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        head = fh.read(8192)
+    first = head.splitlines()[0] if head else ""
+    sep = ";" if first.count(";") > first.count(",") else ","
+    fields = [f.strip().lower() for f in first.split(sep)]
+    has_header = any(name in fields for aliases in _HEADER_ALIASES.values() for name in aliases)
+    try:
+        if has_header:
+            raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            raw.columns = [c.strip().lower() for c in raw.columns]
+            table = _from_header(raw, path)
+        else:
+            raw = pd.read_csv(path, sep=sep, dtype=str, header=None, keep_default_na=False, encoding="utf-8-sig")
+            if raw.shape[1] != len(_BANO_COLUMNS):
+                raise InputDataError(f"{path.name}: no header and {raw.shape[1]} columns; expected a BAN file "
+                                     f"(with header) or a BANO file ({len(_BANO_COLUMNS)} columns)")
+            raw.columns = list(_BANO_COLUMNS)
+            table = raw
+            code = table["id"].str[:5]
+            table["citycode"] = code.where(code.str.fullmatch(r"\d[\dAB]\d{3}"), "")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{path.name}: cannot read ({exc})") from exc
+    out = pd.DataFrame({c: table[c].astype(str).str.strip() if c in table else "" for c in ADDRESS_COLUMNS})
+    out["lon"] = pd.to_numeric(out["lon"].str.replace(",", ".", regex=False), errors="coerce")
+    out["lat"] = pd.to_numeric(out["lat"].str.replace(",", ".", regex=False), errors="coerce")
+    out["postcode"] = out["postcode"].str.zfill(5).where(out["postcode"] != "", "")
+    keep = out["lon"].notna() & out["lat"].notna() & (out["street"] != "") & (out["city"] != "")
+    return out[keep].reset_index(drop=True)
+
+
+def _from_header(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    found: dict[str, str] = {}
+    for role, aliases in _HEADER_ALIASES.items():
+        column = next((a for a in aliases if a in raw.columns), None)
+        if column is not None:
+            found[role] = column
+    missing = [r for r in ("street", "city", "lon", "lat") if r not in found]
+    if missing:
+        raise InputDataError(f"{path.name}: no column for {missing} (columns: {list(raw.columns)})")
+    table = pd.DataFrame({role: raw[column] for role, column in found.items()})
+    if "rep" in table:
+        rep = table["rep"].fillna("").str.strip()
+        number = table["housenumber"].fillna("") if "housenumber" in table else pd.Series("", index=table.index)
+        table["housenumber"] = (number + np.where(rep != "", " " + rep, "")).str.strip()
+        table = table.drop(columns="rep")
+    if "street" in table and "nom_ld" in raw.columns and found["street"] != "nom_ld":
+        table["street"] = table["street"].where(table["street"].str.strip() != "", raw["nom_ld"])
+    return table
+
+
+def _medoid(lon: np.ndarray, lat: np.ndarray) -> tuple[float, float]:
+    """The point of a set closest to its mean (on the street, unlike the mean of a curved street)."""
+    i = int(np.argmin((lon - lon.mean()) ** 2 + (lat - lat.mean()) ** 2))
+    return float(lon[i]), float(lat[i])
+
+
+def address_documents(addresses: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """Addok documents from addresses (the result of :func:`read_address_file`).
+
+    One ``street`` document per (street, postcode, commune) with its numbers, one
+    ``locality`` per named place without a number, one ``municipality`` per commune
+    (at its most central address, importance growing with its number of addresses).
+    """
+    table = addresses.copy()
+    known = table[table["citycode"] != ""].drop_duplicates(["postcode", "city"]).set_index(["postcode", "city"])
+    lookup = known["citycode"].to_dict()
+    table["citycode"] = [c or lookup.get((p, t), "") for c, p, t in
+                         zip(table["citycode"], table["postcode"], table["city"], strict=True)]
+    table["commune_key"] = np.where(table["citycode"] != "", table["citycode"], table["postcode"] + " " + table["city"])
+    numbered = ~table["housenumber"].str.strip().isin(_NO_NUMBER)
+    sizes = table.groupby("commune_key").size()
+    biggest = float(sizes.max()) if len(sizes) else 1.0
+    for (street, postcode, key), part in table[numbered].groupby(["street", "postcode", "commune_key"], sort=True):
+        lon, lat = _medoid(part["lon"].to_numpy(), part["lat"].to_numpy())
+        numbers = {
+            str(n): {"lat": float(y), "lon": float(x), "id": str(i)}
+            for n, x, y, i in zip(part["housenumber"], part["lon"], part["lat"], part["id"], strict=True)
+        }
+        first = part.iloc[0]
+        yield {
+            "id": f"street:{key}:{postcode}:{street}", "type": "street", "name": street, "postcode": postcode,
+            "citycode": first["citycode"], "city": first["city"], "lon": lon, "lat": lat,
+            "importance": round(0.2 + 0.5 * math.log1p(len(part)) / math.log1p(biggest), 4),
+            "housenumbers": numbers,
+        }
+    places = table[~numbered].drop_duplicates(["street", "postcode", "commune_key"])
+    for row in places.itertuples(index=False):
+        yield {
+            "id": f"locality:{row.commune_key}:{row.postcode}:{row.street}", "type": "locality", "name": row.street,
+            "postcode": row.postcode, "citycode": row.citycode, "city": row.city, "lon": float(row.lon),
+            "lat": float(row.lat), "importance": 0.2,
+        }
+    for key, part in table.groupby("commune_key", sort=True):
+        lon, lat = _medoid(part["lon"].to_numpy(), part["lat"].to_numpy())
+        first = part.iloc[0]
+        postcodes = sorted({p for p in part["postcode"] if p})
+        yield {
+            "id": f"municipality:{key}", "type": "municipality", "name": first["city"],
+            "postcode": postcodes[0] if len(postcodes) == 1 else postcodes, "citycode": first["citycode"],
+            "city": first["city"], "lon": lon, "lat": lat,
+            "importance": round(0.3 + 0.7 * math.log1p(len(part)) / math.log1p(biggest), 4),
+        }
+
+
+# -- configuration ------------------------------------------------------------------------------
+_CONFIG_TEMPLATE = '''\
+# addok configuration written by zonage (zonage.geocode.addok.write_config).
+# The France plugins are set up as the Base Adresse Nationale does.
+REDIS = {{
+    "host": {host!r},
+    "port": {port!r},
+    "unix_socket_path": None,
+    "indexes": {{"db": 0}},
+    "documents": {{"db": 1}},
+}}
+EXTRA_FIELDS = [{{"key": "citycode"}}]
+FILTERS = ["type", "postcode", "citycode"]
+QUERY_PROCESSORS_PYPATHS = [
+    "addok.helpers.text.check_query_length",
+    "addok_france.extract_address",
+    "addok_france.clean_query",
+    "addok_france.remove_leading_zeros",
+]
+PROCESSORS_PYPATHS = [
+    "addok.helpers.text.tokenize",
+    "addok.helpers.text.normalize",
+    "addok_france.glue_ordinal",
+    "addok_france.fold_ordinal",
+    "addok_france.flag_housenumber",
+    "addok.helpers.text.synonymize",
+    "addok_fr.phonemicize",
+]
+SEARCH_RESULT_PROCESSORS_PYPATHS = [
+    "addok.helpers.results.match_housenumber",
+    "addok_france.make_labels",
+    "addok.helpers.results.score_by_importance",
+    "addok.helpers.results.score_by_autocomplete_distance",
+    "addok.helpers.results.score_by_ngram_distance",
+    "addok.helpers.results.score_by_geo_distance",
+    "addok.helpers.results.adjust_scores",
+]
+BATCH_WORKERS = {workers!r}
+LOG_DIR = {log_dir!r}
+LOG_QUERIES = False
+LOG_NOT_FOUND = False
+ATTRIBUTION = "BAN / BANO"
+LICENCE = "ETALAB-2.0 / ODbL"
+'''
+
+
+def write_config(path: str | Path, *, redis_host: str = "127.0.0.1", redis_port: int = 6379,
+                 workers: int | None = None) -> Path:
+    """Write an addok configuration file (Python syntax, as addok expects) atomically.
+
+    Parameters
+    ----------
+    path
+        Target file (e.g. ``<work>/addok.conf``).
+    redis_host, redis_port
+        The Redis server holding the index (documents in db 1, indexes in db 0).
+    workers
+        Processes used when indexing (default: CPUs − 1, at most 4).
+    """
+    path = Path(path)
+    workers = workers or max(1, min(4, (os.cpu_count() or 2) - 1))
+    text = _CONFIG_TEMPLATE.format(host=redis_host, port=int(redis_port), workers=int(workers),
+                                   log_dir=str(path.parent.resolve()))
+    write_text_atomic(path, text)
+    return path
+
+
+def _config_redis(config_path: Path) -> tuple[str, int]:
+    """Host and port of the Redis named in a configuration written by :func:`write_config`."""
+    scope: dict[str, Any] = {}
+    exec(compile(Path(config_path).read_text(encoding="utf-8"), str(config_path), "exec"), scope)
+    redis = scope.get("REDIS", {})
+    return str(redis.get("host", "localhost")), int(redis.get("port", 6379))
+
+
+# -- processes ----------------------------------------------------------------------------------
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (the OS picks it)."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """Terminate a child process (SIGTERM, then SIGKILL after ``timeout``) and reap it."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@dataclass
+class RedisServer:
+    """A ``redis-server`` child process bound to 127.0.0.1, its data in ``folder``.
+
+    The index is kept in ``folder/addok.rdb``: :meth:`save` writes it, a later start
+    in the same folder loads it. Use as a context manager, or call :meth:`start` and
+    :meth:`stop` (in a ``finally``).
+    """
+
+    folder: Path
+    port: int = 0
+    host: str = "127.0.0.1"
+    binary: str = "redis-server"
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    def start(self, timeout: float = _HEALTH_TIMEOUT_S) -> RedisServer:
+        """Start the server and wait until it answers PING."""
+        binary = shutil.which(self.binary) or (self.binary if Path(self.binary).exists() else None)
+        if binary is None:
+            raise ZonageError("redis-server not found: install it (Debian/Ubuntu: apt-get install redis-server)")
+        self.folder = Path(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port(self.host)
+        log = self.folder / "redis.log"
+        command = [binary, "--port", str(self.port), "--bind", self.host, "--dir", str(self.folder.resolve()),
+                   "--dbfilename", "addok.rdb", "--save", "", "--appendonly", "no", "--daemonize", "no",
+                   "--logfile", str(log.resolve())]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ZonageError(f"redis-server exited (code {self.process.returncode}):\n{_log_tail(log)}")
+            if self.ping():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise ZonageError(f"redis-server did not answer on {self.host}:{self.port} within {timeout:.0f} s")
+
+    def client(self, db: int = 0) -> Any:
+        """A ``redis.Redis`` client (the ``redis`` package comes with addok)."""
+        import redis
+
+        return redis.Redis(host=self.host, port=self.port, db=db, socket_timeout=30)
+
+    def ping(self) -> bool:
+        """Whether the server answers."""
+        try:
+            return bool(self.client().ping())
+        except Exception:
+            return False
+
+    def save(self) -> None:
+        """Write the data set to ``folder/addok.rdb`` (synchronously)."""
+        self.client().save()
+
+    def stop(self) -> None:
+        """Stop the server (without saving: call :meth:`save` first to keep the index)."""
+        _stop_process(self.process)  # SIGTERM: Redis exits cleanly, saving nothing ("--save ''")
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class AddokServer:
+    """addok's HTTP API (``/search``, ``/reverse``, ``/health``) as a child process.
+
+    ``workers`` single-threaded server processes share the port (addok is not safe
+    for concurrent requests within one process; see :mod:`zonage.geocode.server`),
+    bound to ``host``. The Redis named in ``config`` must be running.
+    """
+
+    config: Path
+    port: int = 0
+    host: str = "127.0.0.1"
+    workers: int = field(default_factory=lambda: max(2, min(8, os.cpu_count() or 2)))
+    log: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = _HEALTH_TIMEOUT_S) -> AddokServer:
+        """Start the API and wait until ``/health`` answers."""
+        self.port = self.port or free_port(self.host)
+        log = self.log or Path(self.config).parent / "addok-http.log"
+        command = [sys.executable, str(_SERVER), "serve", "--config", str(Path(self.config).resolve()),
+                   "--host", self.host, "--port", str(self.port), "--workers", str(self.workers)]
+        with open(log, "wb") as fh:
+            self.process = subprocess.Popen(command, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ZonageError(f"addok HTTP server exited (code {self.process.returncode}):\n{_log_tail(log)}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        self.stop()
+        raise ZonageError(f"addok did not answer on {self.url} within {timeout:.0f} s:\n{_log_tail(log)}")
+
+    def stop(self) -> None:
+        """Stop the API."""
+        _stop_process(self.process)
+
+    def wait(self) -> int:
+        """Block until the server exits; its exit code."""
+        return self.process.wait() if self.process is not None else 0
+
+    def __enter__(self) -> AddokServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class LocalAddok:
+    """A complete local addok in one work folder: ``addok.conf``, ``addok.rdb``, logs.
+
+    :meth:`start` starts Redis (loading the saved index, if any) and, with ``http``,
+    the API; :meth:`stop` stops both. Ports default to free ones on 127.0.0.1.
+
+    Examples
+    --------
+    >>> with LocalAddok(folder) as local:                        # doctest: +SKIP
+    ...     local.index(["bano-19.csv"])
+    ...     geocoder = AddokGeocoder(local.url)
+    """
+
+    folder: Path
+    redis_port: int = 0
+    http_port: int = 0
+    http: bool = True
+    redis: RedisServer | None = field(default=None, init=False)
+    server: AddokServer | None = field(default=None, init=False)
+
+    @property
+    def config(self) -> Path:
+        """The addok configuration file."""
+        return Path(self.folder) / "addok.conf"
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API (after :meth:`start`)."""
+        if self.server is None:
+            raise ZonageError("the addok HTTP API is not started")
+        return self.server.url
+
+    def start(self) -> LocalAddok:
+        """Start Redis and (with ``http``) the API; on failure, stop whatever started."""
+        try:
+            self.redis = RedisServer(Path(self.folder), port=self.redis_port).start()
+            write_config(self.config, redis_port=self.redis.port)
+            if self.http:
+                self.server = AddokServer(self.config, port=self.http_port).start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def index(self, files: Sequence[str | Path], *, reset: bool = True) -> IndexReport:
+        """Index address files (see :func:`index_addresses`) and save the data set."""
+        if self.redis is None:
+            raise ZonageError("start the local addok before indexing")
+        report = index_addresses(files, self.config, reset=reset)
+        self.redis.save()
+        return report
+
+    def stop(self) -> None:
+        """Stop the API, then Redis (each even if the other fails)."""
+        try:
+            if self.server is not None:
+                self.server.stop()
+        finally:
+            if self.redis is not None:
+                self.redis.stop()
+
+    def __enter__(self) -> LocalAddok:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- indexing -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IndexReport:
+    """What :func:`index_addresses` loaded."""
+
+    addresses: int
+    streets: int
+    localities: int
+    municipalities: int
+    seconds: float
+
+
+def _run_addok(config: Path, *args: str, log: Path) -> None:
+    command = [sys.executable, str(_SERVER), "addok", "--config", str(config.resolve()), *args]
+    with open(log, "ab") as fh:
+        done = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        raise ZonageError(f"addok {' '.join(args[:1])} failed (code {done.returncode}):\n{_log_tail(log)}")
+
+
+def index_addresses(files: Sequence[str | Path] | str | Path, config: str | Path, *, reset: bool = True
+                    ) -> IndexReport:
+    """Load BAN/BANO address files into the Redis named by an addok ``config``.
+
+    Parameters
+    ----------
+    files
+        Address CSV files (see :func:`read_address_file`).
+    config
+        addok configuration (see :func:`write_config`); its Redis must be running.
+    reset
+        Delete the previous index first (otherwise documents are added or replaced).
+
+    Notes
+    -----
+    Runs ``addok batch`` then ``addok ngrams`` (autocomplete prefixes) in a child
+    process; the log is ``<config folder>/addok-index.log``.
+    """
+    start = time.perf_counter()
+    config = Path(config)
+    if isinstance(files, str | Path):
+        files = [files]
+    frames = [read_address_file(f) for f in files]
+    addresses = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(ADDRESS_COLUMNS))
+    if addresses.empty:
+        raise InputDataError(f"no usable address in {[str(f) for f in files]}")
+    counts = {"street": 0, "locality": 0, "municipality": 0}
+    documents = config.parent / "addok-documents.ndjson"
+    with atomic_path(documents) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for doc in address_documents(addresses):
+            counts[doc["type"]] += 1
+            fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    if reset:
+        import redis
+
+        host, port = _config_redis(config)
+        for db in (0, 1):
+            redis.Redis(host=host, port=port, db=db).flushdb()
+    log = config.parent / "addok-index.log"
+    log.write_bytes(b"")
+    try:
+        _run_addok(config, "batch", str(documents.resolve()), log=log)
+        _run_addok(config, "ngrams", log=log)
+    finally:
+        documents.unlink(missing_ok=True)
+    return IndexReport(addresses=len(addresses), streets=counts["street"], localities=counts["locality"],
+                       municipalities=counts["municipality"], seconds=time.perf_counter() - start)
+
+
+# -- querying -----------------------------------------------------------------------------------
+def _match_from_feature(feature: dict[str, Any]) -> Match | None:
+    props = feature.get("properties", {})
+    coords = feature.get("geometry", {}).get("coordinates") or [math.nan, math.nan]
+    citycode = props.get("citycode", "")
+    postcode = props.get("postcode", "")
+    match = Match(
+        lon=float(coords[0]), lat=float(coords[1]), score=float(props.get("score", 0.0)),
+        type=str(props.get("type", "")), label=str(props.get("label", "")),
+        postcode=str(postcode[0] if isinstance(postcode, list) else postcode),
+        citycode=str(citycode[0] if isinstance(citycode, list) else citycode), city=str(props.get("city", "")),
+    )
+    return match if match.valid else None
+
+
+class AddokGeocoder:
+    """Query an addok HTTP API (``GET /search``) with a pool of threads.
+
+    Parameters
+    ----------
+    url
+        Base URL, e.g. ``http://127.0.0.1:7878`` (a local server: nothing is sent elsewhere).
+    workers
+        Concurrent requests.
+    timeout
+        Seconds per request.
+    retries
+        Further attempts after a connection error or a 5xx answer.
+    """
+
+    name = "addok"
+
+    def __init__(self, url: str = "http://127.0.0.1:7878", *, workers: int = 8, timeout: float = 30.0,
+                 retries: int = 2) -> None:
+        self.url = url.rstrip("/")
+        self.workers = max(1, int(workers))
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.cache_key = f"addok:{self.url}"
+
+    def _search(self, query: Query) -> Match | None:
+        params = urllib.parse.urlencode({"q": query.text[:200], "limit": 1, "autocomplete": 0})
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            try:
+                with urllib.request.urlopen(f"{self.url}/search?{params}", timeout=self.timeout) as response:
+                    payload = json.loads(response.read().decode("utf-8"))
+                features = payload.get("features") or []
+                return _match_from_feature(features[0]) if features else None
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500:
+                    raise ZonageError(f"addok at {self.url} refused {query.text!r}: HTTP {exc.code}") from exc
+                last = exc
+            except (urllib.error.URLError, OSError) as exc:
+                last = exc
+            time.sleep(0.2 * (attempt + 1))
+        raise ZonageError(f"addok at {self.url} not reachable ({last}); start it with `zonage geocoder serve`")
+
+    def geocode(self, queries: Sequence[Query]) -> list[Match | None]:
+        """Best match (or None) for each query, in order."""
+        results: list[Match | None] = [None] * len(queries)
+        todo = [i for i, q in enumerate(queries) if q.text]
+        if not todo:
+            return results
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(todo))) as pool:
+            for i, match in zip(todo, pool.map(lambda i: self._search(queries[i]), todo), strict=True):
+                results[i] = match
+        return results
+
+
+class AddokInProcess:
+    """Call addok inside this process (no HTTP): the fastest way, one configuration per process.
+
+    addok's configuration is global to a Python process: the first instance loads
+    ``config``; another instance with a different file raises.
+    """
+
+    name = "addok"
+    _loaded: Path | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, config: str | Path) -> None:
+        self.config = Path(config).resolve()
+        host, port = _config_redis(self.config)
+        self.cache_key = f"addok:redis://{host}:{port}"
+        with self._lock:
+            if AddokInProcess._loaded is None:
+                os.environ["ADDOK_CONFIG_MODULE"] = str(self.config)
+                from addok.config import config as addok_config
+
+                with contextlib.redirect_stdout(io.StringIO()):
+                    addok_config.load()
+                AddokInProcess._loaded = self.config
+            elif AddokInProcess._loaded != self.config:
+                raise ZonageError(f"addok is already configured in this process by {AddokInProcess._loaded}")
+        from addok.core import search
+
+        self._search = search
+
+    def geocode(self, queries: Sequence[Query]) -> list[Match | None]:
+        """Best match (or None) for each query, in order."""
+        out: list[Match | None] = []
+        for query in queries:
+            if not query.text:
+                out.append(None)
+                continue
+            results = self._search(query.text[:200], limit=1, autocomplete=False)
+            out.append(_match_from_feature(results[0].format()) if results else None)
+        return out
+

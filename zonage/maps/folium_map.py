@@ -1,0 +1,625 @@
+"""Interactive maps (folium / Leaflet): a région's zoning, QPV, APL and structures; the national zoning.
+
+The functions here receive finished display frames (:mod:`zonage.maps.data`) and only
+draw them. The commune polygons are embedded once and shared by the zoning and APL
+layers; properties use short keys to keep the HTML small. All text that comes from data
+(structure names, addresses, verdict messages) is HTML-escaped in Python before it
+reaches a popup or tooltip, and the embedded JSON escapes ``<``, ``>`` and ``&`` so no
+value can close the ``<script>`` element. The data and scripts are added to the page
+verbatim (:class:`_Raw`), never through Jinja: branca re-parses rendered scripts as
+templates, and a structure named ``{{ … }}`` must stay text. Only Leaflet itself is loaded
+from a CDN (no jQuery, Bootstrap or icon fonts): with ``tiles=None`` the map needs nothing
+else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.map import Layer
+
+from zonage.io import atomic_path
+from zonage.maps import style
+from zonage.maps.style import esc
+
+LEAFLET_VERSION = "1.9.4"
+LEAFLET_JS = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist/leaflet.js"
+LEAFLET_CSS = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist/leaflet.css"
+
+#: Layers of a regional map, in drawing order.
+REGION_LAYERS: tuple[str, ...] = ("zoning", "apl", "departements", "qpv", "structures", "picks")
+
+#: Base maps offered when ``tiles`` is not None (first one shown). CARTO's light tiles now
+#: ask for an API key (folium warns), so OpenStreetMap is the only default.
+BASE_TILES: tuple[tuple[str, str], ...] = (("OpenStreetMap", "Fond OpenStreetMap"),)
+
+
+def js_literal(value: object) -> str:
+    """Compact JSON usable inside ``<script>``: ``<``, ``>``, ``&`` and line separators escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _script_safe(text)
+
+
+def _script_safe(text: str) -> str:
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _clean(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def encode_polygons(geometries: np.ndarray, precision: int = 5) -> list[list[list[str]]]:
+    """Encode (multi)polygons as nested lists of encoded-polyline strings, one per ring.
+
+    The encoded polyline algorithm (lat, lon deltas as base-64 varints, 10^-precision
+    degree steps) takes about a third of the bytes of GeoJSON text; each ring's closing
+    point is dropped (Leaflet closes rings). ``zonage.decode`` in the page restores the
+    GeoJSON. Result: feature → polygons → rings.
+    """
+    out: list[list[list[str]]] = [[] for _ in range(len(geometries))]
+    parts, part_of = shapely.get_parts(geometries, return_index=True)
+    if len(parts) == 0:
+        return out
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    coords, coord_of = shapely.get_coordinates(rings, return_index=True)
+    last = np.r_[coord_of[1:] != coord_of[:-1], True]
+    coords, coord_of = coords[~last], coord_of[~last]  # drop closing points
+    steps = np.round(coords[:, ::-1] * 10**precision).astype(np.int64)  # lat, lon
+    first = np.r_[True, coord_of[1:] != coord_of[:-1]]
+    deltas = steps.copy()
+    deltas[1:] -= steps[:-1]
+    deltas[first] = steps[first]
+    values = deltas.ravel()
+    shifted = values << 1
+    shifted = np.where(values < 0, ~shifted, shifted)
+    width = 7
+    chunks = (shifted[:, None] >> (5 * np.arange(width))) & 31
+    n_chunks = 1 + (shifted[:, None] >= (1 << (5 * np.arange(1, width)))[None, :]).sum(axis=1)
+    position = np.arange(width)[None, :]
+    chunks = chunks + np.where(position < n_chunks[:, None] - 1, 32, 0) + 63
+    text = chunks[position < n_chunks[:, None]].astype(np.uint8).tobytes().decode("ascii")
+    chars_per_ring = np.bincount(np.repeat(coord_of, 2), weights=n_chunks, minlength=len(rings)).astype(np.int64)
+    ends = np.cumsum(chars_per_ring)
+    starts = ends - chars_per_ring
+    polygons: list[list[str]] = [[] for _ in range(len(parts))]
+    for r in range(len(rings)):
+        polygons[ring_of[r]].append(text[starts[r]:ends[r]])
+    for p in range(len(parts)):
+        out[part_of[p]].append(polygons[p])
+    return out
+
+
+def feature_collection(frame: gpd.GeoDataFrame, properties: dict[str, Sequence[object]], *,
+                       encode: bool = False) -> str:
+    """A GeoJSON FeatureCollection as compact, script-safe JSON text.
+
+    Parameters
+    ----------
+    frame
+        Geometries in EPSG:4326 (already simplified and rounded for display).
+    properties
+        Short property key → values (one per row). ``None``/NaN/empty values are left out.
+    encode
+        Polygons as encoded polylines (member ``g``, ``geometry`` null) for
+        ``zonage.decode``: about a third of the size.
+    """
+    if encode:
+        encoded = encode_polygons(frame.geometry.values)
+        geometries = ['null,"g":' + json.dumps(g, separators=(",", ":")) for g in encoded]
+    else:
+        geometries = shapely.to_geojson(frame.geometry.values)
+    keys = list(properties)
+    columns = [list(properties[k]) for k in keys]
+    features = []
+    for i, geometry in enumerate(geometries):
+        props = {}
+        for key, column in zip(keys, columns, strict=True):
+            value = _clean(column[i])
+            if value is not None and value != "":
+                props[key] = value
+        features.append('{"type":"Feature","properties":' + json.dumps(props, ensure_ascii=False,
+                                                                        separators=(",", ":"))
+                        + ',"geometry":' + geometry + "}")
+    return _script_safe('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}")
+
+
+class _Raw(Element):
+    """Text inserted verbatim.
+
+    branca re-parses rendered scripts as Jinja templates; data (encoded polylines, user
+    text with ``{{``) must never become template source.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: object) -> str:
+        """Return the text unchanged."""
+        return self.text
+
+
+class _Script(MacroElement):
+    """Raw JavaScript (and optional CSS) placed in the page's script, in order."""
+
+    def __init__(self, code: str, css: str = "", name: str = "zonage_script") -> None:
+        super().__init__()
+        self._name = name
+        self.code = code
+        self.css = css
+
+    def render(self, **kwargs: object) -> None:
+        """Add the code (and CSS) to the figure without templating."""
+        figure = self.get_root()
+        if self.css:
+            figure.header.add_child(_Raw(f"<style>{self.css}</style>"), name=self.get_name() + "_css")
+        figure.script.add_child(_Raw(self.code), name=self.get_name())
+
+
+class _JsLayer(Layer):
+    """A Leaflet layer created by JavaScript code, listed in the layer control."""
+
+    def __init__(self, key: str, name: str, code: str, *, show: bool = True, control: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=control, show=show)
+        self._name = f"zonage_{key}"
+        self.key = key
+        self.code = code
+
+    def render(self, **kwargs: object) -> None:
+        """Add the layer's code (and its ``addTo`` when shown) to the figure without templating."""
+        figure = self.get_root()
+        var = self.get_name()
+        figure.script.add_child(_Raw(f"var {var} = {self.code};\nzonage.layers[{js_literal(self.key)}] = {var};\n"),
+                                name=var)
+        if self.show:
+            figure.script.add_child(_Raw(f"{var}.addTo({self._parent.get_name()});\n"), name=var + "_add")
+
+
+def _runtime(map_name: str) -> str:
+    """Helpers shared by the layers: escaping, tooltips, search, layer order."""
+    classes = {k: {"c": c, "l": label} for k, (c, label) in style.CLASS_STYLE.items()}
+    apl = {"b": [b if np.isfinite(b) else None for b in style.APL_BREAKS], "c": list(style.APL_COLOURS),
+           "m": style.APL_MISSING}
+    return f"""
+var zonage = window.zonage = {{map: {map_name}, layers: {{}}, classes: {js_literal(classes)},
+  apl: {js_literal(apl)}, front: [], strokeWeight: 0.35}};
+zonage.esc = function (s) {{
+  return String(s === undefined || s === null ? '' : s).replace(/[&<>"']/g, function (c) {{
+    return {{'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}}[c];
+  }});
+}};
+zonage.decodeRing = function (s) {{
+  var pts = [], lat = 0, lon = 0, i = 0;
+  function next() {{
+    var r = 0, shift = 0, b;
+    do {{ b = s.charCodeAt(i++) - 63; r |= (b & 31) << shift; shift += 5; }} while (b >= 32);
+    return (r & 1) ? ~(r >> 1) : (r >> 1);
+  }}
+  while (i < s.length) {{ lat += next(); lon += next(); pts.push([lon / 1e5, lat / 1e5]); }}
+  if (pts.length) {{ pts.push(pts[0]); }}
+  return pts;
+}};
+zonage.decode = function (fc) {{
+  fc.features.forEach(function (f) {{
+    if (f.g) {{
+      f.geometry = {{type: 'MultiPolygon', coordinates: f.g.map(function (p) {{ return p.map(zonage.decodeRing); }})}};
+      delete f.g;
+    }}
+  }});
+  return fc;
+}};
+zonage.structurePopup = function (p) {{
+  var d = zonage.dict, html = p.h + '<table>';
+  (p.v || []).forEach(function (x) {{
+    html += '<tr><th>' + d.schemes[x[0]] + '</th><td><span class="zp-' + d.statuses[x[1]] + '">'
+      + d.verdicts[x[1]] + '</span> — ' + d.messages[x[2]] + '<br><small>' + d.reasons[x[3]] + '</small></td></tr>';
+  }});
+  return html + '</table></div>';
+}};
+zonage.num = function (v, d) {{ return (v === undefined || v === null) ? 'n.d.' : v.toFixed(d).replace('.', ','); }};
+zonage.fold = function (s) {{
+  return String(s).normalize('NFD').replace(/[\\u0300-\\u036f]/g, '').toLowerCase().replace(/[-'’]/g, ' ');
+}};
+zonage.aplColour = function (v) {{
+  if (v === undefined || v === null) {{ return zonage.apl.m; }}
+  for (var i = 0; i < zonage.apl.b.length; i++) {{
+    if (zonage.apl.b[i] === null || v <= zonage.apl.b[i]) {{ return zonage.apl.c[i]; }}
+  }}
+  return zonage.apl.c[zonage.apl.c.length - 1];
+}};
+zonage.communeTip = function (p) {{
+  var cls = zonage.classes[p.k] || zonage.classes.unknown;
+  var html = '<b>' + zonage.esc(p.n) + '</b> (' + zonage.esc(p.i) + ')<br>Zonage : ' + zonage.esc(cls.l);
+  if (p.d) {{ html += '<br><small>' + zonage.esc(p.d) + '</small>'; }}
+  html += '<br>' + zonage.esc(zonage.aplLabel || 'APL') + ' : ' + zonage.num(p.a, 2);
+  return html;
+}};
+zonage.keepInFront = function () {{
+  zonage.front.forEach(function (k) {{
+    var l = zonage.layers[k];
+    if (l && zonage.map.hasLayer(l) && l.bringToFront) {{ l.bringToFront(); }}
+  }});
+}};
+{map_name}.on('overlayadd', zonage.keepInFront);
+L.control.scale({{imperial: false, position: 'bottomleft'}}).addTo({map_name});
+zonage.goTo = function (f) {{
+  if (zonage.highlight) {{ zonage.map.removeLayer(zonage.highlight); }}
+  zonage.highlight = L.geoJSON(f, {{style: {{color: '#000', weight: 3, fill: false}}, interactive: false}})
+    .addTo(zonage.map);
+  var bounds = zonage.highlight.getBounds();
+  zonage.map.fitBounds(bounds, {{maxZoom: 12}});
+  L.popup().setLatLng(bounds.getCenter()).setContent(zonage.communeTip(f.properties)).openOn(zonage.map);
+  zonage.keepInFront();
+}};
+zonage.addSearch = function (features) {{
+  var entries = features.map(function (f) {{ return [zonage.fold(f.properties.n), f]; }});
+  var control = L.control({{position: 'topleft'}});
+  control.onAdd = function () {{
+    var div = L.DomUtil.create('div', 'zonage-search');
+    var input = L.DomUtil.create('input', '', div);
+    input.type = 'search';
+    input.placeholder = 'Rechercher une commune…';
+    input.setAttribute('aria-label', 'Rechercher une commune (nom ou code INSEE)');
+    var list = L.DomUtil.create('ul', '', div);
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    function show(q) {{
+      list.innerHTML = '';
+      var fq = zonage.fold(q.trim());
+      if (!fq) {{ return; }}
+      var starts = [], contains = [];
+      for (var i = 0; i < entries.length && starts.length < 10; i++) {{
+        var e = entries[i];
+        if (e[0].indexOf(fq) === 0 || e[1].properties.i.indexOf(fq) === 0) {{ starts.push(e[1]); }}
+        else if (contains.length < 10 && e[0].indexOf(fq) > 0) {{ contains.push(e[1]); }}
+      }}
+      starts.concat(contains).slice(0, 10).forEach(function (f) {{
+        var li = L.DomUtil.create('li', '', list);
+        li.textContent = f.properties.n + ' (' + f.properties.i + ')';
+        li.addEventListener('click', function (e) {{
+          L.DomEvent.stop(e);  // the list is emptied: the click must not reach the map (it would close the popup)
+          input.value = li.textContent;
+          list.innerHTML = '';
+          zonage.goTo(f);
+        }});
+      }});
+    }}
+    input.addEventListener('input', function () {{ show(input.value); }});
+    input.addEventListener('keydown', function (e) {{
+      if (e.key === 'Enter') {{ var first = list.querySelector('li'); if (first) {{ first.click(); }} }}
+    }});
+    return div;
+  }};
+  control.addTo(zonage.map);
+  zonage.search = control;
+}};
+zonage.addLegend = function (html) {{
+  var control = L.control({{position: 'bottomright'}});
+  control.onAdd = function () {{
+    var div = L.DomUtil.create('div', 'zonage-legend');
+    div.innerHTML = html;
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    return div;
+  }};
+  control.addTo(zonage.map);
+  zonage.legend = control;
+}};
+"""
+
+
+def _commune_properties(communes: gpd.GeoDataFrame) -> dict[str, Sequence[object]]:
+    apl = communes["apl"].astype(float).round(2) if "apl" in communes.columns else [None] * len(communes)
+    return {
+        "i": communes["insee"].astype(str).tolist(),
+        "n": communes["nom"].astype(str).tolist(),
+        "k": communes["classe"].astype(str).tolist(),
+        "d": communes.get("classe_detail", pd.Series("", index=communes.index)).fillna("").tolist(),
+        "a": list(apl),
+    }
+
+
+def _zoning_layer_code(data_var: str) -> str:
+    return f"""L.geoJSON({data_var}, {{
+  style: function (f) {{
+    var c = zonage.classes[f.properties.k] || zonage.classes.unknown;
+    return {{fillColor: c.c, fillOpacity: 0.62, color: '#5b5b5b', weight: zonage.strokeWeight}};
+  }},
+  onEachFeature: function (f, l) {{
+    l.bindTooltip(function () {{ return zonage.communeTip(f.properties); }}, {{sticky: true}});
+  }}
+}})"""
+
+
+def _apl_layer_code(data_var: str) -> str:
+    return f"""L.geoJSON({data_var}, {{
+  style: function (f) {{
+    return {{fillColor: zonage.aplColour(f.properties.a), fillOpacity: 0.75, color: '#5b5b5b',
+      weight: zonage.strokeWeight}};
+  }},
+  onEachFeature: function (f, l) {{
+    l.bindTooltip(function () {{ return zonage.communeTip(f.properties); }}, {{sticky: true}});
+  }}
+}})"""
+
+
+def _qpv_data(qpv: gpd.GeoDataFrame) -> str:
+    tips = []
+    for row in qpv.itertuples(index=False):
+        classe = getattr(row, "classe_qpv", None)
+        own = f"classé {classe} par l'arrêté" if isinstance(classe, str) and classe else "pas de classe propre"
+        tips.append(f"<b>QPV {esc(row.code_qp)}</b> — {esc(row.nom_qp)}<br>Génération {esc(row.generation)}"
+                    f" ; commune {esc(row.insee_com)}<br>Zonage : {esc(own)}")
+    outline = [style.QPV_STYLE.get(c if isinstance(c, str) else None, style.QPV_STYLE[None])
+               for c in qpv.get("classe_qpv", pd.Series(None, index=qpv.index))]
+    return "zonage.decode(" + feature_collection(qpv, {"t": tips, "o": outline}, encode=True) + ")"
+
+
+def _qpv_layer_code(data: str) -> str:
+    return f"""L.geoJSON({data}, {{
+  style: function (f) {{
+    return {{color: f.properties.o, weight: 2, dashArray: '4 3', fillColor: f.properties.o, fillOpacity: 0.08}};
+  }},
+  onEachFeature: function (f, l) {{ l.bindTooltip(f.properties.t, {{sticky: true}}); }}
+}})"""
+
+
+def _departements_layer_code(departements: gpd.GeoDataFrame) -> str:
+    data = "zonage.decode(" + feature_collection(departements, {"n": [f"{c} {n}" for c, n in zip(
+        departements["departement"], departements["departement_nom"], strict=True)]}, encode=True) + ")"
+    return f"""L.geoJSON({data}, {{
+  style: {{color: '#222', weight: 1.6, fill: false}},
+  interactive: false
+}})"""
+
+
+def structure_header(row: pd.Series) -> str:
+    """Popup head of one structure: name, FINESS number, category, address, commune, status (escaped)."""
+    status = str(row.get("status", ""))
+    insee = _clean(row.get("insee"))
+    place = esc(row.get("commune_nom")) + (f" ({esc(insee)})" if insee else "")
+    qpv = f"QPV {esc(row.get('qpv'))}" if _clean(row.get("qpv")) else "hors QPV"
+    return (
+        f'<div class="zonage-popup"><b>{esc(row.get("nom"))}</b><br>'
+        f"N° FINESS : {esc(row.get('finess')) or 'n.d.'}<br>"
+        f"Catégorie : {esc(row.get('categorie')) or 'n.d.'}<br>"
+        f"Adresse : {esc(row.get('adresse')) or 'n.d.'}<br>"
+        f"Commune : {place or 'n.d.'} — zonage {esc(row.get('classe')) or 'n.d.'} — {qpv}<br>"
+        f'Statut : <span class="zp-{esc(status)}">{esc(style.STATUS_STYLE.get(status, ("", status))[1])}</span>'
+    )
+
+
+class _Dictionary:
+    """Distinct escaped strings, referred to by index (verdict messages repeat a lot)."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def __call__(self, value: object) -> int:
+        text = esc(value)
+        return self.index.setdefault(text, len(self.index))
+
+    def values(self) -> list[str]:
+        return list(self.index)
+
+
+def _structures_data(structures: gpd.GeoDataFrame, schemes: Sequence[str],
+                     labels: dict[str, str]) -> tuple[str, str]:
+    """Marker features (short keys) and the dictionary their verdicts refer to, as JS literals."""
+    statuses = list(style.VERDICT_FR)
+    messages, reasons = _Dictionary(), _Dictionary()
+    verdicts = []
+    for _, row in structures.iterrows():
+        items = []
+        for i, scheme in enumerate(schemes):
+            status = row.get(f"statut_{scheme}")
+            if not isinstance(status, str):
+                continue
+            if status not in statuses:
+                statuses.append(status)
+            items.append([i, statuses.index(status), messages(row.get(f"message_{scheme}")),
+                          reasons(str(row.get(f"raisons_{scheme}") or "").replace(";", " ; "))])
+        verdicts.append(items)
+    headers = [structure_header(row) for _, row in structures.iterrows()]
+    tips = [f"{esc(n)} — {esc(style.STATUS_STYLE.get(s, ('', s))[1])}"
+            for n, s in zip(structures["nom"], structures["status"], strict=True)]
+    data = feature_collection(structures, {"h": headers, "v": verdicts, "t": tips,
+                                           "s": structures["status"].astype(str).tolist(),
+                                           "f": structures["finess"].tolist()})
+    dictionary = {
+        "schemes": [esc(labels.get(s, s)) for s in schemes],
+        "statuses": [esc(s) for s in statuses],
+        "verdicts": [esc(style.VERDICT_FR.get(s, s)) for s in statuses],
+        "messages": messages.values(),
+        "reasons": reasons.values(),
+    }
+    return data, js_literal(dictionary)
+
+
+def _structures_layer_code(data: str) -> str:
+    colours = {k: c for k, (c, _) in style.STATUS_STYLE.items()}
+    return f"""L.geoJSON({data}, {{
+  pointToLayer: function (f, latlng) {{
+    return L.circleMarker(latlng, {{radius: 5, weight: 1.2, color: '#1a1a1a', fillOpacity: 0.92,
+      fillColor: {js_literal(colours)}[f.properties.s] || '#525252', className: 'zonage-structure'}});
+  }},
+  onEachFeature: function (f, l) {{
+    l.bindPopup(function () {{ return zonage.structurePopup(f.properties); }}, {{maxWidth: 460, maxHeight: 360}});
+    l.bindTooltip(f.properties.t);
+  }}
+}})"""
+
+
+def _picks_layer_code(picks: gpd.GeoDataFrame) -> str:
+    points = picks.copy()
+    points["geometry"] = points.geometry.representative_point()
+    shown = [c for c in points.columns if c != points.geometry.name]
+    popups = ["<div class=\"zonage-popup\"><b>Poste proposé</b><table>" + "".join(
+        f"<tr><th>{esc(c)}</th><td>{esc(row[c])}</td></tr>" for c in shown) + "</table></div>"
+        for _, row in points.iterrows()]
+    data = feature_collection(points, {"p": popups})
+    return f"""L.geoJSON({data}, {{
+  pointToLayer: function (f, latlng) {{
+    return L.marker(latlng, {{icon: L.divIcon({{className: 'zonage-pick', html: '★', iconSize: [22, 22]}})}});
+  }},
+  onEachFeature: function (f, l) {{ l.bindPopup(f.properties.p, {{maxWidth: 400}}); }}
+}})"""
+
+
+def _base_map(bounds: Iterable[float], tiles: str | None, prefer_canvas: bool) -> folium.Map:
+    west, south, east, north = bounds
+    fmap = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=7, tiles=None,
+                      control_scale=False, prefer_canvas=prefer_canvas)
+    # Leaflet only: no jQuery/Bootstrap/icon fonts (nothing here uses them).
+    fmap.default_js = [("leaflet", LEAFLET_JS)]
+    fmap.default_css = [("leaflet_css", LEAFLET_CSS)]
+    if tiles is not None:
+        known = dict(BASE_TILES)
+        names = [(tiles, known.get(tiles, tiles))] + [t for t in BASE_TILES if t[0] != tiles]
+        for i, (tile, label) in enumerate(names):
+            folium.TileLayer(tile, name=label, show=i == 0).add_to(fmap)
+    fmap.fit_bounds([[south, west], [north, east]])
+    return fmap
+
+
+def region_map(
+    communes: gpd.GeoDataFrame,
+    *,
+    title: str,
+    qpv: gpd.GeoDataFrame | None = None,
+    departements: gpd.GeoDataFrame | None = None,
+    structures: gpd.GeoDataFrame | None = None,
+    unlocated: int = 0,
+    picks: gpd.GeoDataFrame | None = None,
+    scheme_labels: dict[str, str] | None = None,
+    layers: Sequence[str] = REGION_LAYERS,
+    tiles: str | None = "OpenStreetMap",
+    note: str = "",
+    prefer_canvas: bool = False,
+    bounds: Sequence[float] | None = None,
+    stroke_weight: float = 0.35,
+) -> folium.Map:
+    """Build the interactive map of a région (or any set of communes).
+
+    Parameters
+    ----------
+    communes
+        :func:`zonage.maps.data.communes_display` output in EPSG:4326.
+    title
+        Legend heading.
+    qpv, departements
+        QPV polygons and département outlines (display frames).
+    structures
+        :func:`zonage.maps.data.structures_display` output (markers coloured by status).
+    unlocated
+        Structures left off the map (no point), said in the legend.
+    picks
+        Priority picks of the prioritisation engine, when available: any geometries,
+        every other column shown in the popup.
+    scheme_labels
+        Scheme id → French name for the popups.
+    layers
+        Which of :data:`REGION_LAYERS` to draw.
+    tiles
+        First base map (``None``: no tiles at all, nothing fetched but Leaflet).
+    note
+        Sources and vintages under the legend.
+    prefer_canvas
+        Draw vectors on a canvas (faster for tens of thousands of polygons).
+    bounds
+        Initial view (west, south, east, north); default: all communes.
+    stroke_weight
+        Commune outline width in pixels.
+    """
+    unknown = set(layers) - set(REGION_LAYERS)
+    if unknown:
+        raise ValueError(f"unknown map layers {sorted(unknown)}; choose among {', '.join(REGION_LAYERS)}")
+    fmap = _base_map(communes.total_bounds if bounds is None else bounds, tiles, prefer_canvas)
+    fmap.get_root().header.add_child(_Raw(f"<title>{esc(title)}</title>"), name="zonage_title")
+    map_name = fmap.get_name()
+    apl_label = communes.attrs.get("apl_label", "APL")
+    fmap.add_child(_Script(_runtime(map_name) + f"zonage.aplLabel = {js_literal(apl_label)};\n"
+                           f"zonage.strokeWeight = {float(stroke_weight)};",
+                           css=style.CONTROL_CSS, name="zonage_runtime"))
+    fmap.add_child(_Script("var zonage_communes = zonage.decode("
+                           f"{feature_collection(communes, _commune_properties(communes), encode=True)});",
+                           name="zonage_communes_data"))
+    sections = []
+    if "zoning" in layers:
+        fmap.add_child(_JsLayer("zoning", "Zonage médecins (ZIP, ZAC…)", _zoning_layer_code("zonage_communes")))
+        sections.append(style.zoning_section(communes["classe"]))
+    if "apl" in layers:
+        fmap.add_child(_JsLayer("apl", apl_label, _apl_layer_code("zonage_communes"), show=False))
+        sections.append(style.apl_section(f"{apl_label} — consultations/an/habitant standardisé",
+                                          bool(communes["apl"].isna().any())))
+    if "departements" in layers and departements is not None and len(departements):
+        fmap.add_child(_JsLayer("departements", "Limites départementales", _departements_layer_code(departements)))
+    if "qpv" in layers and qpv is not None and len(qpv):
+        fmap.add_child(_JsLayer("qpv", "Quartiers prioritaires (QPV)", _qpv_layer_code(_qpv_data(qpv))))
+        sections.append(style.qpv_section(qpv["classe_qpv"]))
+    if "structures" in layers and structures is not None:
+        schemes = [c.removeprefix("statut_") for c in structures.columns if c.startswith("statut_")]
+        data, dictionary = _structures_data(structures, schemes, scheme_labels or {})
+        fmap.add_child(_Script(f"zonage.dict = {dictionary};", name="zonage_structures_dict"))
+        fmap.add_child(_JsLayer("structures", "Structures (éligibilité)", _structures_layer_code(data)))
+        sections.append(style.status_section(structures["status"].value_counts().to_dict(), unlocated))
+    if "picks" in layers and picks is not None and len(picks):
+        fmap.add_child(_JsLayer("picks", "Postes proposés (priorisation)", _picks_layer_code(picks)))
+        sections.append(style.picks_section(len(picks)))
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    legend = style.legend_html(title, sections, note)
+    fmap.add_child(_Script(
+        "zonage.front = ['departements', 'qpv', 'structures']; zonage.keepInFront();\n"
+        f"zonage.addSearch(zonage_communes.features);\nzonage.addLegend({js_literal(legend)});\n"
+        "window.zonageReady = true;",
+        name="zonage_controls"))
+    return fmap
+
+
+def national_map(
+    communes: gpd.GeoDataFrame,
+    *,
+    title: str = "Zonage médecins — France",
+    qpv: gpd.GeoDataFrame | None = None,
+    departements: gpd.GeoDataFrame | None = None,
+    tiles: str | None = "OpenStreetMap",
+    note: str = "",
+) -> folium.Map:
+    """The national zoning map: every commune by class and by APL (canvas), départements, QPV outlines.
+
+    The commune polygons are embedded once; the APL layer reuses them (no size cost). The
+    view opens on mainland France; the overseas départements are on the same map.
+    """
+    mainland = communes[communes["territory"] == "metro"] if "territory" in communes.columns else communes
+    return region_map(communes, title=title, qpv=qpv, departements=departements,
+                      layers=("zoning", "apl", "departements", "qpv"), tiles=tiles, note=note, prefer_canvas=True,
+                      bounds=(mainland if len(mainland) else communes).total_bounds, stroke_weight=0.15)
+
+
+def save_map(fmap: folium.Map, path: str | Path) -> Path:
+    """Write the map's HTML atomically and return the path."""
+    path = Path(path)
+    html = fmap.get_root().render()
+    with atomic_path(path) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    return path
