@@ -19,6 +19,10 @@ File layout::
     [simulation.caps]          default (share 0–1), regions = {"44" = 0.25, …}
     [simulation.margin]        enabled, share, order (apl_asc | qpv_first), fill (stop | skip)
     [comparison]  class_map = {ZAR = "HZ", …}
+    [allocation]  baseline (engine | drees), threshold, consultations_per_post, consultations_per_gp,
+                  demand (pop_std | population), method (e2sfca | 2sfca), decay, cutoff, schemes,
+                  statuses, max_per_structure, min_per_departement, budget, territory, naive_apl
+    [allocation.costs]         default, schemes = {"400mg_volet2" = 1.5, …}
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "CRITERIA",
+    "AllocationConfig",
     "Criterion",
     "PriorityConfig",
     "PriorityConfigError",
@@ -72,6 +77,11 @@ _MARGIN_ORDERS = ("apl_asc", "qpv_first")
 _FILLS = ("stop", "skip")
 _RESTS = ("ZAC", "ZV")
 _CLASSES = ("ZIP", "ZAC", "ZAR", "ZV", "HZ", "unknown")
+_BASELINES = ("engine", "drees")
+_DEMANDS = ("pop_std", "population")
+_ALLOCATION_METHODS = ("e2sfca", "2sfca")
+_STATUSES = ("eligible", "needs_review", "not_eligible")
+_ALLOCATION_TERRITORIES = ("bv2012", "commune", "epci", "departement")
 
 
 class PriorityConfigError(ZonageError):
@@ -123,6 +133,37 @@ class SimulationConfig:
 
 
 @dataclass(frozen=True)
+class AllocationConfig:
+    """Parameters of :func:`zonage.priority.allocation.prioritise` (the ``[allocation]`` table).
+
+    The defaults are those of the packaged ``default.toml``, where every key is documented.
+    """
+
+    baseline: str = "engine"
+    threshold: float = 4.0
+    consultations_per_post: float = 5400.0
+    consultations_per_gp: float = 5400.0
+    demand: str = "pop_std"
+    method: str = "e2sfca"
+    decay: str = "drees"
+    cutoff: float = 30.0
+    schemes: tuple[str, ...] = ("400mg_volet1", "400mg_volet2")
+    statuses: tuple[str, ...] = ("eligible",)
+    max_per_structure: int = 0
+    min_per_departement: int = 0
+    budget: float = 0.0
+    territory: str = "bv2012"
+    naive_apl: str = "drees"
+    exclude_names: tuple[str, ...] = ()
+    cost_default: float = 1.0
+    costs: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def cost(self, scheme: str) -> float:
+        """Cost of one post of ``scheme`` (``costs.schemes`` or ``costs.default``)."""
+        return float(self.costs.get(str(scheme), self.cost_default))
+
+
+@dataclass(frozen=True)
 class PriorityConfig:
     """All parameters, with where they were read from."""
 
@@ -134,6 +175,7 @@ class PriorityConfig:
     class_map: Mapping[str, str]
     sources: tuple[str, ...] = field(default=())
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    allocation: AllocationConfig = field(default_factory=AllocationConfig)
 
 
 def default_config_path() -> Path:
@@ -222,12 +264,24 @@ class _Reader:
             raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
         return str(value)
 
+    def strings(self, key: str, *, choices: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        value = self.value(key)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, f"expected a non-empty list of names, got {value!r}")
+        if len(set(value)) != len(value):
+            raise self.fail(key, f"{value!r} names an item twice")
+        if choices is not None:
+            wrong = [v for v in value if v not in choices]
+            if wrong:
+                raise self.fail(key, f"{wrong[0]!r} is not one of {', '.join(choices)}")
+        return tuple(value)
+
 
 def _build(data: Mapping[str, Any], where: str) -> PriorityConfig:
     r = _Reader(data, where)
-    unknown = sorted(set(data) - {"data", "scoring", "simulation", "comparison"})
+    unknown = sorted(set(data) - {"data", "scoring", "simulation", "comparison", "allocation"})
     if unknown:
-        raise r.fail(unknown[0], "unknown table (allowed: comparison, data, scoring, simulation)")
+        raise r.fail(unknown[0], "unknown table (allowed: allocation, comparison, data, scoring, simulation)")
     r.only("data", {"apl_year", "apl_column", "apl_weight"})
     r.only("scoring", {"normalisation", "gap_threshold", "consultations_per_gp", "density_per", "min_coverage",
                          "criteria"})
@@ -283,6 +337,8 @@ def _build(data: Mapping[str, Any], where: str) -> PriorityConfig:
         if source not in _CLASSES or target not in _CLASSES:
             raise r.fail(f"comparison.class_map.{source}", f"classes must be among {', '.join(_CLASSES)}")
 
+    allocation = _allocation(r) if "allocation" in data else AllocationConfig()
+
     apl_year = r.integer("data.apl_year")
     if not 2000 <= apl_year <= 2100:
         raise r.fail("data.apl_year", f"{apl_year} is not a plausible year")
@@ -294,6 +350,51 @@ def _build(data: Mapping[str, Any], where: str) -> PriorityConfig:
         simulation=simulation,
         class_map=MappingProxyType({str(k): str(v) for k, v in class_map.items()}),
         raw=MappingProxyType(dict(data)),
+        allocation=allocation,
+    )
+
+
+def _allocation(r: _Reader) -> AllocationConfig:
+    """Read and check the ``[allocation]`` table."""
+    from zonage.access.decay import parse_decay
+
+    r.only("allocation", {"baseline", "threshold", "consultations_per_post", "consultations_per_gp", "demand",
+                          "method", "decay", "cutoff", "schemes", "statuses", "max_per_structure",
+                          "min_per_departement", "budget", "territory", "naive_apl", "exclude_names", "costs"})
+    r.only("allocation.costs", {"default", "schemes"})
+    decay = r.value("allocation.decay")
+    if not isinstance(decay, str):
+        raise r.fail("allocation.decay", f"expected a decay name, got {decay!r}")
+    try:
+        parse_decay(decay)
+    except ValueError as exc:
+        raise r.fail("allocation.decay", str(exc)) from None
+    counts = {}
+    for key in ("max_per_structure", "min_per_departement"):
+        counts[key] = r.integer(f"allocation.{key}")
+        if counts[key] < 0:
+            raise r.fail(f"allocation.{key}", f"{counts[key]!r} must be ≥ 0 (0: none)")
+    costs = {str(scheme): r.number(f"allocation.costs.schemes.{scheme}", low=0.0, strict_low=True)
+             for scheme in r.table("allocation.costs.schemes")}
+    return AllocationConfig(
+        baseline=r.choice("allocation.baseline", _BASELINES),
+        threshold=r.number("allocation.threshold", low=0.0, strict_low=True),
+        consultations_per_post=r.number("allocation.consultations_per_post", low=0.0, strict_low=True),
+        consultations_per_gp=r.number("allocation.consultations_per_gp", low=0.0, strict_low=True),
+        demand=r.choice("allocation.demand", _DEMANDS),
+        method=r.choice("allocation.method", _ALLOCATION_METHODS),
+        decay=decay,
+        cutoff=r.number("allocation.cutoff", low=0.0, strict_low=True),
+        schemes=r.strings("allocation.schemes"),
+        statuses=r.strings("allocation.statuses", choices=_STATUSES),
+        max_per_structure=counts["max_per_structure"],
+        min_per_departement=counts["min_per_departement"],
+        budget=r.number("allocation.budget", low=0.0),
+        territory=r.choice("allocation.territory", _ALLOCATION_TERRITORIES),
+        naive_apl=r.choice("allocation.naive_apl", _BASELINES),
+        exclude_names=r.strings("allocation.exclude_names"),
+        cost_default=r.number("allocation.costs.default", low=0.0, strict_low=True),
+        costs=MappingProxyType(costs),
     )
 
 
