@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -24,6 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from zonage.cli_common import console, fail, out
 from zonage.config import Paths, resolve_paths
 from zonage.errors import ZonageError
 
@@ -33,8 +34,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
 
 
 class _State:
@@ -63,14 +62,12 @@ def main(
     _State.mirror = mirror
 
 
-def _run(action):
+def _run(action: Callable[[], None]) -> None:
+    """Run a command body; user errors end it with one line (see :func:`zonage.cli_common.fail`)."""
     try:
         return action()
     except ZonageError as exc:
-        if _State.debug:
-            raise
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(exc, _State.debug)
 
 
 @app.command()

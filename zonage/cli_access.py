@@ -13,15 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zonage.config import resolve_paths
+from zonage.cli_common import console, fail_in, out, paths_of
 from zonage.errors import ZonageError
-
-console = Console(stderr=True)
-out = Console()
 
 
 def parse_speeds(text: str) -> tuple[tuple[float, float], ...]:
@@ -157,9 +153,8 @@ def register(app: typer.Typer) -> None:
         from zonage.access import StraightLine, commune_accessibility, parse_decay
         from zonage.export import write_table
 
-        params = ctx.find_root().params
         try:
-            paths = resolve_paths(params.get("data"), params.get("mirror"))
+            paths = paths_of(ctx)
             try:
                 chosen_decay = parse_decay(decay) if decay else None
                 model = StraightLine(detour=detour, speeds=parse_speeds(speeds))
@@ -193,7 +188,4 @@ def register(app: typer.Typer) -> None:
             _summary(run, name, written)
             out.print(f"done in {time.perf_counter() - start:.1f}s")
         except ZonageError as exc:
-            if params.get("debug"):
-                raise
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            fail_in(ctx, exc)

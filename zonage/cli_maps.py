@@ -11,13 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from zonage.config import Paths, resolve_paths
+from zonage.cli_common import console, fail_in, out, paths_of
 from zonage.errors import ZonageError
-
-console = Console(stderr=True)
-out = Console()
 
 
 def _size(path: Path) -> str:
@@ -39,16 +35,6 @@ def parse_layers(values: list[str] | None) -> tuple[str, ...]:
 
 def register(app: typer.Typer) -> None:
     """Add the ``map`` and ``export`` commands to ``app``."""
-
-    def _fail(ctx: typer.Context, exc: ZonageError) -> None:
-        if ctx.find_root().params.get("debug"):
-            raise exc
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-
-    def _paths(ctx: typer.Context) -> Paths:
-        params = ctx.find_root().params
-        return resolve_paths(params.get("data"), params.get("mirror"))
 
     @app.command("map")
     def map_command(
@@ -74,7 +60,7 @@ def register(app: typer.Typer) -> None:
             chosen = parse_layers(layers)
             if not region and not national:
                 raise ZonageError("give --region CODE (repeatable) and/or --national")
-            paths = _paths(ctx)
+            paths = paths_of(ctx)
             tile = "OpenStreetMap" if tiles else None
             for code in region or []:
                 rows = None
@@ -90,7 +76,7 @@ def register(app: typer.Typer) -> None:
                 path = write_national_map(paths, out_dir, tiles=tile)
                 out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)
         except ZonageError as exc:
-            _fail(ctx, exc)
+            fail_in(ctx, exc)
 
     @app.command("export")
     def export_command(
@@ -112,8 +98,8 @@ def register(app: typer.Typer) -> None:
         from zonage.maps.gis import export_layer
 
         try:
-            path = export_layer(_paths(ctx), layer, output, fmt=fmt, territory=territory, sep=sep, bom=bom)
+            path = export_layer(paths_of(ctx), layer, output, fmt=fmt, territory=territory, sep=sep, bom=bom)
         except ZonageError as exc:
-            _fail(ctx, exc)
+            fail_in(ctx, exc)
             return
         out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)

@@ -18,11 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from zonage.config import Paths, resolve_paths
+from zonage.cli_common import console, fail_in, out, paths_of
+from zonage.config import Paths
 from zonage.errors import ZonageError
-
-console = Console(stderr=True)
-out = Console()
 
 _GEO = {".geojson", ".json", ".gpkg"}
 
@@ -77,16 +75,6 @@ def _jsonable(value: object) -> object:
 def register(app: typer.Typer) -> None:
     """Add the ``score``, ``simulate-zoning`` and ``prioritise`` commands to ``app``."""
 
-    def _fail(ctx: typer.Context, exc: ZonageError) -> None:
-        if ctx.find_root().params.get("debug"):
-            raise exc
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-
-    def _paths(ctx: typer.Context) -> Paths:
-        params = ctx.find_root().params
-        return resolve_paths(params.get("data"), params.get("mirror"))
-
     @app.command("score")
     def score_command(
         ctx: typer.Context,
@@ -106,7 +94,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             format_of(output)
-            paths = _paths(ctx)
+            paths = paths_of(ctx)
             params = load_config(config)
             inputs = load_inputs(paths, params, arrondissements=False)
             scores = territories_scores(inputs, level, params, region=region)
@@ -118,7 +106,7 @@ def register(app: typer.Typer) -> None:
             if components:
                 write_table(scores.components, components, sep=sep)
         except ZonageError as exc:
-            _fail(ctx, exc)
+            fail_in(ctx, exc)
             return
         weights = ", ".join(f"{c.name} {c.weight:g} ({c.direction})" for c in params.scoring.criteria if c.weight)
         out.print(f"[bold]{len(table):,} territories[/] ({level}{', région ' + region if region else ''}); "
@@ -166,7 +154,7 @@ def register(app: typer.Typer) -> None:
             for target in (output, territories, disagreements, agreement, confusion, qpv):
                 if target is not None:
                     format_of(target)
-            paths = _paths(ctx)
+            paths = paths_of(ctx)
             params = load_config(config)
             inputs = load_inputs(paths, params)
             simulation = simulate(inputs, params, regions=region)
@@ -184,7 +172,7 @@ def register(app: typer.Typer) -> None:
             if qpv:
                 written.append(write_table(simulation.qpv, qpv, sep=sep))
         except ZonageError as exc:
-            _fail(ctx, exc)
+            fail_in(ctx, exc)
             return
         sim = params.simulation
         caps = ", ".join(f"{k} {v:.1%}" for k, v in sim.caps.items())
@@ -278,7 +266,7 @@ def register(app: typer.Typer) -> None:
                 if target is not None:
                     format_of(target)
             summary_path = summary or output.with_name(f"{output.stem}_summary.json")
-            paths = _paths(ctx)
+            paths = paths_of(ctx)
             schemes = pairs(scheme, "scheme", int)
             costs = pairs(cost, "cost", float)
             if any(v is None for v in costs.values()):
@@ -335,7 +323,7 @@ def register(app: typer.Typer) -> None:
             if territories:
                 written.append(write_table(result.territories, territories, sep=sep))
         except ZonageError as exc:
-            _fail(ctx, exc)
+            fail_in(ctx, exc)
             return
         s = result.summary
         a = params.allocation
