@@ -93,3 +93,16 @@ def test_application_lists_every_failure(built, mirror: Path, tmp_path: Path) ->
     assert result.exit_code == 1
     for code in ("PROFILE_DIPLOMA_MG_MISSING", "PROFILE_THESIS_MISSING", "STRUCTURE_TYPE_NOT_ACCEPTED"):
         assert code in result.output
+
+
+def test_main_job_run_region(built, mirror: Path, tmp_path: Path, monkeypatch) -> None:
+    """The README's main command: build (nothing to do here), the Grand Est batch, the map."""
+    monkeypatch.chdir(tmp_path)  # the map goes to ./maps
+    result = runner.invoke(app, ["--data", str(built.data), "--mirror", str(mirror), "run", "--region", "44"])
+    assert result.exit_code == 0, result.output
+    assert "layers: 0 built, 8 unchanged" in result.output
+    assert "région 44" in result.output and "centres de santé, MSP and hospitals" in result.output
+    assert (built.processed / "eligibility_region_44.csv").exists()
+    assert (built.processed / "eligibility_region_44.geojson").exists()
+    map_path = tmp_path / "maps" / "region_44.html"
+    assert map_path.exists() and "map: maps/region_44.html" in result.output.replace("\n", "")

@@ -18,6 +18,7 @@ import typer
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TextColumn,
@@ -195,8 +196,8 @@ def info(
 
 
 def _progress_bar(label: str) -> Progress:
-    return Progress(SpinnerColumn(), TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-                    TimeElapsedColumn(), console=console, transient=True)
+    return Progress(SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True)
 
 
 def _print_summary(result) -> None:
