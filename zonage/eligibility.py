@@ -255,8 +255,6 @@ def _geocode_rows(
 
 def _commune_only(located: pd.DataFrame, geo: pd.DataFrame, locator: Locator) -> None:
     """Rows geocoded to a commune only: located by commune (no point, no QPV, the commune's class)."""
-    from zonage.geocode.commune import qpv_classes_in_communes
-
     status = geo["geo_status"].to_numpy(dtype=object)[located.index.to_numpy()]
     mask = status == "commune_only"
     located["geo_commune_only"] = mask
@@ -280,7 +278,7 @@ def _commune_only(located: pd.DataFrame, geo: pd.DataFrame, locator: Locator) ->
     source = located["classe_source"].to_numpy(dtype=object)
     located.loc[mask & (source == "qpv"), "classe_source"] = "commune"
     codes = located.loc[mask, "insee"].astype(str)
-    inside = qpv_classes_in_communes(locator, codes.unique())
+    inside = locator.qpv_classes_in(codes.unique())
     other = [";".join(sorted(inside.get(code, set()) - {str(cls)}))
              for code, cls in zip(codes, located.loc[mask, "classe_commune"], strict=True)]
     located["geo_commune_qpv_classes"] = None

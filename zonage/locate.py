@@ -238,6 +238,38 @@ class Locator:
         codes = [str(c) for frame in self._qpv.values() for c in frame.loc[frame["territory"] == name, "code_qp"]]
         return territory_fingerprint(self._communes[name]["insee"].astype(str).tolist(), codes, self.cell_m)
 
+    def qpv_classes_in(self, codes: list[str] | np.ndarray, min_area_m2: float = 100.0) -> dict[str, set[str]]:
+        """Own zoning classes of the QPV lying (partly) in each commune.
+
+        A commune with no such class is entirely in its commune class: knowing only the
+        commune (e.g. a geocoding that found only the town) is then enough to know the class.
+
+        Parameters
+        ----------
+        codes
+            Commune codes (unknown codes are skipped).
+        min_area_m2
+            Overlap below which a QPV touching the commune is ignored (slivers).
+        """
+        position = {code: i for i, code in enumerate(self.codes)}
+        starts = sorted(self._offset.items(), key=lambda item: item[1])  # territory → first global index
+        out: dict[str, set[str]] = {}
+        for code in set(codes):
+            i = position.get(code)
+            if i is None:
+                continue
+            name = next(t for t, start in reversed(starts) if start <= i)
+            territory = self.territory(name)
+            geom = territory.communes.geoms[i - self._offset[name]]
+            found: set[str] = set()
+            for generation, polys in territory.qpv.items():
+                for h in polys.tree.query(geom, predicate="intersects"):
+                    classe = int(self._qpv_class[generation][polys.index[h]])
+                    if classe >= 0 and shapely.intersection(geom, polys.geoms[h]).area >= min_area_m2:
+                        found.add(ALL_CLASSES[classe])
+            out[code] = found
+        return out
+
     def warm(self, territories: list[str] | None = None) -> None:
         """Build the indexes of the given territories (all by default) now."""
         for name in territories or list(self._bboxes):

@@ -37,7 +37,7 @@ from zonage.geocode import _department
 from zonage.geocode.base import Match, Query
 from zonage.names import loose_name_key, normalise_name
 
-__all__ = ["CommuneGeocoder", "qpv_classes_in_communes"]
+__all__ = ["CommuneGeocoder"]
 
 
 class CommuneGeocoder:
@@ -208,41 +208,3 @@ class CommuneGeocoder:
             out.append(Match(lon=lon, lat=lat, score=score, type="municipality", label=f"{postcode} {nom}".strip(),
                              postcode=postcode, citycode=insee, city=nom))
         return out
-
-
-def qpv_classes_in_communes(locator: Any, codes: Iterable[str], min_area_m2: float = 100.0) -> dict[str, set[str]]:
-    """Own zoning classes of the QPV lying (partly) in each commune, from a :class:`~zonage.locate.Locator`.
-
-    A commune with no such class is entirely in its commune class: knowing only the
-    commune is then enough to know the class.
-
-    Parameters
-    ----------
-    locator
-        The locator the batch uses (its commune and QPV polygons, in metric CRS).
-    codes
-        Commune codes.
-    min_area_m2
-        Overlap below which a QPV touching the commune is ignored (slivers).
-    """
-    from zonage.locate import ALL_CLASSES
-
-    position = {code: i for i, code in enumerate(locator.codes)}
-    offsets = sorted(locator._offset.items(), key=lambda item: item[1])  # territory → first global index
-    out: dict[str, set[str]] = {}
-    for code in set(codes):
-        i = position.get(code)
-        if i is None:
-            continue
-        name = next(t for t, start in reversed(offsets) if start <= i)
-        territory = locator.territory(name)
-        geom = territory.communes.geoms[i - locator._offset[name]]
-        found: set[str] = set()
-        for generation, polys in territory.qpv.items():
-            hits = polys.tree.query(geom, predicate="intersects")
-            for h in hits:
-                classe = int(locator._qpv_class[generation][polys.index[h]])
-                if classe >= 0 and shapely.intersection(geom, polys.geoms[h]).area >= min_area_m2:
-                    found.add(ALL_CLASSES[classe])
-        out[code] = found
-    return out
