@@ -67,3 +67,13 @@ def build_layers(data_paths: Paths):
 def built(build_layers) -> Paths:
     """A data folder with every layer built from the real mirror."""
     return build_layers()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs the mirror (directly or through a fixture) with ``mirror``.
+
+    ``pytest -m "not mirror"`` is then the fast suite: hand-built fixtures only.
+    """
+    for item in items:
+        if "mirror" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mirror)

@@ -52,7 +52,6 @@ from zonage.rules import load_schemes
 SAMPLE = "addresses/bano_correze_sample.csv"
 BANO = ["id", "housenumber", "street", "postcode", "city", "source", "lat", "lon"]
 SCHEMES = load_schemes()
-FIGURES: dict[str, float] = {}
 
 
 def _metres(lon1, lat1, lon2, lat2) -> np.ndarray:
@@ -103,9 +102,7 @@ def addok(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     try:
         redis.start()
         config = write_config(folder / "addok.conf", redis_port=redis.port)
-        start = time.perf_counter()
         report = index_addresses([mirror / SAMPLE], config)
-        FIGURES["index_s"] = time.perf_counter() - start
         assert report.addresses == 2001 and report.municipalities == 3
         server = AddokServer(config).start()
         assert server.host == "127.0.0.1"
@@ -210,18 +207,10 @@ def test_addok_intact_addresses_cold_and_cached(addok: SimpleNamespace, bano: pd
 
     with GeocodeCache(tmp_path / "geocode.sqlite") as cache:
         geocoding = Geocoding(Counting(addok.url), cache)
-        start = time.perf_counter()
         geo = geocode_frame(frame, geocoding)
-        cold = time.perf_counter() - start
-        start = time.perf_counter()
         again = geocode_frame(frame, geocoding)
-        warm = time.perf_counter() - start
     distance = _metres(geo["geo_lon"], geo["geo_lat"], bano["lon"], bano["lat"])
     share = float(np.mean(distance < 50))
-    FIGURES.update(addresses=len(frame), within_50m=share, cold_per_s=len(frame) / cold,
-                   cached_per_s=len(frame) / warm)
-    print(f"\naddok: {len(frame)} intact addresses, {share:.2%} within 50 m; index {FIGURES['index_s']:.1f} s; "
-          f"cold {len(frame) / cold:.0f} addresses/s, cached {len(frame) / warm:.0f} addresses/s")
     assert share >= 0.95
     assert (geo["geo_type"] == "housenumber").mean() >= 0.95
     assert (geo["geo_status"] == "ok").mean() >= 0.95
@@ -271,9 +260,6 @@ def test_addok_damaged_addresses(addok: SimpleNamespace, damaged_sample: pd.Data
         geo = geocode_frame(frame, geocoder)
         within = float(np.mean(_metres(geo["geo_lon"], geo["geo_lat"], sample["lon"], sample["lat"]) < 50))
         results[name] = (within, geo)
-        FIGURES[f"damage_{name}"] = within
-        print(f"{name:15s} {within:.1%} within 50 m, median score {geo['geo_score'].median():.3f}, "
-              f"statuses {geo['geo_status'].value_counts().to_dict()}")
     for name in ("no_accents", "abbreviations", "both", "wrong_postcode", "cedex"):
         assert results[name][0] >= 0.95, name
     for name in ("no_accents", "abbreviations", "both"):
@@ -321,9 +307,7 @@ def test_addok_in_process(addok: SimpleNamespace, bano: pd.DataFrame) -> None:
     frame = pd.DataFrame({"adresse": sample["housenumber"] + " " + sample["street"], "cp": sample["postcode"],
                           "ville": sample["city"]})
     local = AddokInProcess(addok.config)  # same Redis as the HTTP server, no HTTP
-    start = time.perf_counter()
     direct = geocode_frame(frame, local)
-    FIGURES["in_process_per_s"] = len(frame) / (time.perf_counter() - start)
     over_http = geocode_frame(frame, AddokGeocoder(addok.url))
     pd.testing.assert_frame_equal(direct.drop(columns="geo_cached"), over_http.drop(columns="geo_cached"))
     assert local.cache_key != AddokGeocoder(addok.url).cache_key
@@ -596,8 +580,3 @@ def test_cli_eligibility_with_local_addok(addok: SimpleNamespace, built, tmp_pat
     assert town["reasons"].str.contains("COMMUNE_ONLY").all()
     assert (built.data / "cache" / "geocode.sqlite").exists()
 
-
-def test_figures_for_benchmarks() -> None:
-    """Print the measured figures (run with -s); BENCHMARKS.md records them."""
-    if FIGURES:
-        print("\n" + json.dumps({k: round(v, 4) for k, v in FIGURES.items()}, indent=1))

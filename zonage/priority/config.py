@@ -38,10 +38,7 @@ from typing import Any
 
 from zonage.errors import ZonageError
 
-try:  # Python ≥ 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+import tomllib
 
 __all__ = [
     "CRITERIA",

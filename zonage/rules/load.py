@@ -65,10 +65,7 @@ from zonage.rules.model import (
     ZoneRule,
 )
 
-try:  # Python ≥ 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+import tomllib
 
 __all__ = ["COMMON_FILE", "apply_overrides", "load_schemes", "packaged_dir"]
 
