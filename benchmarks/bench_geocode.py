@@ -40,8 +40,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from zonage.geocode.addok import AddokGeocoder, AddokInProcess, AddokServer, RedisServer, index_addresses
-    from zonage.geocode.addok import write_config
+    from zonage.geocode.addok import (
+        AddokGeocoder,
+        AddokInProcess,
+        AddokServer,
+        RedisServer,
+        index_addresses,
+        write_config,
+    )
 
     mirror = Path(os.environ.get("ZONAGE_MIRROR", "../shared/data"))
     bano = pd.read_csv(mirror / SAMPLE, header=None, names=BANO, dtype=str, keep_default_na=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -321,7 +322,7 @@ REGIONS = {"44": "Grand Est", "28": "Normandie"}
 def eligibility_rows(built):
     from zonage.workflows import eligibility_of_region
 
-    return {region: eligibility_of_region(built, region)[1].rows for region in REGIONS}
+    return {region: eligibility_of_region(built, region, on=date(2025, 3, 1))[1].rows for region in REGIONS}
 
 
 def check_invariants(run, rows, config, posts):
@@ -433,7 +434,7 @@ def test_real_cli_with_a_candidate_file(built, eligibility_rows, tmp_path):
     result = CliRunner().invoke(app, ["--data", str(built.data), "--mirror", str(built.mirror), "prioritise",
                                       "--region", "28", "--scheme", f"{V1}=2", "--scheme", f"{V2}=3",
                                       "--candidates", str(mine), "--max-per-structure", "1", "-o", str(out),
-                                      "--naive", str(tmp_path / "naive.csv")])
+                                      "--naive", str(tmp_path / "naive.csv"), "--date", "2025-03-01"])
     assert result.exit_code == 0, result.output
     assert "ratio" in result.output and out.exists()
     import geopandas as gpd

@@ -61,7 +61,8 @@ def test_eligibility_command_every_row_once(built, mirror: Path, tmp_path: Path)
     result = runner.invoke(app, [*args, "eligibility", str(source), "-o", str(output), "--verdicts",
                                  str(tmp_path / "verdicts.csv")])
     assert result.exit_code == 0, result.output
-    assert "4 rows read" in result.output and "3 rows in error" in result.output
+    assert "4 lignes lues" in result.output and "3 lignes en erreur" in result.output
+    assert "Réponses par dispositif" in result.output and "400 MG volet 1" in result.output
     import geopandas as gpd
 
     rows = gpd.read_file(output)
@@ -91,8 +92,16 @@ def test_application_lists_every_failure(built, mirror: Path, tmp_path: Path) ->
     bad.write_text(yaml.safe_dump(data, allow_unicode=True))
     result = runner.invoke(app, ["--data", str(built.data), "--mirror", str(mirror), "application", str(bad), "--json"])
     assert result.exit_code == 1
-    for code in ("PROFILE_DIPLOMA_MG_MISSING", "PROFILE_THESIS_MISSING", "STRUCTURE_TYPE_NOT_ACCEPTED"):
+    for code in ("PROFILE_DIPLOMA_MG_MISSING", "PROFILE_THESIS_MISSING", "STRUCTURE_KIND_NOT_ACCEPTED"):
         assert code in result.output
+    # the default output is French, each condition with its reason, the funding
+    text = runner.invoke(app, ["--data", str(built.data), "--mirror", str(mirror), "application", str(bad)])
+    assert text.exit_code == 1
+    assert "NON ÉLIGIBLE" in text.output and "Conditions non remplies" in text.output
+    assert "pas de diplôme de médecine générale" in text.output and "thèse non soutenue" in text.output
+    assert "EHPAD" in text.output and "Financement" in text.output and "Conditions remplies" in text.output
+    ok = runner.invoke(app, ["--data", str(built.data), "--mirror", str(mirror), "application", str(example)])
+    assert ok.exit_code == 0 and "ÉLIGIBLE" in ok.output and "ZAC via la commune 08409 Sedan" in ok.output
 
 
 def test_main_job_run_region(built, mirror: Path, tmp_path: Path, monkeypatch) -> None:
@@ -100,9 +109,10 @@ def test_main_job_run_region(built, mirror: Path, tmp_path: Path, monkeypatch) -
     monkeypatch.chdir(tmp_path)  # the map goes to ./maps
     result = runner.invoke(app, ["--data", str(built.data), "--mirror", str(mirror), "run", "--region", "44"])
     assert result.exit_code == 0, result.output
-    assert "layers: 0 built, 8 unchanged" in result.output
-    assert "région 44" in result.output and "centres de santé, MSP and hospitals" in result.output
+    assert "couches : 0 construites, 8 inchangées" in result.output
+    assert "région 44" in result.output and "centres de santé, MSP et hôpitaux" in result.output
+    assert "Réponses par dispositif" in result.output and "statut_mg" in result.output
     assert (built.processed / "eligibility_region_44.csv").exists()
     assert (built.processed / "eligibility_region_44.geojson").exists()
     map_path = tmp_path / "maps" / "region_44.html"
-    assert map_path.exists() and "map: maps/region_44.html" in result.output.replace("\n", "")
+    assert map_path.exists() and "carte : maps/region_44.html" in result.output.replace("\n", "")

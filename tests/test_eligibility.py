@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zonage.crs import LAMBERT93, transform_xy
-from zonage.eligibility import STATUSES, assess
+from zonage.eligibility import ROW_STATUSES, STATUSES, assess
 from zonage.locate import Locator
 from zonage.rules import load_schemes
 
@@ -48,19 +48,69 @@ def test_hand_built_batch() -> None:
     result = assess(frame, LOC, SCHEMES)
     rows = result.rows
     assert rows["row"].tolist() == [1, 2, 3, 4, 5]
-    # HZ: not eligible for the zoned schemes; ASTP (speciality deficit zone unknown) still needs review.
-    assert rows["status"].tolist()[:3] == ["eligible", "eligible", "needs_review"]
+    assert rows["status"].tolist() == ["ok", "ok", "ok", "error", "error"]
     assert rows.loc[3, "status"] == "error" and "row 4" in rows.loc[3, "error"] and "'lon'" in rows.loc[3, "error"]
     assert rows.loc[4, "status"] == "error" and "duplicate id 'zip' (first at row 1)" in rows.loc[4, "error"]
     assert rows.loc[0, "classe"] == "ZIP" and rows.loc[0, "insee"] == "57463"
     assert rows.loc[1, "qpv2024"] == "QN05701M" and rows.loc[1, "classe_commune"] == "HZ"
+    # a centre de santé of unknown kind (category 124, no name): GP schemes are to check where the zone holds
+    assert rows["statut_mg"].tolist()[:3] == ["needs_review", "needs_review", "not_eligible"]
+    assert rows.loc[2, "statut_400mg_volet1"] == "not_eligible" and rows.loc[2, "statut_asr"] == "not_applicable"
+    assert rows.loc[2, "resume"].startswith("à vérifier : ASTP ; non éligible : 400 MG volet 1")
+    assert rows.loc[2, "resume"].endswith("non applicable : ASR (Normandie)")
     v2 = result.verdicts[result.verdicts["scheme"] == "400mg_volet2"].set_index("row")
     assert "ZONE_ZIP" in v2.loc[0, "reasons"] and "57463" in v2.loc[0, "message_fr"]
     assert "QN05701M" in v2.loc[1, "message_fr"]
     assert v2.loc[2, "status"] == "not_eligible"
     assert set(result.verdicts["row"]) == {0, 1, 2}
     summary = result.summary()
-    assert summary.loc["(rows)", "error"] == 2 and summary.loc["(rows)"].sum() == 5
+    assert (summary["error"] == 2).all() and summary.loc["asr", "not_applicable"] == 3
+    assert result.summary_gp().sum() == 5
+
+
+def test_type_column_in_everyday_words() -> None:
+    zip_pt = _lonlat(5_000, 5_000)
+    words = ["MSP", "centre de santé dentaire", "Centre de santé médical", "CHU", "603", "cabinet de groupe",
+             "garage"]
+    frame = pd.DataFrame({"lon": [zip_pt[0]] * len(words), "lat": [zip_pt[1]] * len(words), "type": words})
+    result = assess(frame, LOC, SCHEMES, on=pd.Timestamp("2025-03-01").date())
+    rows = result.rows
+    assert rows["type_structure"].tolist()[:6] == ["msp", "centre_sante_dentaire", "centre_sante_medical", "chu",
+                                                   "msp", "cabinet_liberal"]
+    assert rows["statut_400mg_volet1"].tolist()[:6] == ["eligible", "not_applicable", "eligible", "eligible",
+                                                        "eligible", "eligible"]
+    assert rows.loc[3, "role_400mg_volet1"] == "hospitalier" and rows.loc[3, "statut_mg"] == "eligible"  # volet 2
+    assert rows.loc[6, "status"] == "error" and "row 7, field 'type'" in rows.loc[6, "error"]
+    assert "'garage'" in rows.loc[6, "error"]
+
+
+def test_date_column_takes_the_order_in_force() -> None:
+    """Issue #11: one zoning answered 2019 and 2027 alike; a date outside every known order is to check."""
+    zip_pt = _lonlat(5_000, 5_000)
+    vintage = LOC.zoning_vintage
+    LOC.zoning_vintage = "2025"
+    try:
+        frame = pd.DataFrame({"lon": [zip_pt[0]] * 4, "lat": [zip_pt[1]] * 4, "type": ["MSP"] * 4,
+                              "date": ["2019-11-01", "01/11/2024", "2027-11-01", "hier"]})
+        result = assess(frame, LOC, SCHEMES)
+    finally:
+        LOC.zoning_vintage = vintage
+    rows = result.rows
+    assert rows["statut_400mg_volet1"].tolist()[:3] == ["needs_review", "eligible", "needs_review"]
+    assert "ZONING_DATE_NOT_COVERED" in rows.loc[0, "raisons_400mg_volet1"]
+    assert "1er novembre 2019" in rows.loc[0, "message_400mg_volet1"]
+    assert "arrêté ARS Grand Est de 2022" in rows.loc[1, "message_400mg_volet1"]
+    assert rows.loc[3, "status"] == "error" and "row 4, field 'date'" in rows.loc[3, "error"]
+
+
+def test_output_columns_never_overwrite_input_columns() -> None:
+    zip_pt = _lonlat(5_000, 5_000)
+    frame = pd.DataFrame({"lon": [zip_pt[0]], "lat": [zip_pt[1]], "row": ["mine"], "status": ["draft"],
+                          "classe": ["?"], "statut_aumg": ["x"]})
+    rows = assess(frame, LOC, SCHEMES).rows
+    assert rows.loc[0, "entree_row"] == "mine" and rows.loc[0, "entree_status"] == "draft"
+    assert rows.loc[0, "entree_classe"] == "?" and rows.loc[0, "entree_statut_aumg"] == "x"
+    assert rows.loc[0, "row"] == 1 and rows.loc[0, "status"] == "ok" and rows.loc[0, "classe"] == "ZIP"
 
 
 def test_commune_code_changed_by_merger_needs_review() -> None:
@@ -91,7 +141,8 @@ def test_no_row_lost_or_duplicated(rows: list[tuple[str, str, str, str]]) -> Non
     result = assess(frame, LOC, SCHEMES)
     out = result.rows
     assert len(out) == len(frame) and out["row"].tolist() == list(range(1, len(frame) + 1))
-    assert set(out["status"]) <= set(STATUSES)
+    assert set(out["status"]) <= set(ROW_STATUSES)
+    assert set(out["statut_mg"].dropna()) <= set(STATUSES)
     assert out.loc[out["status"] == "error", "error"].notna().all()
     assert out.loc[out["status"] != "error", "error"].isna().all()
     per_row = result.verdicts.groupby("row")["scheme"].agg(["count", "nunique"])
@@ -103,9 +154,11 @@ def test_no_row_lost_or_duplicated(rows: list[tuple[str, str, str, str]]) -> Non
 
 @pytest.fixture(scope="module")
 def grand_est(built):
+    from datetime import date
+
     from zonage.workflows import eligibility_of_region
 
-    return eligibility_of_region(built, "44")
+    return eligibility_of_region(built, "44", on=date(2025, 3, 1))
 
 
 def test_grand_est_structures_all_assessed(grand_est) -> None:
@@ -115,9 +168,40 @@ def test_grand_est_structures_all_assessed(grand_est) -> None:
     assert (rows["finess"].to_numpy() == structures["finess"].to_numpy()).all()
     assert (rows["status"] != "error").mean() > 0.99
     assert set(rows["insee"].dropna().str[:2]) <= {"08", "10", "51", "52", "54", "55", "57", "67", "68", "88"}
-    # Centres de santé and MSP in a QPV 2024 of Grand Est are found as such and eligible for volet 2.
+    # Centres de santé and MSP in a QPV 2024 of Grand Est are found as such.
     ambulatory = rows["categetab"].isin(["124", "603"]) & rows["qpv2024"].notna()
     assert ambulatory.sum() > 0
-    assert rows.loc[ambulatory, "statut_400mg_volet1"].isin(["eligible", "needs_review"]).all()
-    summary = result.summary()
-    assert summary.loc["(rows)"].sum() == len(rows)
+    assert rows.loc[ambulatory, "statut_400mg_volet1"].isin(["eligible", "needs_review", "not_applicable"]).all()
+    assert result.summary_gp().sum() == len(rows)
+
+
+def test_grand_est_verdicts_a_planner_can_sign(grand_est) -> None:
+    """Issue #11 regressions on the real Grand Est batch (FINESS 2021, zoning orders of 2022, QPV 2024)."""
+    _, result = grand_est
+    rows = result.rows
+    # the Givet dental centre is not a host of GP posts
+    givet = rows[(rows["insee"] == "08190") & rows["nom"].str.contains("DENTAIRE")]
+    assert len(givet) == 1 and givet["statut_400mg_volet1"].iloc[0] == "not_applicable"
+    dental = rows["type_structure"].isin(["centre_sante_dentaire", "centre_sante_infirmier"])
+    assert dental.sum() > 50
+    for scheme in ("400mg_volet1", "400mg_volet2", "aumg", "postes_partages_mg"):
+        assert (rows.loc[dental, f"statut_{scheme}"] == "not_applicable").all(), scheme
+    assert (rows.loc[dental, "statut_mg"] == "not_applicable").all()
+    # ASR is a Normandie scheme: not applicable here, never "not eligible"
+    assert (rows["statut_asr"] == "not_applicable").all()
+    # HZ structures outside any QPV fail volets 1 and 2 (unless a kind question or a boundary keeps them open)
+    hz = (rows["classe"] == "HZ") & rows["qpv2024"].isna() & rows["type_structure"].isin(["msp"])
+    assert hz.sum() > 5
+    assert (rows.loc[hz, "statut_400mg_volet1"].isin(["not_eligible", "needs_review"])).all()
+    assert (rows.loc[hz, "statut_400mg_volet1"] == "not_eligible").mean() > 0.8
+    # hospitals are never "eligible" as GP host sites because of a partner part
+    hospitals = rows["type_structure"].isin(["ch", "chu", "hopital_proximite"])
+    partner_only = hospitals & (rows["statut_400mg_volet2"] != "eligible")
+    assert (rows.loc[partner_only, "statut_mg"] != "eligible").all()
+    partner = "partenaire possible : 400 MG volet 1 (partie hospitalière)"
+    assert rows.loc[hospitals, "resume"].str.contains(partner, regex=False).all()
+    # every assessed row has a summary and a verdict per scheme
+    assessed = rows["status"] == "ok"
+    assert rows.loc[assessed, "resume"].notna().all()
+    for scheme in SCHEMES:
+        assert rows.loc[assessed, f"statut_{scheme}"].isin(STATUSES).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -34,7 +35,7 @@ def region_rows(paths: Paths, region: str) -> gpd.GeoDataFrame:
     """Batch rows of a région, computed once per test session (shared with test_browser)."""
     from zonage.workflows import eligibility_of_region
 
-    return eligibility_of_region(paths, region)[1].rows
+    return eligibility_of_region(paths, region, on=date(2025, 3, 1))[1].rows
 
 
 def hostile_rows(rows: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -38,7 +38,9 @@ SEEDS_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference" / "seed
 SCHEME_IDS = {"400mg_volet1", "400mg_volet2", "astp", "postes_partages", "postes_partages_mg", "aumg", "asr"}
 #: Schemes whose host site must be in ZIP/ZAC (and their own QPV rule).
 ZONED = ["400mg_volet1", "400mg_volet2", "postes_partages", "postes_partages_mg", "aumg"]
-DAY = "2025-06-01"
+DAY = "2025-03-01"
+GE = "arrêté ARS Grand Est de 2022"
+GE_EN = "ARS Grand Est order of 2022"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,7 @@ def loc(**kw) -> dict:
         "qpv2024": None, "qpv2024_nom": None, "qpv2024_boundary_m": np.nan, "qpv2024_covered": True,
         "qpv2015": None, "qpv2015_nom": None, "qpv2015_boundary_m": np.nan, "qpv2015_covered": True,
         "classe_commune": "ZIP", "classe_qpv": None, "classe": "ZIP", "classe_source": "commune",
+        "zoning_vintage": "2025",
     }
     row.update(kw)
     return row
@@ -74,7 +77,7 @@ def caen(**kw) -> dict:
 
 
 def one(schemes, scheme_id, row, category=None, region=None, day=DAY, **kw) -> dict:
-    cats = None if category is None else pd.Series([category], dtype=object)
+    cats = None if category is None else pd.Series([str(category)], dtype=object)
     regions = None if region is None else pd.Series([region])
     out = evaluate_sites(pd.DataFrame([row]), {scheme_id: schemes[scheme_id]}, categories=cats, region=regions,
                          date=day, **kw)
@@ -110,17 +113,24 @@ def test_every_reason_code_has_french_and_english_sentences(schemes):
             assert template.fr.strip() and template.en.strip(), (scheme.id, code)
 
 
-def test_structure_types_use_finess_codes(schemes):
+def test_structure_types_are_kinds(schemes):
+    from zonage.rules.kinds import kind_catalogue
+
     v1 = schemes["400mg_volet1"]
-    assert {"124", "603", "cabinet_liberal"} <= v1.roles["ambulatoire"].category_codes
-    assert {"355", "101", "106", "500", "223"} <= v1.roles["hospitalier"].category_codes
-    pp = schemes["postes_partages"].roles["hospitalier"].category_codes
-    assert {"355", "101", "433", "142", "143"} <= pp
-    assert schemes["asr"].roles["chu"].category_codes == {"101"}
+    assert {"centre_sante_medical", "centre_sante_polyvalent", "msp", "cabinet_liberal"} <= \
+        v1.roles["ambulatoire"].kinds
+    assert not {"centre_sante_dentaire", "centre_sante_infirmier"} & (v1.roles["ambulatoire"].kinds
+                                                                       | v1.roles["ambulatoire"].review_kinds)
+    assert {"ch", "chu", "hopital_proximite", "ehpad", "pmi"} <= v1.roles["hospitalier"].kinds
+    pp = schemes["postes_partages"].roles["hospitalier"].kinds
+    assert {"ch", "chu", "usmp", "clat", "centre_vaccination"} <= pp
+    assert "centre_sante_dentaire" in schemes["postes_partages"].roles["ambulatoire"].review_kinds
+    assert schemes["asr"].roles["chu"].kinds == {"chu"}
+    catalogue = kind_catalogue()
     for scheme in schemes.values():
         for role in scheme.roles.values():
             for t in role.structure_types:
-                assert (t.code.isdigit() and len(t.code) == 3) or t.code in ("cabinet_liberal", "universite")
+                assert t.kind in catalogue and not catalogue[t.kind].unknown
 
 
 def test_scheme_parameters(schemes):
@@ -146,7 +156,7 @@ def test_grand_est_overrides(schemes):
     assert ge.roles["ambulatoire"].zones.accepted == ("ZIP", "ZAC")
     assert "QPV" in ge.roles["ambulatoire"].zones.review
     assert ge.posts.region_min == 20
-    assert v2.resolve("28", on) is v2
+    assert v2.resolve("11", on) is v2
     assert schemes["400mg_volet1"].resolve("44", on).posts.region_min == 20
     assert v2.resolve("44", on) is ge  # cached
 
@@ -163,8 +173,8 @@ def test_zip_is_eligible(schemes, scheme_id):
     r = one(schemes, scheme_id, loc())
     assert r["status"] == "eligible"
     assert codes(r) == ["ZONE_ZIP"]
-    assert r["message_fr"] == "éligible : ZIP via la commune 57463 Metz"
-    assert r["message_en"] == "eligible: ZIP through commune 57463 Metz"
+    assert r["message_fr"] == f"éligible : ZIP via la commune 57463 Metz ({GE})"
+    assert r["message_en"] == f"eligible: ZIP through commune 57463 Metz ({GE_EN})"
     assert r["role"] == "ambulatoire"
 
 
@@ -178,8 +188,9 @@ def test_zac_is_eligible(schemes, scheme_id):
 def test_qpv_is_eligible(schemes, scheme_id):
     r = one(schemes, scheme_id, in_qpv())
     assert r["status"] == "eligible"
-    assert codes(r) == ["ZONE_QPV"]
-    assert r["message_fr"] == "éligible : QPV QN05701M (Borny)"
+    assert codes(r)[0] == "ZONE_QPV"
+    assert codes(r) == ["ZONE_QPV"] or (scheme_id == "astp" and codes(r) == ["ZONE_QPV", "SPECIALITY_MISSING"])
+    assert r["message_fr"].startswith("éligible : QPV QN05701M (Borny)")
 
 
 def test_volet2_qpv_depends_on_region_wording(schemes):
@@ -202,8 +213,9 @@ def test_hors_zonage_is_not_eligible(schemes, scheme_id):
     r = one(schemes, scheme_id, hz())
     assert r["status"] == "not_eligible"
     assert "ZONE_NOT_PRIORITY" in codes(r)
-    assert r["message_fr"].startswith("non éligible : hors zonage (commune 67482 Strasbourg, HZ)")
-    assert r["message_en"].startswith("not eligible: outside the priority zones (commune 67482 Strasbourg, HZ)")
+    assert r["message_fr"].startswith(f"non éligible : hors zonage (commune 67482 Strasbourg, HZ ; {GE})")
+    assert r["message_en"].startswith(
+        f"not eligible: outside the priority zones (commune 67482 Strasbourg, HZ; {GE_EN})")
 
 
 @pytest.mark.parametrize("scheme_id", ZONED)
@@ -219,7 +231,7 @@ def test_qpv_level_class(schemes):
     r = one(schemes, "aumg", row)
     assert r["status"] == "eligible"
     assert codes(r)[0] == "ZONE_ZIP_QPV"
-    assert r["message_fr"].startswith("éligible : ZIP via le QPV QN01301M (Noailles)")
+    assert r["message_fr"].startswith("éligible : ZIP via le QPV QN01301M (Noailles ; arrêté régional de zonage")
     near = one(schemes, "aumg", {**row, "qpv2024_boundary_m": 10.0})
     assert near["status"] == "needs_review" and "QPV_BOUNDARY_NEAR" in codes(near)
 
@@ -227,10 +239,17 @@ def test_qpv_level_class(schemes):
 def test_astp_zone_rules(schemes):
     assert one(schemes, "astp", in_qpv())["status"] == "eligible"
     r = one(schemes, "astp", hz())
-    assert r["status"] == "needs_review" and "ZONE_SPECIALITY_DEFICIT_UNKNOWN" in codes(r)
-    assert "zone déficitaire dans la spécialité" in r["message_fr"]
+    assert r["status"] == "needs_review" and "SPECIALITY_MISSING" in codes(r)
+    assert "spécialité du poste non indiquée" in r["message_fr"]
     normandie = one(schemes, "astp", caen(classe="HZ", qpv2024="QN01401M", qpv2024_nom="Guérinière"))
     assert normandie["status"] == "needs_review" and "ZONE_QPV_TO_CHECK" in codes(normandie)
+    # with the speciality: a listed deficit zone is eligible, an unlisted commune is not, no list is to check
+    assert one(schemes, "astp", hz(speciality_deficit=True), speciality="cardiologie")["status"] == "eligible"
+    no = one(schemes, "astp", hz(speciality_deficit=False), speciality="cardiologie")
+    assert no["status"] == "not_eligible" and "SPECIALITY_NO_DEFICIT" in codes(no)
+    assert "absente de la liste des zones déficitaires en cardiologie" in no["message_fr"]
+    unknown = one(schemes, "astp", hz(speciality_deficit=None), speciality="cardiologie")
+    assert unknown["status"] == "needs_review" and "SPECIALITY_DEFICIT_UNKNOWN" in codes(unknown)
 
 
 def test_asr_region_and_roles(schemes):
@@ -239,43 +258,82 @@ def test_asr_region_and_roles(schemes):
     assert "ZONE_NOT_REQUIRED" in codes(r)
     assert one(schemes, "asr", caen(), category="101")["role"] == "chu"
     outside = one(schemes, "asr", loc(), category="355")
-    assert outside["status"] == "not_eligible" and "REGION_NOT_COVERED" in codes(outside)
+    assert outside["status"] == "not_applicable" and "REGION_NOT_COVERED" in codes(outside)
     assert "Normandie" in outside["message_fr"] and "Grand Est" in outside["message_fr"]
+    assert outside["message_fr"].startswith("non applicable")
     unknown = one(schemes, "asr", loc(insee=None, commune_method="none", classe=None), category="355")
     assert unknown["status"] == "needs_review" and "REGION_UNKNOWN" in codes(unknown)
-    wrong = one(schemes, "asr", caen(), category="124")
-    assert wrong["status"] == "not_eligible" and "STRUCTURE_TYPE_NOT_ACCEPTED" in codes(wrong)
+    wrong = one(schemes, "asr", caen(), category="603")
+    assert wrong["status"] == "not_applicable" and "STRUCTURE_KIND_NOT_ACCEPTED" in codes(wrong)
 
 
 # -- sites: structure types --------------------------------------------------------------------
 @pytest.mark.parametrize("scheme_id", sorted(SCHEME_IDS - {"asr"}))
-def test_wrong_structure_type(schemes, scheme_id):
+def test_wrong_structure_kind_is_not_applicable(schemes, scheme_id):
     r = one(schemes, scheme_id, in_qpv(classe="ZIP", classe_commune="ZIP"), category="620")
-    assert r["status"] == "not_eligible"
-    assert codes(r)[0] == "STRUCTURE_TYPE_NOT_ACCEPTED"
+    assert r["status"] == "not_applicable"
+    assert codes(r) == ["STRUCTURE_KIND_NOT_ACCEPTED"]
     assert r["role"] == schemes[scheme_id].site_role
-    assert "620" in r["message_fr"] and "Pharmacie" in r["message_fr"]
+    assert "catégorie FINESS 620" in r["message_fr"] and r["message_fr"].startswith("non applicable")
 
 
 def test_category_picks_the_part(schemes):
     hospital = one(schemes, "400mg_volet1", hz(), category="355")
     assert (hospital["role"], hospital["status"]) == ("hospitalier", "eligible")
-    assert codes(hospital) == ["ZONE_NOT_REQUIRED", "STRUCTURE_TYPE_ACCEPTED"]
+    assert codes(hospital) == ["ROLE_PARTNER", "STRUCTURE_KIND_ACCEPTED"]
+    assert "la condition de zone porte sur la partie ambulatoire" in hospital["message_fr"]
     ambulatory = one(schemes, "400mg_volet1", hz(), category=603)
     assert (ambulatory["role"], ambulatory["status"]) == ("ambulatoire", "not_eligible")
-    ok = one(schemes, "400mg_volet1", loc(), category="124")
-    assert ok["message_fr"] == "éligible : ZIP via la commune 57463 Metz ; Centre de santé (124)"
+    ok = one(schemes, "400mg_volet1", loc(), category="603")
+    assert ok["message_fr"] == (f"éligible : ZIP via la commune 57463 Metz ({GE}) ; "
+                                "maison de santé pluriprofessionnelle (catégorie FINESS 603)")
 
 
-def test_category_unknown_needs_review(schemes):
+def test_dental_and_nursing_centres_cannot_host_gp_posts(schemes):
+    """Issue #11: the Givet "CENTRE DE SANTE DENTAIRE" (FINESS 124) was eligible for 400 MG volet 1."""
+    from zonage.rules.kinds import classify
+
+    kinds = classify(category=["124", "124", "124", "124"], ape=["8623Z", None, "8690D", "8621Z"],
+                     name=["CENTRE DE SANTE DENTAIRE", "CENTRE DE SOINS INFIRMIERS", "CDS", "CDS MUNICIPAL"])
+    assert kinds["type"].tolist() == ["centre_sante_dentaire", "centre_sante_infirmier", "centre_sante_infirmier",
+                                      "centre_sante_medical"]
+    givet = loc(insee="08190", commune_nom="Givet")
+    frame = pd.DataFrame([givet] * 4)
+    for scheme_id in ("400mg_volet1", "400mg_volet2", "aumg", "postes_partages_mg"):
+        out = evaluate_sites(frame, {scheme_id: schemes[scheme_id]}, kinds=kinds, date=DAY)
+        assert out["status"].astype(str).tolist() == ["not_applicable", "not_applicable", "not_applicable",
+                                                      "eligible"], scheme_id
+        assert "centre de santé dentaire (d'après le nom et le code APE 8623Z)" in out["message_fr"].iloc[0]
+    # a specialists' shared post in a dental centre: the dedicated dental call, to check
+    out = evaluate_sites(frame.iloc[:1], {"postes_partages": schemes["postes_partages"]}, kinds=kinds.iloc[:1],
+                         date=DAY)
+    assert out["status"].iloc[0] == "needs_review" and "STRUCTURE_KIND_TO_CHECK" in out["reasons"].iloc[0]
+
+
+def test_unknown_kind_of_centre_needs_review(schemes):
     out = evaluate_sites(pd.DataFrame([loc()]), {"400mg_volet1": schemes["400mg_volet1"]},
-                         categories=pd.Series([None], dtype=object), date=DAY)
+                         categories=pd.Series(["124"], dtype=object), date=DAY)
     r = out.iloc[0]
-    assert r["status"] == "needs_review" and "STRUCTURE_CATEGORY_UNKNOWN" in r["reasons"]
-    # a firm zone failure stays a failure, the unknown category is reported
+    assert r["status"] == "needs_review" and "STRUCTURE_KIND_UNKNOWN" in r["reasons"]
+    assert "type non connu" in r["message_fr"]
+    # a firm zone failure stays a failure, the unknown kind of centre de santé is reported
+    out = evaluate_sites(pd.DataFrame([hz()]), {"400mg_volet1": schemes["400mg_volet1"]},
+                         categories=pd.Series(["124"]), date=DAY)
+    assert out.iloc[0]["status"] == "not_eligible" and "STRUCTURE_KIND_UNKNOWN" in out.iloc[0]["reasons"]
+    # no category at all: it may be a hospital, which has no zone condition here: to check
     out = evaluate_sites(pd.DataFrame([hz()]), {"400mg_volet1": schemes["400mg_volet1"]},
                          categories=pd.Series([np.nan]), date=DAY)
-    assert out.iloc[0]["status"] == "not_eligible" and "STRUCTURE_CATEGORY_UNKNOWN" in out.iloc[0]["reasons"]
+    assert out.iloc[0]["status"] == "needs_review" and "STRUCTURE_KIND_UNKNOWN" in out.iloc[0]["reasons"]
+
+
+def test_name_against_ape_code_needs_review(schemes):
+    from zonage.rules.kinds import classify
+
+    kinds = classify(category=["124"], ape=["8623Z"], name=["CENTRE DE SANTE MEDICAL"])
+    assert (kinds["type"].iloc[0], kinds["type_source"].iloc[0]) == ("centre_sante_medical", "nom≠ape")
+    out = evaluate_sites(pd.DataFrame([loc()]), {"aumg": schemes["aumg"]}, kinds=kinds, date=DAY)
+    assert out["status"].iloc[0] == "needs_review" and "STRUCTURE_KIND_CONFLICT" in out["reasons"].iloc[0]
+    assert "le code APE 8623Z indique un centre de santé dentaire" in out["message_fr"].iloc[0]
 
 
 # -- sites: fragile answers --------------------------------------------------------------------
@@ -356,14 +414,14 @@ def test_qpv_generation_in_force(schemes):
     row = hz(qpv2015="QP057010", qpv2015_nom="Borny 2015")
     before = one(schemes, "400mg_volet1", row, day="2023-06-01")
     assert before["status"] == "eligible" and "QP057010" in before["message_fr"]
-    after = one(schemes, "400mg_volet1", row, day="2025-06-01")
+    after = one(schemes, "400mg_volet1", row, day="2025-03-01")
     assert after["status"] == "not_eligible" and "hors QPV 2024" in after["message_fr"]
 
 
 def test_overseas_generation_date(schemes):
     row = loc(insee="97411", commune_nom="Saint-Denis", classe="HZ", qpv2015="QP974001", qpv2015_nom="A")
     assert one(schemes, "400mg_volet1", row, day="2024-06-01")["status"] == "eligible"
-    assert one(schemes, "400mg_volet1", row, day="2025-06-01")["status"] == "not_eligible"
+    assert one(schemes, "400mg_volet1", row, day="2025-03-01")["status"] == "not_eligible"
 
 
 def test_output_shape_and_positions(schemes):
@@ -372,7 +430,7 @@ def test_output_shape_and_positions(schemes):
     assert list(out.columns) == list(OUTPUT_COLUMNS)
     assert len(out) == 3 * len(schemes)
     assert sorted(out["row"].unique()) == [0, 1, 2]
-    assert set(out["status"]) <= {"eligible", "needs_review", "not_eligible"}
+    assert set(out["status"]) <= {"eligible", "needs_review", "not_eligible", "not_applicable"}
     empty = evaluate_sites(frame.iloc[:0], schemes)
     assert list(empty.columns) == list(OUTPUT_COLUMNS) and len(empty) == 0
 
@@ -382,6 +440,10 @@ def test_default_schemes_and_input_errors(schemes):
     assert set(out["scheme"]) == SCHEME_IDS
     with pytest.raises(InputDataError, match="categories"):
         evaluate_sites(pd.DataFrame([loc()]), schemes, categories=pd.Series(["124", "355"]))
+    with pytest.raises(InputDataError, match="kinds"):
+        from zonage.rules.kinds import classify
+
+        evaluate_sites(pd.DataFrame([loc()]), schemes, kinds=classify(category=["124", "355"]))
 
 
 # -- property ----------------------------------------------------------------------------------
@@ -402,6 +464,7 @@ _rows = st.fixed_dictionaries({
     "classe_commune": st.sampled_from(["ZIP", "HZ", None]),
     "classe_qpv": st.sampled_from([None, "ZIP"]),
     "classe_source": st.sampled_from(["commune", "qpv", "none"]),
+    "zoning_vintage": st.sampled_from(["2025", "2026", None]),
 })
 
 
@@ -415,7 +478,8 @@ def test_one_row_per_input_row_and_scheme(schemes, rows, cats, day):
     assert len(out) == len(frame) * len(schemes)
     for _, part in out.groupby("scheme"):
         assert sorted(part["row"]) == list(range(len(frame)))
-    labels = {"eligible": "éligible", "needs_review": "à vérifier", "not_eligible": "non éligible"}
+    labels = {"eligible": "éligible", "needs_review": "à vérifier", "not_eligible": "non éligible",
+              "not_applicable": "non applicable"}
     for status, message, reasons in zip(out["status"], out["message_fr"], out["reasons"], strict=True):
         assert message.startswith(labels[status])
         assert reasons
@@ -451,6 +515,7 @@ def _synthetic(n: int, seed: int = 7) -> tuple[pd.DataFrame, pd.Series]:
         "classe_commune": pick(["ZIP", "HZ", "mixed", None]), "classe_qpv": pick([None, None, "ZIP", "ZAC"]),
         "classe_source": pick(["commune", "commune", "qpv", "none"]),
         "commune_merged": rng.random(n) < 0.05,
+        "zoning_vintage": pick(["2025", "2025", "2025", "2024"]),
     })
     categories = pd.Series(pick(["124", "603", "355", "101", "620", "999", None, 124]), dtype=object)
     return frame, categories
@@ -497,7 +562,7 @@ def test_result_text_columns_are_categorical(schemes):
         assert isinstance(out[column].dtype, pd.CategoricalDtype), column
         categories = list(out[column].cat.categories)
         assert len(set(categories)) == len(categories)
-    assert list(out["status"].cat.categories) == ["eligible", "needs_review", "not_eligible"]
+    assert list(out["status"].cat.categories) == ["eligible", "needs_review", "not_eligible", "not_applicable"]
     assert out["status"].cat.ordered
     assert list(out["scheme"].cat.categories) == sorted(schemes)
     # scheme by scheme, rows in input order
@@ -505,7 +570,8 @@ def test_result_text_columns_are_categorical(schemes):
     assert out["row"].tolist() == list(range(len(frame))) * len(schemes)
     # strings compare, map and concatenate (after astype(object)) as before
     assert (out["status"] == "eligible").any() and out["status"].isin(["not_eligible"]).any()
-    assert out["status"].map({"eligible": 0, "needs_review": 1, "not_eligible": 2}).astype(int).max() == 2
+    assert out["status"].map({"eligible": 0, "needs_review": 1, "not_eligible": 2,
+                              "not_applicable": 3}).astype(int).max() == 3
     text = out["reasons"].astype(object) + ";X"
     assert text.str.endswith(";X").all()
     empty = evaluate_sites(frame.iloc[:0], schemes, date=DAY)
@@ -516,11 +582,11 @@ def test_result_text_columns_are_categorical(schemes):
 # -- applications ------------------------------------------------------------------------------
 def aumg_application(**kw) -> dict:
     app = {
-        "scheme": "aumg", "start": "2025-11-01",
+        "scheme": "aumg", "start": "2024-11-01",
         "ambulatory": {"finess": "570000001", "category": "603", "located": loc()},
-        "university": {"category": "universite"},
+        "university": {"type": "universite"},
         "doctor": {"speciality": "Médecine générale", "diploma_mg": True, "thesis": True,
-                   "internship_end": "2023-10-31", "ordre_registration": "2025-10-15"},
+                   "internship_end": "2022-10-31", "ordre_registration": "2024-10-15"},
         "shares": {"ambulatory": 50, "university": 50},
     }
     app.update(kw)
@@ -541,8 +607,8 @@ def test_aumg_eligible_with_funding(schemes):
 def test_aumg_lists_every_failure(schemes):
     app = aumg_application(
         ambulatory={"category": "603", "located": hz()},
-        doctor={"speciality": "cardiologie", "diploma_mg": False, "internship_end": "2017-10-31",
-                "ordre_registration": "2025-12-01"},
+        doctor={"speciality": "cardiologie", "diploma_mg": False, "internship_end": "2016-10-31",
+                "ordre_registration": "2024-12-01"},
         shares={"ambulatory": 30, "university": 90},
         duration_years=4,
     )
@@ -553,7 +619,7 @@ def test_aumg_lists_every_failure(schemes):
                       "PROFILE_ORDRE_REGISTRATION_LATE", "SHARES_ABOVE_100", "DURATION_TOO_LONG"}
     assert {f.code for f in verdict.reviews} == {"SHARE_BELOW_MIN", "SHARE_ABOVE_MAX"}
     late = next(f for f in verdict.failures if f.code == "PROFILE_ORDRE_REGISTRATION_LATE")
-    assert late.message_fr == "inscription à l'Ordre des médecins le 1er décembre 2025, après le 1er novembre 2025"
+    assert late.message_fr == "inscription à l'Ordre des médecins le 1er décembre 2024, après le 1er novembre 2024"
     zone = next(f for f in verdict.failures if f.code == "ZONE_NOT_PRIORITY")
     assert zone.part == "ambulatoire" and "67482 Strasbourg" in zone.message_fr
     for finding in verdict.issues:
@@ -563,11 +629,20 @@ def test_aumg_lists_every_failure(schemes):
 
 def test_aumg_years_after_internship(schemes):
     between = aumg_application(doctor={**aumg_application()["doctor"], "diploma_mg": False,
-                                       "internship_end": "2021-05-01"})
+                                       "internship_end": "2020-05-01"})
     verdict = check_application(between, schemes)
     assert verdict.status == "needs_review" and verdict.codes == ["PROFILE_AUMG_STATUS"]
-    holder = aumg_application(doctor={**aumg_application()["doctor"], "internship_end": "2015-01-01"})
-    assert check_application(holder, schemes).status == "eligible"
+    # issue #11: a GP whose internship ended in 2005 is not eligible because he holds the diploma
+    holder = check_application(aumg_application(doctor={**aumg_application()["doctor"],
+                                                        "internship_end": "2005-10-31"}), schemes)
+    assert holder.status == "needs_review" and holder.codes == ["PROFILE_AUMG_STATUS_DES"]
+    assert "19" in holder.reviews[0].message_fr and "jeunes médecins" in holder.reviews[0].message_fr
+    without = check_application(aumg_application(doctor={**aumg_application()["doctor"], "diploma_mg": False,
+                                                         "internship_end": "2005-10-31"}), schemes)
+    assert without.status == "not_eligible" and without.codes == ["PROFILE_AUMG_STATUS"]
+    unknown = check_application(aumg_application(doctor={k: v for k, v in aumg_application()["doctor"].items()
+                                                         if k != "internship_end"}), schemes)
+    assert unknown.status == "needs_review" and unknown.reviews[0].condition == "PROFILE_AUMG_STATUS"
 
 
 def test_missing_doctor_information_needs_review(schemes):
@@ -581,9 +656,9 @@ def test_missing_doctor_information_needs_review(schemes):
 
 def volet_application(scheme: str, **kw) -> dict:
     app = {
-        "scheme": scheme, "start": "2025-11-01",
+        "scheme": scheme, "start": "2024-11-01",
         "hospital": {"finess": "570000002", "category": "355", "located": hz()},
-        "ambulatory": {"finess": "570000001", "category": "124", "located": loc()},
+        "ambulatory": {"finess": "570000001", "type": "centre de santé médical", "located": loc()},
         "doctor": {"diploma_mg": True, "thesis": True, "installed": False, "practising_in_priority_zone": False,
                    "speciality": "mg"},
     }
@@ -600,18 +675,29 @@ def test_volet1(schemes):
         "400mg_volet1", doctor={"diploma_mg": False, "thesis": "non"},
         hospital={"category": "620", "located": loc()}), schemes)
     assert {f.code for f in bad.failures} == {"PROFILE_DIPLOMA_MG_MISSING", "PROFILE_THESIS_MISSING",
-                                              "STRUCTURE_TYPE_NOT_ACCEPTED"}
+                                              "STRUCTURE_KIND_NOT_ACCEPTED"}
     missing = check_application({k: v for k, v in volet_application("400mg_volet1").items() if k != "hospital"},
                                 schemes)
     assert "ROLE_MISSING" in missing.codes
 
 
 def test_volet2_profile(schemes):
-    app = volet_application("400mg_volet2", doctor={"diploma_mg": True, "thesis": True, "installed": True,
-                                                   "practising_in_priority_zone": True})
-    verdict = check_application(app, schemes)
-    assert {f.code for f in verdict.failures} == {"PROFILE_ALREADY_INSTALLED", "PROFILE_ALREADY_IN_PRIORITY_ZONE"}
-    qpv_grand_est = check_application(volet_application("400mg_volet2", ambulatory={"category": "124",
+    doctor = {"diploma_mg": True, "thesis": True, "installed": True, "practising_in_priority_zone": True}
+    national = check_application(volet_application("400mg_volet2", doctor=doctor, region="11",
+                                                    ambulatory={"type": "msp",
+                                                                "located": loc(insee="93066", commune_nom="X")}),
+                                 schemes)
+    assert {f.code for f in national.failures} == {"PROFILE_ALREADY_INSTALLED", "PROFILE_ALREADY_IN_PRIORITY_ZONE"}
+    # Grand Est opens volet 2 to "médecins isolés souhaitant améliorer leur confort d'exercice": to check
+    grand_est = check_application(volet_application("400mg_volet2", doctor=doctor), schemes)
+    assert grand_est.status == "needs_review"
+    assert {f.code for f in grand_est.reviews} == {"PROFILE_ALREADY_INSTALLED", "PROFILE_ALREADY_IN_PRIORITY_ZONE"}
+    # Normandie: "ne souhaitent pas ou plus exercer en libéral": installed is to check, priority zone fails
+    normandie = check_application(volet_application("400mg_volet2", doctor=doctor,
+                                                    ambulatory={"type": "msp", "located": caen()}), schemes)
+    assert [f.code for f in normandie.failures] == ["PROFILE_ALREADY_IN_PRIORITY_ZONE"]
+    assert [f.code for f in normandie.reviews] == ["PROFILE_ALREADY_INSTALLED"]
+    qpv_grand_est = check_application(volet_application("400mg_volet2", ambulatory={"type": "msp",
                                                                                      "located": in_qpv()}), schemes)
     assert qpv_grand_est.status == "needs_review" and "ZONE_QPV_TO_CHECK" in qpv_grand_est.codes
 
@@ -633,9 +719,9 @@ def test_postes_partages(schemes):
     share = check_application({**app, "shares": {"hospital": 50}}, schemes)
     assert share.status == "needs_review" and share.codes == ["SHARE_ABOVE_MAX"]
     assert share.funding.amount_eur == pytest.approx(0.6 * 0.5 * 60000 * 2)
-    start = check_application({**app, "start": "2025-10-01"}, schemes)
+    start = check_application({**app, "start": "2024-10-01"}, schemes)
     assert start.codes == ["START_DATE_UNUSUAL"] and "1er novembre" in start.reviews[0].message_fr
-    fragile = check_application({**app, "ambulatory": {"category": "124", "located": loc(commune_boundary_m=5.0)}},
+    fragile = check_application({**app, "ambulatory": {"type": "msp", "located": loc(commune_boundary_m=5.0)}},
                                 schemes)
     assert fragile.status == "needs_review" and "COMMUNE_BOUNDARY_NEAR" in fragile.codes
 
@@ -648,26 +734,74 @@ def test_postes_partages_mg(schemes):
 
 
 def test_asr_shares(schemes):
-    base = {"scheme": "asr", "start": "2025-11-01",
+    base = {"scheme": "asr", "start": "2024-11-01",
             "peripheral": {"category": "355", "located": caen(insee="50129", commune_nom="Cherbourg")},
             "chu": {"category": "101", "located": caen()},
-            "doctor": {"internship_region": "28"}, "shares": {"peripheral": 60, "chu": 40}}
+            "doctor": {"internship_region": "28", "internship_end": "2024-10-31"},
+            "shares": {"peripheral": 60, "chu": 40}}
     assert check_application(base, schemes).status == "eligible"
     low = check_application({**base, "shares": {"peripheral": 50, "chu": 50}}, schemes)
     assert {f.code for f in low.failures} == {"SHARE_BELOW_MIN", "SHARE_ABOVE_MAX"}
     over = check_application({**base, "shares": {"peripheral": 80, "chu": 40}}, schemes)
     assert [f.code for f in over.failures] == ["SHARES_ABOVE_100"]
-    elsewhere = check_application({**base, "doctor": {"internship_region": 44}, "region": "Grand Est"}, schemes)
+    elsewhere = check_application({**base, "doctor": {"internship_region": 44, "internship_end": "2024-10-31"},
+                                   "region": "Grand Est"}, schemes)
     assert {"PROFILE_NOT_REGION_INTERN", "REGION_NOT_COVERED"} <= {f.code for f in elsewhere.failures}
 
 
+@pytest.mark.parametrize("region", ["28", 28, "Normandie", "normandie", " NORMANDIE "])
+def test_region_given_by_code_or_name(schemes, region):
+    """Issue #11: internship_region 'Normandie' was rejected where '28' passed."""
+    app = {"scheme": "asr", "start": "2024-11-01", "peripheral": {"category": "355", "located": caen()},
+           "chu": {"category": "101", "located": caen()},
+           "doctor": {"internship_region": region, "internship_end": "2024-10-31"},
+           "shares": {"peripheral": 60, "chu": 40}}
+    verdict = check_application(app, schemes)
+    assert verdict.status == "eligible", verdict.message_fr
+    with pytest.raises(InputDataError, match="unknown région"):
+        check_application({**app, "doctor": {"internship_region": "Normandy-sur-Mer"}}, schemes)
+
+
 def test_astp_needs_a_second_structure(schemes):
-    base = {"scheme": "astp", "hospital": {"category": "101", "located": loc()}, "doctor": {}}
+    base = {"scheme": "astp", "start": "2024-11-01", "hospital": {"category": "101", "located": loc()},
+            "doctor": {"internship_end": "2024-10-31", "speciality": "cardiologie"}}
     verdict = check_application(base, schemes)
     assert verdict.codes == ["ROLE_MISSING_ONE_OF"]
     assert "partie ambulatoire ou établissement partenaire" in verdict.failures[0].message_fr
     partner = check_application({**base, "partner": {"category": "355", "located": hz()}}, schemes)
     assert partner.status == "eligible"
+
+
+def test_astp_doctor_profile(schemes):
+    """Issue #11: ASTP checked no doctor profile (a doctor 27 years past internship and installed passed)."""
+    base = {"scheme": "astp", "start": "2024-11-01", "hospital": {"category": "101", "located": loc()},
+            "partner": {"category": "355", "located": hz()}}
+    old = check_application({**base, "doctor": {"internship_end": "1997-10-31", "installed": True,
+                                                "speciality": "cardiologie"}}, schemes)
+    assert old.status == "not_eligible" and "PROFILE_NOT_POST_INTERNSHIP" in old.codes
+    assert "PROFILE_INSTALLED_POST_INTERNSHIP" in old.codes
+    missing = check_application({**base, "doctor": {}}, schemes)
+    assert missing.status == "needs_review"
+    assert {f.condition for f in missing.reviews} == {"PROFILE_NOT_POST_INTERNSHIP", "PROFILE_SPECIALITY_MG_EXCLUDED"}
+
+
+def test_astp_with_speciality_and_deficit_list(schemes):
+    table = pd.DataFrame({"specialite": ["Cardiologie", "pneumologie"], "insee": ["67482", "57463"]})
+    from zonage.rules.deficits import read_deficits
+
+    deficits = read_deficits(table)
+    app = {"scheme": "astp", "start": "2024-11-01", "hospital": {"category": "101", "located": loc()},
+           "ambulatory": {"type": "msp", "located": hz()},
+           "doctor": {"internship_end": "2024-10-31", "speciality": "cardiologie"}}
+    assert check_application(app, schemes, deficits=deficits).status == "eligible"
+    other = check_application({**app, "doctor": {**app["doctor"], "speciality": "pneumologie"}}, schemes,
+                              deficits=deficits)
+    assert other.status == "not_eligible" and "SPECIALITY_NO_DEFICIT" in other.codes
+    unlisted = check_application({**app, "doctor": {**app["doctor"], "speciality": "dermatologie"}}, schemes,
+                                 deficits=deficits)
+    assert unlisted.status == "needs_review" and "SPECIALITY_DEFICIT_UNKNOWN" in unlisted.codes
+    no_list = check_application(app, schemes)
+    assert no_list.status == "needs_review" and "SPECIALITY_DEFICIT_UNKNOWN" in no_list.codes
 
 
 def test_located_sites_lookup(schemes):
@@ -691,6 +825,7 @@ def test_verdict_to_dict(schemes):
     data = check_application(aumg_application(), schemes).to_dict()
     assert data["status"] == "eligible" and data["funding"]["amount_eur"] == 50400
     assert data["message_fr"] == "éligible"
+    assert data["met"] and all(m["message_fr"] for m in data["met"])
 
 
 # -- malformed rules files ---------------------------------------------------------------------
@@ -704,7 +839,7 @@ source = "seed.txt"
 label_fr = "partie ambulatoire"
 label_en = "ambulatory part"
 keys = ["ambulatory"]
-structure_types = [{ code = "124", label = "Centre de santé" }]
+structure_types = [{ kind = "centre_sante_medical" }]
 
 [roles.ambulatoire.zones]
 accepted = ["ZIP"]
@@ -753,8 +888,10 @@ def test_minimal_planner_scheme_is_valid(tmp_path):
          "roles.hospitalier.keys[0]", "also names role 'ambulatoire'"),
         (MINIMAL.replace('accepted = ["ZIP"]', 'accepted = ["ZIP"]\nreview = ["ZIP"]'),
          "roles.ambulatoire.zones.review", "both accepted and to review"),
-        (MINIMAL.replace('code = "124"', 'code = "Centre"'), "roles.ambulatoire.structure_types[0].code",
-         "invalid value"),
+        (MINIMAL.replace('kind = "centre_sante_medical"', 'kind = "Centre"'),
+         "roles.ambulatoire.structure_types[0].kind", "unknown value 'Centre'"),
+        (MINIMAL.replace('kind = "centre_sante_medical"', 'kind = "centre_sante"'),
+         "roles.ambulatoire.structure_types[0].kind", "unknown value 'centre_sante'"),
         (MINIMAL + "\n[funding]\nkind = 'monthly_flat'\n", "funding.monthly_eur", "missing required key"),
         (MINIMAL + "\n[[overrides]]\nregions = ['44']\n[overrides.set.roles.ambulatoire.zones]\naccepted = ['ZZZ']\n",
          "roles.ambulatoire.zones.accepted[0]", "overrides[0].set"),
@@ -824,7 +961,7 @@ def test_planner_rewords_a_sentence(tmp_path):
     loaded = load_schemes(tmp_path)
     r = one(loaded, "aumg", loc())
     assert r["message_fr"] == "éligible : ZIP (commune 57463)"
-    assert r["message_en"] == "eligible: ZIP through commune 57463 Metz"
+    assert r["message_en"] == f"eligible: ZIP through commune 57463 Metz ({GE_EN})"
 
 
 def test_packaged_files_copied_to_a_folder_load_identically(tmp_path):
@@ -835,4 +972,4 @@ def test_packaged_files_copied_to_a_folder_load_identically(tmp_path):
 
 
 def test_zone_classes_constant():
-    assert set(ZONE_CLASSES) == {"ZIP", "ZAC", "ZAR", "ZV", "HZ", "QPV"}
+    assert set(ZONE_CLASSES) == {"ZIP", "ZAC", "ZAR", "ZV", "HZ", "QPV", "DEFICIT"}

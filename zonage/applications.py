@@ -59,6 +59,9 @@ def locate_structures(application: Mapping[str, Any], locator: Any, finess: pd.D
             if hit.empty:
                 raise InputDataError(f"{key}: FINESS number {number} not found in the FINESS layer")
             entry.setdefault("category", str(hit["categetab"].iloc[0]))
+            for key_name, column in (("ape", "codeape"), ("name", "rs")):
+                if column in hit and pd.notna(hit[column].iloc[0]):
+                    entry.setdefault(key_name, str(hit[column].iloc[0]))
             point = hit.geometry.iloc[0]
             if lon is None and point is not None and not point.is_empty:
                 lon, lat = point.x, point.y
@@ -66,19 +69,22 @@ def locate_structures(application: Mapping[str, Any], locator: Any, finess: pd.D
             raise InputDataError(f"{key}: give a FINESS number with coordinates, or lon and lat")
         located = locator.locate(np.array([float(lon)]), np.array([float(lat)]),
                                  postcodes=[entry["code_postal"]] if entry.get("code_postal") else None)
-        row = {k: (None if pd.isna(v) else v) if np.isscalar(v) or v is None else v
+        # pd.isna takes any object (pandas' own signature ends with an ``obj: object`` overload); pandas-stubs
+        # lists fewer scalar types than np.isscalar's TypeGuard admits (numpy generics, memoryview).
+        row = {k: (None if pd.isna(v) else v) if np.isscalar(v) or v is None else v  # type: ignore[arg-type]
                for k, v in located.iloc[0].astype(object).to_dict().items()}
         entry["located"] = row
         result[key] = entry
     return result
 
 
-def check_application_file(path: str | Path, paths: Paths, rules: str | Path | None = None) -> ApplicationVerdict:
-    """Read, locate and check one application file."""
+def check_application_file(path: str | Path, paths: Paths, rules: str | Path | None = None,
+                           deficits: pd.DataFrame | None = None) -> ApplicationVerdict:
+    """Read, locate and check one application file (``deficits``: deficit zones per speciality, for ASTP)."""
     from zonage.layers.store import read_layer
     from zonage.locate import Locator
 
     application = read_application(path)
     finess = read_layer(paths, "finess", columns=["nofinesset", "categetab"])
     located = locate_structures(application, Locator.from_paths(paths), finess)
-    return check_application(located, load_schemes(rules))
+    return check_application(located, load_schemes(None if rules is None else Path(rules)))

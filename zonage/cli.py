@@ -200,18 +200,20 @@ def _progress_bar(label: str) -> Progress:
                     console=console, transient=True)
 
 
-def _print_summary(result) -> None:
-    out.print("[bold]verdicts per scheme[/] (rows)")
-    out.print(result.summary().to_string(), highlight=False)
-    by_class = result.summary_by_class()
-    if not by_class.empty:
-        out.print("[bold]row status per zoning class[/]")
-        out.print(by_class.to_string(), highlight=False)
-    errors = result.rows.loc[result.rows["status"] == "error", "error"]
-    if len(errors):
-        out.print(f"[bold]{len(errors)} rows in error[/], first ones:")
-        for message in errors.head(10):
-            out.print(f"  {message}", highlight=False, soft_wrap=True)
+def _print_summary(result, schemes, on) -> None:
+    from zonage.reports import batch_summary_lines
+
+    for line in batch_summary_lines(result, schemes, on):
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+def _parse_day(value: str | None, option: str = "--date"):
+    """A date option (YYYY-MM-DD or DD/MM/YYYY); None stays None."""
+    if value is None:
+        return None
+    from zonage.rules.evaluate import _parse_date
+
+    return _parse_date(value, option)
 
 
 @app.command()
@@ -235,6 +237,13 @@ def eligibility(
              "addresses sent over the Internet) or commune (postcode + town only).")] = None,
     geocoder_url: Annotated[str | None, typer.Option(
         help="URL of the local addok API (default http://127.0.0.1:7878) or root of the BAN API.")] = None,
+    date: Annotated[str | None, typer.Option(
+        help="Date of the question (zoning order and QPV generation in force), YYYY-MM-DD; rows with a 'date' "
+             "column use their own; default today.")] = None,
+    speciality: Annotated[str | None, typer.Option(
+        help="Speciality of the posts (ASTP: the zone must be a deficit zone of this speciality).")] = None,
+    deficits: Annotated[Path | None, typer.Option(
+        help="Table of deficit zones per speciality (columns specialite + insee or departement).")] = None,
 ) -> None:
     """Assess every structure of INPUT for every scheme; every row comes out once with a status."""
     from zonage.eligibility import assess
@@ -254,7 +263,8 @@ def eligibility(
             if unknown:
                 raise ZonageError(f"unknown scheme(s) {unknown}; known: {', '.join(schemes)}")
             schemes = {k: v for k, v in schemes.items() if k in scheme}
-        out.print(f"{len(frame):,} rows read from {input_file}; columns used: {spec.describe()}", soft_wrap=True)
+        out.print(f"{len(frame)} lignes lues dans {input_file} ; colonnes utilisées : {spec.describe()}",
+                  soft_wrap=True)
         context = batch_context(paths)
         geocoding = None
         if geocoder:
@@ -264,16 +274,23 @@ def eligibility(
                 console.print(f"[bold]note:[/] addresses are sent to {geocoder_url or 'the national address API'}",
                               highlight=False, soft_wrap=True)
             geocoding = make_geocoder(geocoder, paths=paths, url=geocoder_url, cache=default_cache_path(paths.data))
-        with _progress_bar("locating and assessing") as progress:
+        on = _parse_day(date)
+        table = None
+        if deficits is not None:
+            from zonage.rules.deficits import read_deficits
+
+            table = read_deficits(deficits)
+        with _progress_bar("localisation et évaluation") as progress:
             task = progress.add_task("assess", total=len(frame))
             result = assess(frame, context["locator"], schemes, spec=spec, crs=crs, finess=context["finess"],
-                            crosswalk=context["crosswalk"], geocoder=geocoding,
+                            crosswalk=context["crosswalk"], geocoder=geocoding, on=on, speciality=speciality,
+                            deficits=table,
                             progress=lambda done, total: progress.update(task, completed=done, total=total))
         write_table(result.rows, output, sep=sep, bom=bom)
         if verdicts:
             write_table(result.verdicts, verdicts, sep=sep, bom=bom)
-        _print_summary(result)
-        out.print(f"wrote {len(result.rows):,} rows to {output}", soft_wrap=True)
+        _print_summary(result, schemes, on)
+        out.print(f"{len(result.rows):,} lignes écrites dans {output}".replace(",", "\u202f"), soft_wrap=True)
 
     _run(action)
 
@@ -282,6 +299,8 @@ def eligibility(
 def run_region(
     region: Annotated[str, typer.Option(help="INSEE région code (44 Grand Est, 28 Normandie…).")] = "44",
     download: Annotated[bool, typer.Option("--download", help="Allow downloads of missing sources.")] = False,
+    date: Annotated[str | None, typer.Option(
+        help="Date of the question (zoning order and QPV generation in force), YYYY-MM-DD; default today.")] = None,
 ) -> None:
     """The main job: build the layers, then assess every centre de santé, MSP and hospital of a région."""
     from zonage.export import write_table
@@ -298,22 +317,26 @@ def run_region(
             statuses = build_layers(all_specs(), paths, download=download,
                                     on_step=lambda name: progress.update(task, description=f"layer {name}"))
         built = [s.name for s in statuses if s.action == "built"]
-        out.print(f"layers: {len(built)} built, {len(statuses) - len(built)} unchanged")
+        out.print(f"couches : {len(built)} construites, {len(statuses) - len(built)} inchangées")
         _print_info(paths)
-        with _progress_bar(f"région {region}: assessing structures") as progress:
+        on = _parse_day(date)
+        with _progress_bar(f"région {region} : évaluation des structures") as progress:
             task = progress.add_task("assess", total=None)
             structures, result = eligibility_of_region(
-                paths, region, progress=lambda done, total: progress.update(task, completed=done, total=total)
+                paths, region, progress=lambda done, total: progress.update(task, completed=done, total=total),
+                on=on,
             )
         target = paths.processed / f"eligibility_region_{region}.csv"
         write_table(result.rows, target)
         write_table(result.rows, target.with_suffix(".geojson"))
         write_table(result.verdicts, paths.processed / f"eligibility_region_{region}_verdicts.csv")
-        out.print(f"[bold]région {region}[/]: {len(structures):,} centres de santé, MSP and hospitals (FINESS)")
-        _print_summary(result)
-        out.print(f"wrote {target} and {target.with_suffix('.geojson')}", soft_wrap=True)
+        out.print(f"[bold]région {region}[/] : {len(structures)} centres de santé, MSP et hôpitaux (FINESS)")
+        from zonage.rules import load_schemes
+
+        _print_summary(result, load_schemes(), on)
+        out.print(f"écrit : {target} et {target.with_suffix('.geojson')}", soft_wrap=True)
         map_path = write_region_map(paths, region, result.rows)
-        out.print(f"map: {map_path}", soft_wrap=True)
+        out.print(f"carte : {map_path}", soft_wrap=True)
 
     _run(action)
 
@@ -323,17 +346,28 @@ def application(
     file: Annotated[Path, typer.Argument(help="A post application as YAML or JSON.")],
     rules: Annotated[Path | None, typer.Option(help="Folder of extra or overriding scheme TOML files.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    english: Annotated[bool, typer.Option("--en", help="Print the verdict in English.")] = False,
+    deficits: Annotated[Path | None, typer.Option(
+        help="Table of deficit zones per speciality (columns specialite + insee or departement).")] = None,
 ) -> None:
-    """Check one application (scheme + structures + doctor profile): every failed condition is listed."""
+    """Check one application (scheme + structures + doctor profile): every condition met, failed or to check."""
     from zonage.applications import check_application_file
+    from zonage.reports import application_lines
+    from zonage.rules import load_schemes
 
     def action() -> None:
-        verdict = check_application_file(file, _State.paths(), rules)
+        table = None
+        if deficits is not None:
+            from zonage.rules.deficits import read_deficits
+
+            table = read_deficits(deficits)
+        verdict = check_application_file(file, _State.paths(), rules, deficits=table)
         if json_output:
             out.print_json(json.dumps(verdict.to_dict(), ensure_ascii=False, default=str))
         else:
-            out.print(verdict.message("fr"), soft_wrap=True, highlight=False)
-            out.print(verdict.message("en"), soft_wrap=True, highlight=False)
+            scheme = load_schemes(rules).get(verdict.scheme)
+            for line in application_lines(verdict, scheme, "en" if english else "fr"):
+                out.print(line, soft_wrap=True, highlight=False, markup=False)
         if verdict.status == "not_eligible":
             raise typer.Exit(1)
 

@@ -238,6 +238,8 @@ def register(app: typer.Typer) -> None:
         territories: Annotated[Path | None, typer.Option(help="Also write the territories table.")] = None,
         top: Annotated[int, typer.Option(help="Posts shown in the printed summary.")] = 10,
         sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets).")] = ",",
+        date: Annotated[str | None, typer.Option(
+            help="Date of the eligibility question (zoning order in force), YYYY-MM-DD; default today.")] = None,
     ) -> None:
         """Choose the posts that most raise accessibility under the threshold; compare with the naive rule."""
         import json
@@ -267,6 +269,9 @@ def register(app: typer.Typer) -> None:
                     format_of(target)
             summary_path = summary or output.with_name(f"{output.stem}_summary.json")
             paths = paths_of(ctx)
+            from zonage.rules.evaluate import _parse_date
+
+            on = _parse_date(date, "--date")
             schemes = pairs(scheme, "scheme", int)
             costs = pairs(cost, "cost", float)
             if any(v is None for v in costs.values()):
@@ -310,9 +315,9 @@ def register(app: typer.Typer) -> None:
                     frame = read_table(candidates)
                     context = batch_context(paths)
                     rows = assess(frame, context["locator"], spec=detect_columns(frame), finess=context["finess"],
-                                  crosswalk=context["crosswalk"],
+                                  crosswalk=context["crosswalk"], on=on,
                                   progress=lambda done, total: step("eligibility", done, total)).rows
-                result = prioritise(paths, region, wanted, candidates=rows, config=params, progress=step)
+                result = prioritise(paths, region, wanted, candidates=rows, config=params, progress=step, on=on)
             written = [write_table(result.picks, output, sep=sep)]
             write_text_atomic(summary_path, json.dumps(_jsonable(result.summary), ensure_ascii=False, indent=2))
             written.append(summary_path)

@@ -1,9 +1,16 @@
 """Batch eligibility: input rows → points → commune/QPV/class → each scheme's rule → verdicts.
 
 :func:`assess` is pure (no file is written): it returns one row per input row, in
-input order, with a status — ``eligible`` (for at least one scheme),
-``needs_review``, ``not_eligible`` or ``error`` with a message naming the row and
-field — plus the long table of verdicts per scheme with reason codes.
+input order, with ``status`` ``ok`` (assessed: one verdict per scheme in the
+``statut_<scheme>`` columns, a readable ``resume``) or ``error`` with a message naming
+the row and field, plus the long table of verdicts per scheme with reason codes.
+
+Per scheme, a structure is ``eligible`` (as the part named in ``role_<scheme>``),
+``needs_review``, ``not_eligible`` or ``not_applicable`` (the scheme is not open in its
+région or to its kind of structure). ``statut_mg`` is the best answer over the GP
+schemes for the structure as the *host site* of the post (the part the zone condition
+bears on): a hospital that can only be the hospital partner of a shared post is not
+counted eligible there.
 """
 
 from __future__ import annotations
@@ -23,13 +30,19 @@ from zonage.locate import Locator
 
 if TYPE_CHECKING:
     from zonage.geocode import Geocoder, Geocoding
+    from zonage.rules import Scheme
 
-STATUSES: tuple[str, ...] = ("eligible", "needs_review", "not_eligible", "error")
+#: Row statuses: assessed, or an error naming the row and field.
+ROW_STATUSES: tuple[str, ...] = ("ok", "error")
+#: Verdict statuses of one scheme, best first.
+STATUSES: tuple[str, ...] = ("eligible", "needs_review", "not_eligible", "not_applicable")
 #: Columns of the located frame copied into the per-row result.
 LOCATED_COLUMNS: tuple[str, ...] = (
     "insee", "commune_nom", "insee_arm", "commune_method", "commune_boundary_m", "classe", "classe_source",
     "classe_commune", "classe_qpv",
 )
+#: Columns the batch writes (an input column of the same name is kept as ``entree_<name>``).
+OUTPUT_PREFIXES: tuple[str, ...] = ("statut_", "role_", "raisons_", "message_")
 
 
 @dataclass
@@ -41,21 +54,25 @@ class BatchResult:
     spec: InputSpec
 
     def summary(self) -> pd.DataFrame:
-        """Counts of verdicts per scheme and status, plus the row-level statuses."""
-        per_scheme = pd.crosstab(self.verdicts["scheme"], self.verdicts["status"]) if len(self.verdicts) else None
-        overall = self.rows["status"].value_counts().reindex(STATUSES, fill_value=0).rename("rows")
-        table = pd.DataFrame(overall).T
-        table.index = ["(rows)"]
-        if per_scheme is not None:
-            table = pd.concat([per_scheme, table])
-        return table.reindex(columns=STATUSES, fill_value=0).fillna(0).astype(int)
+        """Counts of verdicts per scheme and status, and the rows in error."""
+        table = pd.crosstab(self.verdicts["scheme"].astype(str), self.verdicts["status"].astype(str)) \
+            if len(self.verdicts) else pd.DataFrame()
+        table = table.reindex(columns=list(STATUSES), fill_value=0)
+        errors = int((self.rows["status"] == "error").sum())
+        table["error"] = errors
+        return table.fillna(0).astype(int)
+
+    def summary_gp(self) -> pd.Series:
+        """Rows per ``statut_mg`` (best answer over the GP schemes as host site), errors included."""
+        values = self.rows["statut_mg"].where(self.rows["status"] != "error", "error")
+        return values.value_counts().reindex([*STATUSES, "error"], fill_value=0)
 
     def summary_by_class(self) -> pd.DataFrame:
-        """Row statuses per zoning class (rows without a class: error rows)."""
+        """``statut_mg`` per zoning class (assessed rows)."""
         located = self.rows[self.rows["status"] != "error"]
         if located.empty:
             return pd.DataFrame()
-        return pd.crosstab(located["classe"].astype(str), located["status"])
+        return pd.crosstab(located["classe"].astype(str), located["statut_mg"])
 
 
 def _finess_numbers(values: pd.Series) -> pd.Series:
@@ -66,7 +83,7 @@ def _finess_numbers(values: pd.Series) -> pd.Series:
 def assess(
     frame: pd.DataFrame,
     locator: Locator,
-    schemes: Mapping[str, object] | None = None,
+    schemes: Mapping[str, Scheme] | None = None,
     *,
     spec: InputSpec | None = None,
     crs: str | None = None,
@@ -74,6 +91,8 @@ def assess(
     crosswalk: pd.DataFrame | None = None,
     fragile_m: float = 50.0,
     on: date | None = None,
+    speciality: str | None = None,
+    deficits: pd.DataFrame | None = None,
     chunk_size: int = 200_000,
     progress: Callable[[int, int], None] | None = None,
     geocoder: Geocoder | Geocoding | None = None,
@@ -89,19 +108,28 @@ def assess(
     schemes
         Schemes from :func:`zonage.rules.load_schemes` (None: all packaged schemes).
     spec
-        Column roles; detected from the column names when None.
+        Column roles; detected from the column names when None. A ``type`` column gives
+        the kind of structure in everyday words ("MSP", "centre de santé dentaire", a
+        FINESS category code…; an unknown word is an error naming the row); a ``date``
+        column the date of each row's question.
     crs
         CRS of x/y columns or of geometries without one.
     finess
         The ``finess`` layer: rows with a FINESS number and no coordinates take the
-        establishment's point, and every such row its category.
+        establishment's point, and every such row its category, APE code and name (which
+        give the kind of structure, see :func:`zonage.rules.kinds.classify`).
     crosswalk
         The ``cog_crosswalk`` table: a given commune code changed by a merger, or
         different from the commune found, makes the answer ``needs_review``.
     fragile_m
         Boundary distance (m) under which an answer is flagged fragile.
     on
-        Date of the question (QPV generation, dated rules); default today.
+        Date of the questions without a date of their own (zoning order, QPV generation,
+        dated rules); default today.
+    speciality, deficits
+        Speciality of the posts and the user's table of deficit zones per speciality
+        (:func:`zonage.rules.deficits.read_deficits`), for the schemes whose zone is the
+        speciality's deficit zone (ASTP); without them those answers are "to check".
     chunk_size, progress
         Rows per chunk and a callback ``(rows done, total)`` for a progress bar.
     geocoder
@@ -126,14 +154,13 @@ def assess(
     geo = None
     if geocoder is not None:
         x, y, src, geo = _geocode_rows(frame, spec, geocoder, x, y, src, errors)
-    category = frame[spec.category].astype("string") if spec.category else pd.Series(pd.NA, index=frame.index,
-                                                                                     dtype="string")
-    category = category.reset_index(drop=True)
+    facts = _structure_facts(frame, spec, errors)
     if spec.id:
         dup = duplicate_id_errors(frame[spec.id].reset_index(drop=True), field=spec.id)
         errors = np.where(pd.isna(errors), dup, errors)
     if spec.finess:
-        x, y, src, category = _use_finess(frame, spec, finess, x, y, src, category, errors)
+        x, y, src = _use_finess(frame, spec, finess, x, y, src, facts, errors)
+    dates = _row_dates(frame, spec, on, errors)
     postcodes = frame[spec.postcode].reset_index(drop=True) if spec.postcode else None
 
     located_parts = []
@@ -159,32 +186,102 @@ def assess(
     _commune_checks(frame, spec, crosswalk, located)
     if geo is not None:
         _commune_only(located, geo, locator)
+    if speciality is not None and deficits is not None:
+        from zonage.rules.deficits import deficit_of
 
-    verdicts = evaluate_sites(
-        located.reset_index(drop=True), schemes, categories=category.iloc[ok].reset_index(drop=True),
-        fragile_m=fragile_m, date=on,
-    )
+        common = next(iter(schemes.values())).common
+        located["speciality_deficit"] = deficit_of(located["insee"].astype(object).to_numpy(), speciality, deficits,
+                                                   common)
+
+    from zonage.rules.kinds import classify
+
+    kinds = classify(category=facts["category"][ok], ape=facts["ape"][ok], name=facts["name"][ok],
+                     given=facts["given"][ok])
+    days = pd.unique(dates[ok]) if len(ok) else np.array([on or date.today()], dtype=object)
+    parts = []
+    for day in days:
+        rows = np.flatnonzero(dates[ok] == day)
+        part = evaluate_sites(located.iloc[rows].reset_index(drop=True), schemes,
+                              kinds=kinds.iloc[rows].reset_index(drop=True), fragile_m=fragile_m, date=day,
+                              speciality=speciality)
+        part["row"] = rows[part["row"].to_numpy()]
+        parts.append(part)
+    if len(parts) == 1:
+        verdicts = parts[0]
+    else:  # categories differ between parts: plain text
+        text = ("scheme", "role", "status", "reasons", "message_fr", "message_en")
+        verdicts = pd.concat([p.astype(dict.fromkeys(text, object)) for p in parts], ignore_index=True)
     _flag_commune_mismatch(verdicts, located)
     if geo is not None:
         _flag_geocoding(verdicts, located, geo)
     verdicts["row"] = ok[verdicts["row"].to_numpy()]
-    rows = _per_row(frame, n, errors, located, verdicts, x, y, src)
+    rows_out = _per_row(frame, n, errors, located, verdicts, x, y, src, schemes, kinds, ok)
     if geo is not None:
-        rows = _with_geocoding(rows, geo)
+        rows_out = _with_geocoding(rows_out, geo)
     verdicts = verdicts.sort_values(["row", "scheme"], kind="stable").reset_index(drop=True)
-    return BatchResult(rows=rows, verdicts=verdicts, spec=spec)
+    return BatchResult(rows=rows_out, verdicts=verdicts, spec=spec)
+
+
+def _structure_facts(frame: pd.DataFrame, spec: InputSpec, errors: np.ndarray) -> dict[str, np.ndarray]:
+    """What the input says of each structure's kind: category, APE code, name, and the kind given (``type``)."""
+    from zonage.rules.kinds import parse_kinds
+
+    n = len(frame)
+
+    def column(name: str | None) -> np.ndarray:
+        if not name:
+            return np.full(n, None, dtype=object)
+        values = frame[name].reset_index(drop=True).astype("string").str.strip()
+        return np.array(values.where(values != "").astype(object).where(values.notna(), None), dtype=object)
+
+    category = column(spec.category)
+    given = np.full(n, None, dtype=object)
+    if spec.kind:
+        words = column(spec.kind)
+        digits = np.array([isinstance(w, str) and w.isdigit() for w in words], dtype=bool)
+        category = np.where(digits & pd.isna(category), words, category)  # a FINESS category given as the type
+        kinds, bad = parse_kinds(pd.Series(np.where(digits, None, words), dtype=object), field=spec.kind)
+        given = np.array(kinds, dtype=object)
+        wrong = pd.notna(bad) & pd.isna(errors)
+        errors[wrong] = bad[wrong]
+    return {"category": category, "ape": column(spec.ape), "name": column(spec.name), "given": given}
+
+
+def _row_dates(frame: pd.DataFrame, spec: InputSpec, on: date | None, errors: np.ndarray) -> np.ndarray:
+    """Date of each row's question: its own (``date`` column), else ``on``, else today."""
+    from zonage.errors import InputDataError
+    from zonage.rules.evaluate import _parse_date
+
+    default = on or date.today()
+    out = np.full(len(frame), default, dtype=object)
+    if not spec.date:
+        return out
+    values = frame[spec.date].reset_index(drop=True)
+    for i, value in enumerate(values):
+        if value is None or (isinstance(value, str) and not value.strip()) or (not isinstance(value, str)
+                                                                                 and pd.isna(value)):
+            continue
+        try:
+            parsed = _parse_date(value, f"row {i + 1}, field {spec.date!r}")
+        except InputDataError as exc:
+            if pd.isna(errors[i]):
+                errors[i] = f"{exc} (e.g. 2025-11-01 or 01/11/2025)"
+            continue
+        if parsed is not None:
+            out[i] = parsed
+    return out
 
 
 def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame | None, x: np.ndarray,
-                y: np.ndarray, src: str, category: pd.Series, errors: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, str, pd.Series]:
-    """Fill coordinates (where none were given) and categories from the FINESS layer."""
+                y: np.ndarray, src: str, facts: dict[str, np.ndarray], errors: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, str]:
+    """Fill coordinates (where none were given) and category, APE code and name (where none) from FINESS."""
     numbers = _finess_numbers(frame[spec.finess].reset_index(drop=True))
     if finess is None:
         missing = np.isnan(x) & pd.isna(errors)
         errors[missing] = [f"row {i + 1}, field {spec.finess!r}: FINESS layer not available"
                            for i in np.flatnonzero(missing)]
-        return x, y, src, category
+        return x, y, src
     table = finess.drop_duplicates("nofinesset").set_index("nofinesset")
     found = numbers.isin(table.index).to_numpy()
     given = numbers.notna().to_numpy()
@@ -206,10 +303,13 @@ def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame |
     y[rows[has]] = geom[has].y.to_numpy()
     errors[rows[~has]] = [f"row {i + 1}, field {spec.finess!r}: FINESS {numbers.iloc[i]} has no coordinates"
                           for i in rows[~has]]
-    fill = category.isna().to_numpy() & found
-    category = category.copy()
-    category[fill] = table.loc[numbers[fill], "categetab"].astype("string").to_numpy()
-    return x, y, src, category
+    for fact, column in (("category", "categetab"), ("ape", "codeape"), ("name", "rs")):
+        if column not in table.columns:
+            continue
+        fill = pd.isna(facts[fact]) & found
+        values = table.loc[numbers[fill], column].astype("string")
+        facts[fact][fill] = values.where(values.notna(), None).to_numpy(dtype=object)
+    return x, y, src
 
 
 def _geocode_rows(
@@ -299,7 +399,7 @@ def _flag_geocoding(verdicts: pd.DataFrame, located: pd.DataFrame, geo: pd.DataF
     score = geo["geo_score"].to_numpy(dtype=float)[row]
     found_pc = geo["geo_postcode"].to_numpy(dtype=object)[row]
     found_city = geo["geo_city"].to_numpy(dtype=object)[row]
-    doubtful = low | pc | cm
+    doubtful = (low | pc | cm) & (verdicts["status"].astype(str) != "not_applicable").to_numpy()
     for i in np.flatnonzero(doubtful):
         fr, en = [], []
         if low[i]:
@@ -381,7 +481,7 @@ def _flag_commune_mismatch(verdicts: pd.DataFrame, located: pd.DataFrame) -> Non
     if "commune_mismatch" not in located or not located["commune_mismatch"].any():
         return
     position = np.flatnonzero(located["commune_mismatch"].to_numpy())
-    hit = verdicts["row"].isin(position).to_numpy()
+    hit = verdicts["row"].isin(position).to_numpy() & (verdicts["status"].astype(str) != "not_applicable").to_numpy()
     for column in ("status", "reasons", "message_fr", "message_en"):  # categoricals cannot take new texts
         verdicts[column] = verdicts[column].astype(object)
     given = located["commune_given"].to_numpy()[verdicts.loc[hit, "row"].to_numpy()]
@@ -400,17 +500,24 @@ def _flag_commune_mismatch(verdicts: pd.DataFrame, located: pd.DataFrame) -> Non
 
 
 def _per_row(frame: pd.DataFrame, n: int, errors: np.ndarray, located: pd.DataFrame, verdicts: pd.DataFrame,
-             x: np.ndarray, y: np.ndarray, src: str) -> gpd.GeoDataFrame:
+             x: np.ndarray, y: np.ndarray, src: str, schemes: Mapping[str, Scheme], kinds: pd.DataFrame,
+             ok: np.ndarray) -> gpd.GeoDataFrame:
+    """One row per input row: the input's columns, then ``row``, ``status``, kind, place, summary, per scheme."""
     out = pd.DataFrame(frame.drop(columns=[frame.geometry.name]) if isinstance(frame, gpd.GeoDataFrame)
                        else frame).reset_index(drop=True)
+    written = {"row", "status", "error", "type_structure", "type_source", "type_libelle", "statut_mg", "resume",
+               "summary_en", *LOCATED_COLUMNS}
+    written |= {c for c in out.columns if str(c).startswith(OUTPUT_PREFIXES) or str(c).startswith("qpv")}
+    clash = [c for c in out.columns if c in written]
+    out = out.rename(columns={c: f"entree_{c}" for c in clash})
     out.insert(0, "row", np.arange(1, n + 1))
-    status = pd.Series("error", index=out.index, dtype=object)
-    if len(verdicts):
-        rank = verdicts["status"].map({"eligible": 0, "needs_review": 1, "not_eligible": 2})
-        best = rank.groupby(verdicts["row"]).min()
-        status.iloc[best.index.to_numpy()] = np.array(["eligible", "needs_review", "not_eligible"])[best.to_numpy()]
-    out["status"] = status
+    out["status"] = np.where(pd.isna(errors), "ok", "error")
     out["error"] = pd.Series(errors, dtype=object)
+    for column, source in (("type_structure", "type"), ("type_source", "type_source"),
+                           ("type_libelle", "type_label_fr")):
+        values = pd.Series(pd.NA, index=out.index, dtype=object)
+        values.iloc[ok] = kinds[source].to_numpy(dtype=object)
+        out[column] = values
     lon, lat = transform_xy(x, y, src, WGS84) if len(x) else (x, y)
     for column in LOCATED_COLUMNS:
         if column in located:
@@ -422,14 +529,65 @@ def _per_row(frame: pd.DataFrame, n: int, errors: np.ndarray, located: pd.DataFr
         values = pd.Series(pd.NA, index=out.index, dtype=object)
         values.iloc[located.index.to_numpy()] = located[column].astype(object).to_numpy()
         out[column] = values
+    out["statut_mg"] = pd.Series(pd.NA, index=out.index, dtype=object)
+    out["resume"] = pd.Series(pd.NA, index=out.index, dtype=object)
+    out["summary_en"] = pd.Series(pd.NA, index=out.index, dtype=object)
     if len(verdicts):
-        wide = verdicts.pivot(index="row", columns="scheme", values=["status", "reasons", "message_fr"])
-        for scheme in verdicts["scheme"].unique():
-            for field, prefix in (("status", "statut"), ("reasons", "raisons"), ("message_fr", "message")):
-                values = pd.Series("error" if field == "status" else pd.NA, index=out.index, dtype=object)
-                values.iloc[wide.index.to_numpy()] = wide[(field, scheme)].to_numpy()
+        _summaries(out, verdicts, schemes)
+        wide = verdicts.pivot(index="row", columns="scheme", values=["status", "role", "reasons", "message_fr"])
+        for scheme in verdicts["scheme"].astype(str).unique():
+            for field, prefix in (("status", "statut"), ("role", "role"), ("reasons", "raisons"),
+                                  ("message_fr", "message")):
+                values = pd.Series(pd.NA, index=out.index, dtype=object)
+                values.iloc[wide.index.to_numpy()] = wide[(field, scheme)].astype(object).to_numpy()
                 out[f"{prefix}_{scheme}"] = values
-    ok = np.isfinite(lon) & np.isfinite(lat) & (out["status"] != "error").to_numpy()
-    geometry = gpd.GeoSeries.from_xy(np.where(ok, lon, np.nan), np.where(ok, lat, np.nan), crs=WGS84)
-    geometry[~ok] = None
+    assessed = (out["status"] != "error").to_numpy()
+    fine = np.isfinite(lon) & np.isfinite(lat) & assessed
+    geometry = gpd.GeoSeries.from_xy(np.where(fine, lon, np.nan), np.where(fine, lat, np.nan), crs=WGS84)
+    geometry[~fine] = None
     return gpd.GeoDataFrame(out, geometry=geometry, crs=WGS84)
+
+
+def _summaries(out: pd.DataFrame, verdicts: pd.DataFrame, schemes: Mapping[str, Scheme]) -> None:
+    """``statut_mg`` and the readable summaries (FR ``resume``, EN ``summary_en``) of every assessed row.
+
+    A structure eligible only as a partner part (a hospital for the hospital part of a
+    shared post) is listed as a possible partner, with the part, not as eligible.
+    """
+    table = pd.DataFrame({
+        "row": verdicts["row"].to_numpy(), "scheme": verdicts["scheme"].astype(str).to_numpy(),
+        "role": verdicts["role"].astype(str).to_numpy(), "status": verdicts["status"].astype(str).to_numpy(),
+    })
+    site = {sid: sc.site_role for sid, sc in schemes.items()}
+    host = table["role"].to_numpy() == table["scheme"].map(site).to_numpy()
+    group = np.where((table["status"] == "eligible").to_numpy() & ~host, "partner", table["status"].to_numpy())
+    table["group"] = group
+    rank = {s: i for i, s in enumerate(STATUSES)}
+    gp = table[table["scheme"].map(lambda sid: schemes[sid].general_practice if sid in schemes else False)]
+    gp_status = np.where(gp["group"] == "partner", "not_eligible", gp["status"])
+    best = pd.Series(gp_status, index=gp["row"].to_numpy()).map(rank).groupby(level=0).min()
+    out.loc[best.index.to_numpy(), "statut_mg"] = np.array(STATUSES, dtype=object)[best.to_numpy()]
+    order = ("eligible", "partner", "needs_review", "not_eligible", "not_applicable")
+    words = {
+        "fr": {"eligible": "éligible", "partner": "partenaire possible", "needs_review": "à vérifier",
+               "not_eligible": "non éligible", "not_applicable": "non applicable"},
+        "en": {"eligible": "eligible", "partner": "possible partner", "needs_review": "to check",
+               "not_eligible": "not eligible", "not_applicable": "not applicable"},
+    }
+    names = {lang: {sid: sc.short(lang) for sid, sc in schemes.items()} for lang in ("fr", "en")}
+    roles = {lang: {(sid, rid): r.label(lang) for sid, sc in schemes.items() for rid, r in sc.roles.items()}
+             for lang in ("fr", "en")}
+    table["group_rank"] = table["group"].map({g: i for i, g in enumerate(order)})
+    combos = table[["scheme", "role", "group"]].drop_duplicates()
+    for lang, column in (("fr", "resume"), ("en", "summary_en")):
+        labels = {}
+        for sid, rid, grp in combos.itertuples(index=False):
+            name = names[lang].get(sid, sid)
+            labels[(sid, rid, grp)] = f"{name} ({roles[lang].get((sid, rid), rid)})" if grp == "partner" else name
+        keys = pd.MultiIndex.from_frame(table[["scheme", "role", "group"]])
+        table["label"] = pd.Series(labels).reindex(keys).to_numpy()
+        texts = (table.sort_values(["row", "group_rank"], kind="stable")
+                 .groupby(["row", "group"], sort=False)["label"].agg(", ".join).reset_index())
+        texts["part"] = texts["group"].map(words[lang]) + (" : " if lang == "fr" else ": ") + texts["label"]
+        joined = texts.groupby("row", sort=False)["part"].agg(" ; ".join if lang == "fr" else "; ".join)
+        out.loc[joined.index.to_numpy(), column] = joined.to_numpy()

@@ -6,6 +6,7 @@ Outputs never compute: they receive finished frames and only convert formats.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -15,6 +16,8 @@ import pyogrio
 from zonage.crs import WGS84
 from zonage.errors import ZonageError
 from zonage.io import atomic_path
+
+_Frame = TypeVar("_Frame", bound=pd.DataFrame)
 
 FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".parquet": "parquet"}
 
@@ -33,7 +36,7 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
     return FORMATS[suffix]
 
 
-def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+def _flat(frame: _Frame) -> _Frame:
     """Lists, tuples and dicts as ';'-joined text (CSV and GDAL formats hold scalars only)."""
     out = frame.copy()
     for column in out.columns:
@@ -74,11 +77,10 @@ def write_table(
     """
     path = Path(path)
     kind = format_of(path, fmt)
-    geo = isinstance(frame, gpd.GeoDataFrame)
     with atomic_path(path) as tmp:
         if kind == "csv":
             table = frame
-            if geo:
+            if isinstance(frame, gpd.GeoDataFrame):
                 points = frame.to_crs(WGS84) if frame.crs else frame
                 table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
                 is_point = (points.geom_type == "Point").to_numpy()
@@ -91,7 +93,7 @@ def write_table(
         elif kind == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
-            if not geo:
+            if not isinstance(frame, gpd.GeoDataFrame):
                 raise ZonageError(f"{path.name}: {kind} needs geometries; write a table as CSV or Parquet")
             data = _flat(frame)
             if kind == "geojson":

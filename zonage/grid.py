@@ -9,13 +9,18 @@ and cells within one cell of a second set of polygons (``OTHER_NEAR``: QPV).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 from rasterio import features
 from rasterio.transform import from_origin
 from scipy import ndimage
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 TOUCHED, NEAR, OTHER_NEAR = 1, 2, 4
 
@@ -86,7 +91,9 @@ def territory_fingerprint(commune_codes: list[str], qpv_codes: list[str], cell: 
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def territory_grids(communes: dict, qpv: object, cell: float) -> dict[str, np.ndarray]:
+def territory_grids(
+    communes: Mapping[str, gpd.GeoDataFrame], qpv: gpd.GeoDataFrame | None, cell: float
+) -> dict[str, np.ndarray]:
     """Grids and fingerprints of every territory, as named arrays for an ``.npz`` file.
 
     Parameters

@@ -37,6 +37,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "address": ("adresse", "address", "adr", "rue", "voie", "adresse_postale"),
     "name": ("nom", "name", "raison_sociale", "rs", "structure", "libelle", "denomination"),
     "category": ("categetab", "categorie", "category", "cat", "categorie_finess"),
+    "kind": ("type", "type_structure", "type_de_structure", "nature", "kind", "structure_type"),
+    "ape": ("codeape", "code_ape", "ape", "naf", "code_naf"),
+    "date": ("date", "date_question", "date_prise_de_poste", "date_de_prise_de_poste", "date_debut", "debut"),
 }
 
 #: Bounding boxes (lon/lat) where French structures can be: mainland + Corsica and the DROM.
@@ -72,6 +75,9 @@ class InputSpec:
     address: str | None = None
     name: str | None = None
     category: str | None = None
+    kind: str | None = None
+    ape: str | None = None
+    date: str | None = None
     geometry: bool = False
 
     def describe(self) -> str:
@@ -251,7 +257,7 @@ def duplicate_id_errors(ids: pd.Series, field: str = "id") -> np.ndarray:
         for i, value in enumerate(text):
             if pd.notna(value) and value != "":
                 first.setdefault(value, i + 1)
-        for i in np.flatnonzero(dup.to_numpy()):
-            value = text.iloc[i]
-            errors[i] = f"row {i + 1}, field {field!r}: duplicate id {value!r} (first at row {first[value]})"
+        for pos in np.flatnonzero(dup.to_numpy()):
+            value = text.iloc[pos]
+            errors[pos] = f"row {pos + 1}, field {field!r}: duplicate id {value!r} (first at row {first[value]})"
     return errors

@@ -13,13 +13,17 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from zonage.errors import InputDataError
+
+if TYPE_CHECKING:
+    from pandas._typing import DtypeArg
 
 _CHUNK = 1 << 20
 
@@ -111,7 +115,9 @@ def sniff_csv(raw: bytes) -> CsvDialect:
     return CsvDialect(encoding=encoding, sep=best, decimal=decimal)
 
 
-def read_french_csv(path: str | Path, *, dtype: object = str, **kwargs: object) -> pd.DataFrame:
+def read_french_csv(
+    path: str | Path, *, dtype: DtypeArg | Mapping[Hashable, DtypeArg] | None = str, **kwargs: Any
+) -> pd.DataFrame:
     """Read a delimited text file whatever its French conventions.
 
     Parameters
@@ -153,6 +159,6 @@ def parse_decimal(values: pd.Series, *, field: str = "value") -> pd.Series:
     numbers = pd.to_numeric(text.where(~missing), errors="coerce")
     bad = numbers.isna() & ~missing
     if bad.any():
-        row = bad.idxmax()
-        raise InputDataError(f"row {row}, field {field!r}: {values[row]!r} is not a number")
+        first = int(bad.argmax())
+        raise InputDataError(f"row {bad.index[first]}, field {field!r}: {values.iloc[first]!r} is not a number")
     return numbers.astype(float)

@@ -20,6 +20,7 @@ coastline simplification) → the nearest commune within ``tolerance_m``, flagge
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +32,9 @@ from zonage.grid import NEAR as _NEAR
 from zonage.grid import OTHER_NEAR as _QPV_NEAR
 from zonage.grid import TOUCHED as _TOUCHED
 from zonage.grid import LookupGrid, grids_from_arrays, territory_fingerprint
+
+if TYPE_CHECKING:
+    from zonage.config import Paths
 
 #: Zoning classes, most favourable first (order used when a choice is needed).
 CLASSES: tuple[str, ...] = ("ZIP", "ZAC", "ZAR", "HZ", "unknown")
@@ -59,7 +63,8 @@ class _Polygons:
 
     def containing(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(point index, polygon index) pairs where the polygon covers the point."""
-        return self.tree.query(points, predicate="intersects")
+        pairs = self.tree.query(points, predicate="intersects")  # shape (2, n)
+        return pairs[0], pairs[1]
 
 
 @dataclass
@@ -75,6 +80,8 @@ class _Territory:
 
 METHODS: tuple[str, ...] = ("none", "grid", "exact", "overlap", "nearest")
 ALL_CLASSES: tuple[str, ...] = (*CLASSES, "mixed")
+#: None as a 0-d object array, the "elsewhere" of ``np.where`` for object columns.
+_NONE = np.array(None, dtype=object)
 SOURCES: tuple[str, ...] = ("none", "commune", "arrondissement", "qpv")
 
 
@@ -128,7 +135,11 @@ class Locator:
         self._grids = dict(grids or {})
         self.tolerance_m = float(tolerance_m)
         if not isinstance(communes, dict):
-            communes = {str(t): part for t, part in communes.groupby("territory")}
+            by_territory: dict[str, gpd.GeoDataFrame] = {}
+            for t, part in communes.groupby("territory"):
+                assert isinstance(part, gpd.GeoDataFrame)  # groups of a GeoDataFrame keep their geometry
+                by_territory[str(t)] = part
+            communes = by_territory
         self._communes = {name: communes[name] for name in sorted(communes)}
         self._territories: dict[str, _Territory] = {}
         self._bboxes = {
@@ -152,6 +163,7 @@ class Locator:
             [class_index.get(classes.get(code, "unknown"), unknown) for code in self.codes], dtype=np.int8
         )
         self._arrondissement_class = _arrondissement_classes(zoning)
+        self.zoning_vintage = _zoning_vintage(zoning)
         self._init_qpv(qpv, zoning_qpv, class_index)
 
     def _init_qpv(self, qpv: gpd.GeoDataFrame | None, zoning_qpv: pd.DataFrame | None,
@@ -177,7 +189,7 @@ class Locator:
             self._qpv_codes[generation] = part["code_qp"].astype(str).to_numpy(object)
             self._qpv_names[generation] = part["nom_qp"].astype(str).to_numpy(object)
             self._qpv_class[generation] = np.array(
-                [class_index.get(own.get(code), -1) for code in self._qpv_codes[generation]], dtype=np.int8
+                [class_index.get(own.get(code, ""), -1) for code in self._qpv_codes[generation]], dtype=np.int8
             )
             regions = set(part["region"].dropna().astype(str)) if "region" in part else set()
             self._covered[generation] = np.isin(self._regions, list(regions))
@@ -188,28 +200,32 @@ class Locator:
         return {g: set(self._regions[self._covered[g]]) for g in self.generations}
 
     @classmethod
-    def from_paths(cls, paths: object, **kwargs: float) -> Locator:
+    def from_paths(cls, paths: Paths, **kwargs: float) -> Locator:
         """Build a locator from the processed layers of ``paths`` (a :class:`~zonage.config.Paths`)."""
         from zonage.errors import LayerMissingError
-        from zonage.layers.store import read_arrays, read_layer, territories
+        from zonage.layers.store import read_arrays, read_geo_layer, read_layer, territories
 
         def optional(name: str) -> pd.DataFrame | None:
             try:
-                return read_layer(paths, name)  # type: ignore[arg-type]
+                return read_layer(paths, name)
             except LayerMissingError:
                 return None
 
         columns = ["insee", "nom", "departement", "region", "territory"]
         communes = {
-            t: read_layer(paths, "communes", territory=t, columns=columns)  # type: ignore[arg-type]
-            for t in territories(paths, "communes")  # type: ignore[arg-type]
+            t: read_geo_layer(paths, "communes", territory=t, columns=columns)
+            for t in territories(paths, "communes")
         }
+        qpv: gpd.GeoDataFrame | None
         try:
-            grids = grids_from_arrays(read_arrays(paths, "locate_index"))  # type: ignore[arg-type]
+            qpv = read_geo_layer(paths, "qpv")
+        except LayerMissingError:
+            qpv = None
+        try:
+            grids: dict[str, tuple[LookupGrid, str]] | None = grids_from_arrays(read_arrays(paths, "locate_index"))
         except LayerMissingError:
             grids = None
-        return cls(communes, optional("qpv"), optional("zoning_communes"), optional("zoning_qpv"), grids=grids,
-                   **kwargs)
+        return cls(communes, qpv, optional("zoning_communes"), optional("zoning_qpv"), grids=grids, **kwargs)
 
     # -- index -------------------------------------------------------------------------------
     def territory(self, name: str) -> _Territory:
@@ -421,7 +437,7 @@ class Locator:
             "lon": lon,
             "lat": lat,
             "insee": _categorical(np.where(found, commune, -1), self.codes),
-            "commune_nom": pd.Series(np.where(found, self._names[safe], None), dtype=object),
+            "commune_nom": pd.Series(np.where(found, self._names[safe], _NONE), dtype=object),
             "commune_method": _categorical(state.method.astype(np.int64), METHODS),
             "commune_candidates": pd.Series(state.candidates, dtype=object),
             "commune_boundary_m": state.boundary_m,
@@ -431,7 +447,7 @@ class Locator:
             idx = state.qpv[g]
             columns[f"qpv{g}"] = _categorical(idx, self._qpv_codes[g])
             columns[f"qpv{g}_nom"] = pd.Series(
-                np.where(idx >= 0, self._qpv_names[g][np.where(idx >= 0, idx, 0)], None), dtype=object
+                np.where(idx >= 0, self._qpv_names[g][np.where(idx >= 0, idx, 0)], _NONE), dtype=object
             )
             columns[f"qpv{g}_boundary_m"] = state.qpv_boundary_m[g]
             columns[f"qpv{g}_covered"] = np.where(found, self._covered[g][safe], False)
@@ -440,6 +456,9 @@ class Locator:
         columns["classe_qpv"] = _categorical(qpv_class, ALL_CLASSES)
         columns["classe"] = _categorical(classe, ALL_CLASSES)
         columns["classe_source"] = _categorical(source, SOURCES)
+        columns["zoning_vintage"] = (
+            pd.Categorical.from_codes(np.zeros(len(lon), dtype=np.int8), categories=pd.Index([self.zoning_vintage]))
+            if self.zoning_vintage is not None else pd.Series([None] * len(lon), dtype=object))
         return pd.DataFrame(columns)
 
 
@@ -456,13 +475,27 @@ class _State:
         self.qpv_boundary_m = {g: np.full(n, np.nan) for g in generations}
 
 
+def _zoning_vintage(zoning: pd.DataFrame | None) -> str | None:
+    """The vintage of the zoning classes (the ``vintage`` column of the zoning layer).
+
+    One vintage is loaded at a time; the rules engine checks it against the zoning order
+    in force at the date of each question (``_zoning_orders.toml``).
+    """
+    if zoning is None or "vintage" not in zoning:
+        return None
+    vintages = sorted(set(zoning["vintage"].dropna().astype(str)))
+    if len(vintages) > 1:
+        raise ValueError(f"zoning layer holds several vintages ({', '.join(vintages)}): pass one to the locator")
+    return vintages[0] if vintages else None
+
+
 def _commune_classes(zoning: pd.DataFrame | None) -> dict[str, str]:
     """Class per 2025 commune; ``mixed`` where arrondissements of one commune differ."""
     if zoning is None:
         return {}
     grouped = zoning.groupby("insee")["classe"]
     classes = grouped.first().astype(object).where(grouped.nunique() <= 1, "mixed")
-    return classes.to_dict()
+    return {str(code): classe for code, classe in classes.items()}
 
 
 def _arrondissement_classes(zoning: pd.DataFrame | None) -> dict[tuple[str, str], tuple[str, str]]:

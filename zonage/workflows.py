@@ -5,7 +5,8 @@ The CLI and notebooks call these; the outputs modules write what they return.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 
 import pandas as pd
 
@@ -14,6 +15,7 @@ from zonage.eligibility import BatchResult, assess
 from zonage.errors import ZonageError
 from zonage.layers.store import read_layer
 from zonage.locate import Locator
+from zonage.rules import Scheme
 
 #: FINESS categories of the structures that host posts: centres de santé, MSP, hospitals.
 HOST_CATEGORIES: dict[str, str] = {
@@ -54,7 +56,7 @@ def batch_context(paths: Paths) -> dict:
     """Layers a batch needs, read once: the locator, FINESS points and the COG crosswalk."""
     return {
         "locator": Locator.from_paths(paths),
-        "finess": read_layer(paths, "finess", columns=["nofinesset", "categetab"]),
+        "finess": read_layer(paths, "finess", columns=["nofinesset", "categetab", "codeape", "rs"]),
         "crosswalk": read_layer(paths, "cog_crosswalk"),
     }
 
@@ -63,12 +65,13 @@ def eligibility_of_region(
     paths: Paths,
     region: str,
     *,
-    schemes: object = None,
+    schemes: Mapping[str, Scheme] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on: date | None = None,
 ) -> tuple[pd.DataFrame, BatchResult]:
-    """Batch eligibility of every centre de santé, MSP and hospital of ``region``."""
+    """Batch eligibility of every centre de santé, MSP and hospital of ``region`` on date ``on`` (default today)."""
     structures = region_structures(paths, region)
     context = batch_context(paths)
-    result = assess(structures, context["locator"], schemes, finess=context["finess"],  # type: ignore[arg-type]
-                    crosswalk=context["crosswalk"], progress=progress)
+    result = assess(structures, context["locator"], schemes, finess=context["finess"],
+                    crosswalk=context["crosswalk"], progress=progress, on=on)
     return structures, result

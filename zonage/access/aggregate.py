@@ -118,7 +118,9 @@ def assign_points(points: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame, columns:
     left = gpd.GeoDataFrame({"_pos": np.arange(len(points))}, geometry=points.geometry.to_numpy(), crs=points.crs)
     right = polygons[[*columns, "geometry"]].reset_index(drop=True)
     joined = gpd.sjoin(left, right, how="left", predicate="within").drop_duplicates("_pos").set_index("_pos")
-    joined["assigned"] = np.where(joined["index_right"].notna(), "within", None)
+    assigned = np.full(len(joined), None, dtype=object)
+    assigned[joined["index_right"].notna().to_numpy()] = "within"
+    joined["assigned"] = assigned
     lost = joined.index[joined["index_right"].isna()]
     if len(lost):
         near = gpd.sjoin_nearest(left.iloc[lost], right, how="left").drop_duplicates("_pos").set_index("_pos")

@@ -179,7 +179,7 @@ def _positions(column: pd.Series, index: pd.Index) -> np.ndarray:
             return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
     except (pa.ArrowException, TypeError, ValueError):
         pass
-    return np.asarray(index.get_indexer(column), dtype=np.int64)
+    return np.asarray(index.get_indexer(pd.Index(column)), dtype=np.int64)
 
 
 def _codes(column: pd.Series, ids: Sequence | pd.Index | None, what: str) -> tuple[np.ndarray, pd.Index]:
@@ -331,15 +331,17 @@ def straight_line_costs(
     model = model or StraightLine()
     same = destinations is None
     o_xy, o_ids = _coords(origins, origin_ids, how, "origins")
-    if same:
+    if destinations is None:
         d_xy, d_ids = o_xy, (o_ids if destination_ids is None else _index(destination_ids, "destinations"))
     else:
         d_xy, d_ids = _coords(destinations, destination_ids, how, "destinations")
     if len(d_ids) != len(d_xy):
         raise InputDataError("destination identifiers and coordinates differ in length")
     geo = (gpd.GeoSeries, gpd.GeoDataFrame)
-    if isinstance(origins, geo) and isinstance(destinations, geo) and not origins.crs.equals(destinations.crs):
-        raise InputDataError(f"origins ({origins.crs}) and destinations ({destinations.crs}) differ in CRS")
+    if isinstance(origins, geo) and isinstance(destinations, geo):
+        assert origins.crs is not None  # _coords → points_xy rejected geometries without a CRS
+        if not origins.crs.equals(destinations.crs):
+            raise InputDataError(f"origins ({origins.crs}) and destinations ({destinations.crs}) differ in CRS")
     radius = model.max_metres(cutoff)
     tree_o = cKDTree(o_xy)
     tree_d = tree_o if same else cKDTree(d_xy)

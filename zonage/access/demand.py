@@ -16,12 +16,17 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from zonage.errors import InputDataError
+
+if TYPE_CHECKING:
+    from affine import Affine
+    from rasterio.crs import CRS
 
 #: DREES APL age weights (average GP consumption of the band / national average),
 #: from the "Paramètres" sheet of the DREES APL workbook 2022–2023
@@ -136,8 +141,8 @@ class GridTemplate:
 
     height: int
     width: int
-    transform: object  # affine.Affine
-    crs: object  # rasterio CRS
+    transform: Affine
+    crs: CRS  # rasterio's
 
 
 def raster_demand(source: str | Path, band: int = 1) -> tuple[gpd.GeoDataFrame, GridTemplate]:

@@ -23,6 +23,7 @@ origin without any reachable supply gets accessibility 0 (PySAL: ``NaN``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,11 @@ import scipy.sparse as sp
 from zonage.access.costs import TravelCosts, od_costs
 from zonage.access.decay import Decay, binary, drees
 from zonage.errors import InputDataError
+
+if TYPE_CHECKING:
+    # The base of every sparse array and matrix: in scipy (and its stubs) sp.sparray and
+    # sp.spmatrix are bare marker classes, without shape or the other sparse methods.
+    from scipy.sparse._base import _spbase
 
 METHODS: tuple[str, ...] = ("2sfca", "e2sfca", "3sfca")
 
@@ -104,7 +110,7 @@ def _ratio(supply: np.ndarray, demand: np.ndarray) -> np.ndarray:
 
 
 def floating_catchment(
-    weights: sp.sparray | sp.spmatrix,
+    weights: _spbase,
     demand: np.ndarray,
     supply: np.ndarray,
     method: str = "e2sfca",
@@ -237,7 +243,7 @@ def accessibility(
         {
             "id": np.tile(demand_values.index.to_numpy(), k),
             "supply": pd.Categorical(np.repeat(names, n), categories=names),
-            "method": pd.Categorical.from_codes(np.full(n * k, METHODS.index(method)), categories=list(METHODS)),
+            "method": pd.Categorical.from_codes(np.full(n * k, METHODS.index(method)), categories=pd.Index(METHODS)),
             "access": access.T.ravel() * scale,
             "demand": np.tile(pop, k),
         }

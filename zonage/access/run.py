@@ -26,7 +26,7 @@ from zonage.access.methods import accessibility, default_decay
 from zonage.access.raster import Grid, accessibility_grid
 from zonage.config import Paths
 from zonage.errors import LayerMissingError, ZonageError
-from zonage.layers.store import read_layer, territories
+from zonage.layers.store import read_geo_layer, read_layer, territories
 
 COMMUNE_COLUMNS = ["insee", "nom", "population", "bv2012", "epci_siren", "departement", "region", "region_nom",
                    "territory"]
@@ -122,7 +122,7 @@ def commune_accessibility(
     frames, results, pairs = [], [], {}
     for done, territory in enumerate(chosen, start=1):
         t0 = time.perf_counter()
-        communes = read_layer(paths, "communes", territory=territory, columns=COMMUNE_COLUMNS)
+        communes = read_geo_layer(paths, "communes", territory=territory, columns=COMMUNE_COLUMNS)
         communes = communes.set_index("insee", drop=False)
         xy = points_xy(communes, point)
         t1 = time.perf_counter()
@@ -224,7 +224,9 @@ def grid_accessibility(
     cells, template = raster_demand(raster, band)
     if cells.empty:
         raise ZonageError(f"{raster}: no populated cell")
-    communes = read_layer(paths, "communes", territory=territory, columns=COMMUNE_COLUMNS)
+    if cells.crs is None:
+        raise ZonageError(f"{raster}: the raster has no CRS")
+    communes = read_geo_layer(paths, "communes", territory=territory, columns=COMMUNE_COLUMNS)
     communes = communes.to_crs(cells.crs).set_index("insee", drop=False)
     gps = read_layer(paths, "gp_supply", columns=["insee", "gp_count"]).set_index("insee")["gp_count"]
     gps = gps.reindex(communes.index).fillna(0).astype("float64").rename("gp_count")
@@ -266,7 +268,7 @@ def compare_with_drees(paths: Paths, communes: pd.DataFrame, years: Sequence[int
     except LayerMissingError:
         return pd.DataFrame(columns=columns)
     apl = apl[apl["level"] == "commune"]
-    rows = []
+    rows: list[tuple[object, ...]] = []
     names = communes.drop_duplicates("region").set_index("region")["region_nom"]
     for year in years:
         drees = apl[apl["year"] == year].drop_duplicates("insee").set_index("insee")

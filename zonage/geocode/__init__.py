@@ -332,7 +332,7 @@ def make_geocoder(
 
         if paths is None:
             raise ZonageError("the commune geocoder needs the data folder (communes layer)")
-        geocoder = CommuneGeocoder.from_paths(paths)  # type: ignore[arg-type]
+        geocoder = CommuneGeocoder.from_paths(paths)
     else:
         raise ZonageError(f"unknown geocoder {backend!r}: one of {', '.join(BACKENDS)}")
     if cache is not None and not isinstance(cache, GeocodeCache):

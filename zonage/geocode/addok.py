@@ -191,18 +191,18 @@ def address_documents(addresses: pd.DataFrame) -> Iterator[dict[str, Any]]:
             "housenumbers": numbers,
         }
     places = table[~numbered].drop_duplicates(["street", "postcode", "commune_key"])
-    for row in places.itertuples(index=False):
+    for row in places.to_dict("records"):
         yield {
-            "id": f"locality:{row.commune_key}:{row.postcode}:{row.street}", "type": "locality", "name": row.street,
-            "postcode": row.postcode, "citycode": row.citycode, "city": row.city, "lon": float(row.lon),
-            "lat": float(row.lat), "importance": 0.2,
+            "id": f"locality:{row['commune_key']}:{row['postcode']}:{row['street']}", "type": "locality",
+            "name": row["street"], "postcode": row["postcode"], "citycode": row["citycode"], "city": row["city"],
+            "lon": float(row["lon"]), "lat": float(row["lat"]), "importance": 0.2,
         }
     for key, part in table.groupby("commune_key", sort=True):
         lon, lat = _medoid(part["lon"].to_numpy(), part["lat"].to_numpy())
         first = part.iloc[0]
         postcodes = sorted({p for p in part["postcode"] if p})
         yield {
-            "id": f"municipality:{key}", "type": "municipality", "name": first["city"],
+            "id": f"municipality:{key!s}", "type": "municipality", "name": first["city"],
             "postcode": postcodes[0] if len(postcodes) == 1 else postcodes, "citycode": first["citycode"],
             "city": first["city"], "lon": lon, "lat": lat,
             "importance": round(0.3 + 0.7 * math.log1p(len(part)) / math.log1p(biggest), 4),

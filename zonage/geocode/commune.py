@@ -103,10 +103,10 @@ class CommuneGeocoder:
         import json
 
         from zonage.errors import LayerMissingError
-        from zonage.layers.store import read_layer, territories
+        from zonage.layers.store import read_geo_layer, read_layer, territories
 
         columns = ["insee", "nom", "codes_postaux", "population", "territory"]
-        communes = {t: read_layer(paths, "communes", territory=t, columns=columns)
+        communes = {t: read_geo_layer(paths, "communes", territory=t, columns=columns)
                     for t in territories(paths, "communes")}
         try:
             crosswalk = read_layer(paths, "cog_crosswalk")

@@ -61,8 +61,9 @@ def gap_report(departements: gpd.GeoDataFrame) -> dict:
     owner = np.repeat(np.arange(len(parts)), counts)
     index = np.concatenate([np.arange(n) for n in counts]) if len(counts) else np.zeros(0, int)
     rings = shapely.get_interior_ring(parts[owner], index.astype(int))
-    holes = shapely.polygons(rings) if len(rings) else np.empty(0, dtype=object)
-    areas = shapely.area(holes) if len(holes) else np.zeros(0)
+    # An array of rings gives an array of polygons (the stubs allow one polygon from coordinates).
+    holes = np.asarray(shapely.polygons(rings)) if len(rings) else np.empty(0, dtype=object)
+    areas = np.asarray(shapely.area(holes)) if len(holes) else np.zeros(0)
     keep = areas > MIN_SLIVER_M2
     holes, areas = holes[keep], areas[keep]
     order = np.argsort(areas)[::-1][:5]
@@ -71,8 +72,8 @@ def gap_report(departements: gpd.GeoDataFrame) -> dict:
         "holes": len(areas),
         "area_km2": round(float(areas.sum()) / 1e6, 3),
         "largest": [
-            {"area_m2": round(float(areas[i]), 1), "lon": round(p.x, 5), "lat": round(p.y, 5)}
-            for i, p in zip(order, points, strict=True)
+            {"area_m2": round(float(areas[i]), 1), "lon": round(float(x), 5), "lat": round(float(y), 5)}
+            for i, x, y in zip(order, points.x, points.y, strict=True)
         ],
     }
 
@@ -90,7 +91,7 @@ def assemble_communes(
     merged = merged.merge(tagc, on="insee", how="left")
     invalid = ~merged.geometry.is_valid
     if invalid.any():
-        merged.loc[invalid, "geometry"] = shapely.make_valid(merged.geometry[invalid].values)
+        merged.loc[invalid, "geometry"] = shapely.make_valid(np.asarray(merged.geometry[invalid].values))
     merged["codes_postaux"] = merged["codes_postaux"].map(list)
     merged["anciens_codes"] = merged["anciens_codes"].map(list)
     merged["territory"] = territory_of_commune(merged["insee"]).to_numpy()
@@ -113,8 +114,11 @@ def assemble_communes(
 
 def dissolve_territories(communes: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """Dissolve départements and régions per territory (metric CRS) and measure topology."""
-    deps, regs, topology = [], [], {}
+    deps: list[gpd.GeoDataFrame] = []
+    regs: list[gpd.GeoDataFrame] = []
+    topology: dict[str, dict] = {}
     for territory, part in communes.groupby("territory"):
+        assert isinstance(part, gpd.GeoDataFrame)  # groups of a GeoDataFrame keep their geometry
         local = part.to_crs(TERRITORY_CRS[str(territory)])
         dep = local.dissolve("departement", aggfunc={"region": "first", "departement_nom": "first",
                                                       "population": "sum", "insee": "count"})

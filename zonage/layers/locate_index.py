@@ -17,9 +17,9 @@ CELL_M = 100.0
 
 
 def _build(inputs: BuildInputs) -> LayerResult:
-    communes = {t: inputs.layer("communes", territory=t, columns=["insee"])
+    communes = {t: inputs.geo_layer("communes", territory=t, columns=["insee"])
                 for t in territories(inputs.paths, "communes")}
-    arrays = territory_grids(communes, inputs.layer("qpv"), CELL_M)
+    arrays = territory_grids(communes, inputs.geo_layer("qpv"), CELL_M)
     cells = {key.split("__")[0]: int(value.size) for key, value in arrays.items() if key.endswith("__ids")}
     return LayerResult(frames={}, arrays={"locate_index": arrays},
                        report={"cell_m": CELL_M, "cells_per_territory": cells}, vintage="COG 2025")

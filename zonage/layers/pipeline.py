@@ -61,9 +61,17 @@ class BuildInputs:
         """Path of an optional source, or None when it could not be fetched."""
         return self._sources.get(name)
 
-    def layer(self, name: str, **kwargs: object) -> pd.DataFrame:
+    def layer(
+        self, name: str, *, territory: str | None = None, crs: str | None = None, columns: list[str] | None = None
+    ) -> pd.DataFrame:
         """Read an upstream layer (see :func:`zonage.layers.store.read_layer`)."""
-        return store.read_layer(self.paths, name, **kwargs)  # type: ignore[arg-type]
+        return store.read_layer(self.paths, name, territory=territory, crs=crs, columns=columns)
+
+    def geo_layer(
+        self, name: str, *, territory: str | None = None, crs: str | None = None, columns: list[str] | None = None
+    ) -> gpd.GeoDataFrame:
+        """Read an upstream geographic layer (see :func:`zonage.layers.store.read_geo_layer`)."""
+        return store.read_geo_layer(self.paths, name, territory=territory, crs=crs, columns=columns)
 
 
 @dataclass(frozen=True)
@@ -170,15 +178,15 @@ def build(
         inputs: dict[str, str] = {}
         for source_name in spec.sources + spec.optional_sources:
             try:
-                result = fetch(get_source(source_name), paths, download=download)
+                got = fetch(get_source(source_name), paths, download=download)
             except MissingSourceError:
                 if source_name in spec.optional_sources:
                     fetched[source_name] = None
                     inputs[source_name] = "absent"
                     continue
                 raise
-            fetched[source_name] = result.path
-            inputs[source_name] = result.sha256
+            fetched[source_name] = got.path
+            inputs[source_name] = got.sha256
         for dep in spec.depends:
             inputs[f"layer:{dep}"] = manifest.get(dep, {}).get("key", "missing")
         inputs["code"] = spec.code_hash()

@@ -15,6 +15,8 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 import shapely
+from geopandas.array import from_shapely
+from shapely.geometry.base import BaseGeometry
 
 from zonage.crs import WGS84
 from zonage.layers.pipeline import BuildInputs, LayerResult, LayerSpec
@@ -37,7 +39,7 @@ REGIONAL_SOURCES: tuple[str, ...] = (
 NATIONAL_SOURCE = "qpv2024_national"
 
 
-def _polygonal(geom: shapely.Geometry | None) -> shapely.Geometry | None:
+def _polygonal(geom: BaseGeometry | None) -> shapely.MultiPolygon | None:
     """The polygonal part of a geometry as a MultiPolygon (None when there is none)."""
     if geom is None or geom.is_empty:
         return None
@@ -74,9 +76,9 @@ def make_valid_polygons(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict
     reasons = [shapely.is_valid_reason(g) for g in geoms[invalid][:20]]
     if invalid.any():
         fixed[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
-    fixed = [_polygonal(g) for g in fixed]
+    polygons = [_polygonal(g) for g in fixed]
     out = frame.copy()
-    out = out.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs))
+    out = out.set_geometry(gpd.GeoSeries(from_shapely(polygons), index=frame.index, crs=frame.crs))
     emptied = out.geometry.isna() & ~frame.geometry.isna()
     report = {
         "invalid": int(invalid.sum()),

@@ -53,6 +53,7 @@ def write_layer(paths: Paths, name: str, frame: pd.DataFrame) -> list[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=paths.processed))
     try:
         for territory, part in frame.groupby(TERRITORY, sort=True):
+            assert isinstance(part, gpd.GeoDataFrame)  # groups of a GeoDataFrame keep their geometry
             part.to_crs(TERRITORY_CRS[str(territory)]).to_parquet(
                 staging / f"{territory}.parquet", index=False, write_covering_bbox=True
             )
@@ -129,11 +130,33 @@ def read_layer(
     return pd.read_parquet(file, columns=columns)
 
 
+def read_geo_layer(
+    paths: Paths,
+    name: str,
+    *,
+    territory: str | None = None,
+    crs: str | None = None,
+    columns: list[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Read geographic layer ``name``: :func:`read_layer` for a layer known to hold geometries.
+
+    Raises
+    ------
+    LayerMissingError
+        The layer has not been built, or was built as a table without geometries.
+    """
+    frame = read_layer(paths, name, territory=territory, crs=crs, columns=columns)
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise LayerMissingError(f"layer {name} is a table, not a geographic layer: run `zonage build`")
+    return frame
+
+
 def write_arrays(paths: Paths, name: str, arrays: dict[str, np.ndarray]) -> Path:
     """Write named arrays as ``processed/<name>.npz`` (compressed, atomic)."""
     target = paths.processed / f"{name}.npz"
     with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+        # allow_pickle=True is numpy's default, spelled out so that the type checker does not match **arrays to it.
+        np.savez_compressed(fh, allow_pickle=True, **arrays)
     return target
 
 

@@ -223,22 +223,22 @@ def _fuzzy(todo: pd.DataFrame, candidates: pd.DataFrame, with_dep: pd.DataFrame)
     by_postcode = dict(tuple(near.groupby("postcode")))
     wide = candidates[candidates["departement"].isin({d for ds in deps for d in ds})]
     by_dep = dict(tuple(wide.groupby("departement")))
-    for row in todo.itertuples(index=False):
-        pool = by_postcode.get(row.postcode)
+    for line, postcode, key in zip(todo["line"], todo["postcode"], todo["key"], strict=True):
+        pool = by_postcode.get(postcode)
         hits = candidates.iloc[0:0]
         if pool is not None:
-            hits = _similar(row.key, pool, FUZZY_POSTCODE_CUTOFF, same_initial=False)
+            hits = _similar(key, pool, FUZZY_POSTCODE_CUTOFF, same_initial=False)
         if hits.empty:
-            parts = [by_dep[d] for d in deps.get(row.line, []) if d in by_dep]
+            parts = [by_dep[d] for d in deps.get(line, []) if d in by_dep]
             if parts:
-                hits = _similar(row.key, pd.concat(parts), FUZZY_DEPARTEMENT_CUTOFF,
+                hits = _similar(key, pd.concat(parts), FUZZY_DEPARTEMENT_CUTOFF,
                                 same_initial=True)
         if hits.empty:
             continue
         hits = hits[hits["rank"] == hits["rank"].min()]
         if hits["insee"].nunique() == 1 and hits["insee_arm"].nunique(dropna=False) == 1:
             hit = hits.iloc[0]
-            chosen.append({"line": row.line, "code": hit["code"], "insee": hit["insee"],
+            chosen.append({"line": line, "code": hit["code"], "insee": hit["insee"],
                            "insee_arm": hit["insee_arm"], "relation": hit["relation"],
                            "rank": hit["rank"]})
     columns = ["line", "code", "insee", "insee_arm", "relation", "rank"]
@@ -378,7 +378,7 @@ def _restored_rows(agg: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame:
     todo = missing[missing["code"].map(RESTORED_COMMUNES).isin(parents.index)]
     if todo.empty:
         return agg.iloc[0:0]
-    rows = parents.loc[todo["code"].map(RESTORED_COMMUNES)].reset_index(drop=True)
+    rows = parents.loc[pd.Index(todo["code"].map(RESTORED_COMMUNES))].reset_index(drop=True)
     rows["code"] = todo["code"].to_numpy()
     rows["insee"] = todo["code"].to_numpy()
     rows["insee_arm"] = None
@@ -457,9 +457,11 @@ def _communes_report(matched: pd.DataFrame, table: pd.DataFrame, missing: pd.Dat
     ok = matched["match_method"].notna()
     unmatched = matched[~ok]
     unmatched_list = [
-        {"line": int(r.line), "postcode": r.postcode_source, "name": r.name,
-         "classe_source": r.classe_source, "reason": r.unmatched_reason}
-        for r in unmatched.itertuples(index=False)
+        {"line": int(line), "postcode": postcode, "name": name, "classe_source": classe, "reason": reason}
+        for line, postcode, name, classe, reason in zip(
+            unmatched["line"], unmatched["postcode_source"], unmatched["name"], unmatched["classe_source"],
+            unmatched["unmatched_reason"], strict=True,
+        )
     ]
     conflicts = []
     code_col = matched["insee_arm"].where(matched["insee_arm"].notna(), matched["insee"])

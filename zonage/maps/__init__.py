@@ -159,7 +159,9 @@ def write_region_static(
     name, _ = data.region_info(paths, region)
     communes = data.communes_display(paths, region, crs=None, apl=apl, tolerance_m=tolerance_m)
     departements = data.departements_display(paths, region, crs=None, tolerance_m=tolerance_m)
-    qpv = data.qpv_display(paths, region, crs=communes.crs.to_string())
+    assert communes.crs is not None  # display_geometries refused frames without a CRS
+    metric = communes.crs.to_string()
+    qpv = data.qpv_display(paths, region, crs=metric)
     note = data.sources_note(communes.attrs.get("apl_label"))
     figures = {
         "zonage": static.zoning_figure(communes, title=f"Zonage médecins — {name}", caption=note, qpv=qpv,
@@ -169,7 +171,7 @@ def write_region_static(
     }
     rows = _rows_for(paths, region, rows, ("structures",))
     if rows is not None:
-        structures, unlocated = data.structures_display(rows, crs=communes.crs.to_string())
+        structures, unlocated = data.structures_display(rows, crs=metric)
         figures["structures"] = static.structures_figure(
             communes, structures, title=f"Centres de santé, MSP et hôpitaux : éligibilité — {name}",
             caption=note, departements=departements, unlocated=unlocated)

@@ -27,7 +27,7 @@ import shapely
 from zonage.config import Paths
 from zonage.crs import TERRITORY_CRS, WGS84
 from zonage.errors import ZonageError
-from zonage.layers.store import read_layer, territories
+from zonage.layers.store import read_geo_layer, read_layer, territories
 
 #: Default simplification tolerances (metres, in the territory's metric CRS).
 REGION_TOLERANCE_M = 60.0
@@ -79,6 +79,7 @@ def display_geometries(
     out = out[~out.geometry.is_empty & out.geometry.notna()]
     if crs is not None:
         out = out.to_crs(crs)
+        assert out.crs is not None  # to_crs has just set it
         if out.crs.is_geographic:
             out["geometry"] = round_coordinates(out.geometry, precision)
     return out
@@ -183,7 +184,7 @@ def communes_display(
     columns = ["insee", "nom", "departement", "region", "population", "bv2012", "territory"]
     parts = []
     for territory in _territories_of(paths, "communes", region):
-        frame = read_layer(paths, "communes", territory=territory, columns=columns)
+        frame = read_geo_layer(paths, "communes", territory=territory, columns=columns)
         if region is not None:
             frame = frame[frame["region"] == str(region)]
         if frame.empty:
@@ -219,8 +220,8 @@ def departements_display(
         REGION_TOLERANCE_M if region is not None else NATIONAL_TOLERANCE_M)
     parts = []
     for territory in _territories_of(paths, "departements", region):
-        frame = read_layer(paths, "departements", territory=territory,
-                           columns=["departement", "departement_nom", "region", "territory"])
+        frame = read_geo_layer(paths, "departements", territory=territory,
+                               columns=["departement", "departement_nom", "region", "territory"])
         if region is not None:
             frame = frame[frame["region"] == str(region)]
         if not frame.empty:
@@ -238,7 +239,7 @@ def qpv_display(
     columns = ["code_qp", "nom_qp", "generation", "insee_com", "region", "classe_qpv", "territory"]
     parts = []
     for territory in territories(paths, "qpv"):
-        frame = read_layer(paths, "qpv", territory=territory, columns=columns)
+        frame = read_geo_layer(paths, "qpv", territory=territory, columns=columns)
         if region is not None:
             frame = frame[frame["region"] == str(region)]
         if not frame.empty:
@@ -259,7 +260,7 @@ def _first_column(frame: pd.DataFrame, candidates: Sequence[str]) -> pd.Series:
 
 def scheme_ids(rows: pd.DataFrame) -> list[str]:
     """Schemes assessed in a batch result (from its ``statut_<scheme>`` columns)."""
-    return [c.removeprefix("statut_") for c in rows.columns if c.startswith("statut_")]
+    return [c.removeprefix("statut_") for c in rows.columns if c.startswith("statut_") and c != "statut_mg"]
 
 
 def structures_display(rows: gpd.GeoDataFrame, *, crs: str = WGS84) -> tuple[gpd.GeoDataFrame, int]:
@@ -296,13 +297,19 @@ def structures_display(rows: gpd.GeoDataFrame, *, crs: str = WGS84) -> tuple[gpd
         "finess": _first_column(located, ("finess", "nofinesset")),
         "categorie": _first_column(located, CATEGORY_COLUMNS),
         "adresse": address,
-        "status": located["status"] if "status" in located.columns else "eligible",
+        # marker colour: the best answer over the GP schemes for the structure as the post's practice
+        # site (a hospital that can only be a partner is not "eligible" there)
+        "status": (located["statut_mg"].fillna("error") if "statut_mg" in located.columns
+                   else located["status"] if "status" in located.columns else "eligible"),
         "classe": _first_column(located, ("classe",)),
         "insee": _first_column(located, ("insee",)),
         "commune_nom": _first_column(located, ("commune_nom",)),
         "qpv": qpv,
     }, index=located.index)
-    verdict_columns = [c for c in located.columns if c.startswith(("statut_", "raisons_", "message_"))]
+    verdict_columns = [c for c in located.columns if c.startswith(("statut_", "raisons_", "message_", "role_"))
+                       and c != "statut_mg"]
+    if "resume" in located.columns:
+        verdict_columns.append("resume")
     out = pd.concat([out, located[verdict_columns]], axis=1)
     frame = gpd.GeoDataFrame(out, geometry=located.geometry.values, crs=rows.crs or WGS84)
     return frame.to_crs(crs).reset_index(drop=True), unlocated

@@ -23,7 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.map import Layer
 
 from zonage.io import atomic_path
@@ -61,7 +61,9 @@ def _clean(value: object) -> object:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     try:
-        if pd.isna(value):
+        # pd.isna takes any object (pandas' own signature ends with an ``obj: object`` overload that
+        # pandas-stubs drops); for a container its array answer makes the ``if`` raise and the value is kept.
+        if pd.isna(value):  # type: ignore[call-overload]
             return None
     except (TypeError, ValueError):
         pass
@@ -124,10 +126,10 @@ def feature_collection(frame: gpd.GeoDataFrame, properties: dict[str, Sequence[o
         ``zonage.decode``: about a third of the size.
     """
     if encode:
-        encoded = encode_polygons(frame.geometry.values)
+        encoded = encode_polygons(np.asarray(frame.geometry.values))
         geometries = ['null,"g":' + json.dumps(g, separators=(",", ":")) for g in encoded]
     else:
-        geometries = shapely.to_geojson(frame.geometry.values)
+        geometries = shapely.to_geojson(frame.geometry.values).tolist()
     keys = list(properties)
     columns = [list(properties[k]) for k in keys]
     features = []
@@ -168,12 +170,14 @@ class _Script(MacroElement):
         self.code = code
         self.css = css
 
-    def render(self, **kwargs: object) -> None:
-        """Add the code (and CSS) to the figure without templating."""
+    def render(self, **kwargs: object) -> str:
+        """Add the code (and CSS) to the figure without templating; nothing is rendered in place."""
         figure = self.get_root()
+        assert isinstance(figure, Figure), "a script is rendered inside a figure"  # as branca's MacroElement.render
         if self.css:
             figure.header.add_child(_Raw(f"<style>{self.css}</style>"), name=self.get_name() + "_css")
         figure.script.add_child(_Raw(self.code), name=self.get_name())
+        return ""
 
 
 class _JsLayer(Layer):
@@ -185,14 +189,17 @@ class _JsLayer(Layer):
         self.key = key
         self.code = code
 
-    def render(self, **kwargs: object) -> None:
-        """Add the layer's code (and its ``addTo`` when shown) to the figure without templating."""
+    def render(self, **kwargs: object) -> str:
+        """Add the layer's code (and its ``addTo`` when shown) to the figure without templating; nothing in place."""
         figure = self.get_root()
+        assert isinstance(figure, Figure), "a layer is rendered inside a figure"  # as folium's Layer.render
         var = self.get_name()
         figure.script.add_child(_Raw(f"var {var} = {self.code};\nzonage.layers[{js_literal(self.key)}] = {var};\n"),
                                 name=var)
         if self.show:
+            assert self._parent is not None, "a layer in a figure has a parent"
             figure.script.add_child(_Raw(f"{var}.addTo({self._parent.get_name()});\n"), name=var + "_add")
+        return ""
 
 
 def _runtime(map_name: str) -> str:
@@ -516,7 +523,7 @@ def region_map(
     tiles: str | None = "OpenStreetMap",
     note: str = "",
     prefer_canvas: bool = False,
-    bounds: Sequence[float] | None = None,
+    bounds: Iterable[float] | None = None,
     stroke_weight: float = 0.35,
 ) -> folium.Map:
     """Build the interactive map of a région (or any set of communes).
@@ -555,7 +562,9 @@ def region_map(
     if unknown:
         raise ValueError(f"unknown map layers {sorted(unknown)}; choose among {', '.join(REGION_LAYERS)}")
     fmap = _base_map(communes.total_bounds if bounds is None else bounds, tiles, prefer_canvas)
-    fmap.get_root().header.add_child(_Raw(f"<title>{esc(title)}</title>"), name="zonage_title")
+    root = fmap.get_root()
+    assert isinstance(root, Figure)  # folium.Map puts itself in a Figure
+    root.header.add_child(_Raw(f"<title>{esc(title)}</title>"), name="zonage_title")
     map_name = fmap.get_name()
     apl_label = communes.attrs.get("apl_label", "APL")
     fmap.add_child(_Script(_runtime(map_name) + f"zonage.aplLabel = {js_literal(apl_label)};\n"
@@ -578,11 +587,13 @@ def region_map(
         fmap.add_child(_JsLayer("qpv", "Quartiers prioritaires (QPV)", _qpv_layer_code(_qpv_data(qpv))))
         sections.append(style.qpv_section(qpv["classe_qpv"]))
     if "structures" in layers and structures is not None:
-        schemes = [c.removeprefix("statut_") for c in structures.columns if c.startswith("statut_")]
+        schemes = [c.removeprefix("statut_") for c in structures.columns
+                   if c.startswith("statut_") and c != "statut_mg"]
         data, dictionary = _structures_data(structures, schemes, scheme_labels or {})
         fmap.add_child(_Script(f"zonage.dict = {dictionary};", name="zonage_structures_dict"))
         fmap.add_child(_JsLayer("structures", "Structures (éligibilité)", _structures_layer_code(data)))
-        sections.append(style.status_section(structures["status"].value_counts().to_dict(), unlocated))
+        counts = {str(status): int(n) for status, n in structures["status"].value_counts().items()}
+        sections.append(style.status_section(counts, unlocated))
     if "picks" in layers and picks is not None and len(picks):
         fmap.add_child(_JsLayer("picks", "Postes proposés (priorisation)", _picks_layer_code(picks)))
         sections.append(style.picks_section(len(picks)))

@@ -15,7 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
@@ -25,13 +28,15 @@ from zonage.maps import style
 FORMATS: tuple[str, ...] = ("png", "pdf")
 
 
-def _new_axes(title: str, caption: str) -> tuple[Figure, object]:
+def _new_axes(title: str, caption: str) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(11.0, 8.3), dpi=150, layout="constrained")
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=13, fontweight="bold")
-    fig.get_layout_engine().set(h_pad=0.1)
+    engine = fig.get_layout_engine()
+    assert isinstance(engine, ConstrainedLayoutEngine)  # layout="constrained" above
+    engine.set(h_pad=0.1)
     fig.supxlabel("\n".join(textwrap.wrap(caption, 160)), fontsize=6.5, color="#444", x=0.02, ha="left")
     return fig, ax
 
@@ -43,7 +48,7 @@ def _nice_length(span_m: float) -> float:
     return max(m * power for m in (1, 2, 5) if m * power <= target)
 
 
-def add_scale_bar(ax: object, *, location: tuple[float, float] = (0.05, 0.04)) -> None:
+def add_scale_bar(ax: Axes, *, location: tuple[float, float] = (0.05, 0.04)) -> None:
     """Draw a black-and-white scale bar (axes in metres) with its length in km."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
@@ -59,19 +64,19 @@ def add_scale_bar(ax: object, *, location: tuple[float, float] = (0.05, 0.04)) -
     ax.text(bx, by + height * 1.8, "0", ha="center", va="bottom", fontsize=8, zorder=10)
 
 
-def add_north_arrow(ax: object, *, location: tuple[float, float] = (0.94, 0.90)) -> None:
+def add_north_arrow(ax: Axes, *, location: tuple[float, float] = (0.94, 0.90)) -> None:
     """Draw a north arrow (grid north of the metric CRS, close to true north in France)."""
     ax.annotate("N", xy=(location[0], location[1] + 0.07), xytext=(location[0], location[1]),
                 xycoords="axes fraction", ha="center", va="center", fontsize=11, fontweight="bold",
                 arrowprops={"facecolor": "black", "width": 4, "headwidth": 11, "headlength": 10}, zorder=10)
 
 
-def _outline(ax: object, departements: gpd.GeoDataFrame | None) -> None:
+def _outline(ax: Axes, departements: gpd.GeoDataFrame | None) -> None:
     if departements is not None and len(departements):
         departements.boundary.plot(ax=ax, color="#222222", linewidth=0.7, zorder=5)
 
 
-def _finish(fig: Figure, ax: object, handles: Sequence[object], legend_title: str) -> Figure:
+def _finish(fig: Figure, ax: Axes, handles: Sequence[Artist], legend_title: str) -> Figure:
     legend = ax.legend(handles=list(handles), title=legend_title, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                        fontsize=8, title_fontsize=8.5, frameon=False, alignment="left")
     legend.set_zorder(20)
@@ -103,8 +108,8 @@ def zoning_figure(
     colours = communes["classe"].map(lambda k: style.CLASS_STYLE.get(k, style.CLASS_STYLE["unknown"])[0])
     communes.plot(ax=ax, color=colours, edgecolor="#8a8a8a", linewidth=0.1)
     _outline(ax, departements)
-    handles = [Patch(facecolor=c, edgecolor="#777", label=label) for key, (c, label) in style.CLASS_STYLE.items()
-               if key in set(communes["classe"])]
+    handles: list[Artist] = [Patch(facecolor=c, edgecolor="#777", label=label)
+                             for key, (c, label) in style.CLASS_STYLE.items() if key in set(communes["classe"])]
     if qpv is not None and len(qpv):
         qpv.boundary.plot(ax=ax, color=style.QPV_STYLE[None], linewidth=0.8, zorder=6)
         handles.append(Line2D([], [], color=style.QPV_STYLE[None], label="QPV (contour)"))
@@ -145,7 +150,7 @@ def structures_figure(
     colours = communes["classe"].map(lambda k: style.CLASS_STYLE.get(k, style.CLASS_STYLE["unknown"])[0])
     communes.plot(ax=ax, color=colours, alpha=0.35, edgecolor="none")
     _outline(ax, departements)
-    handles = []
+    handles: list[Artist] = []
     counts = structures["status"].value_counts()
     for key, (colour, label) in style.STATUS_STYLE.items():
         part = structures[structures["status"] == key]

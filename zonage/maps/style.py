@@ -24,11 +24,14 @@ CLASS_STYLE: dict[str, tuple[str, str]] = {
     "unknown": ("#bdbdbd", "Classe non renseignée"),
 }
 
-#: Eligibility statuses of a structure (row status of the batch): marker colour and label.
+#: Marker colour and label of a structure: its best answer over the GP schemes as the post's
+#: practice site (``statut_mg`` of the batch; a hospital that can only be a partner is not
+#: "eligible" there; the popup gives every scheme's answer).
 STATUS_STYLE: dict[str, tuple[str, str]] = {
-    "eligible": ("#1b7837", "Éligible (au moins un dispositif)"),
+    "eligible": ("#1b7837", "Éligible à un dispositif MG (lieu d'exercice)"),
     "needs_review": ("#762a83", "À vérifier"),
-    "not_eligible": ("#b2182b", "Non éligible"),
+    "not_eligible": ("#b2182b", "Non éligible (dispositifs MG)"),
+    "not_applicable": ("#bababa", "Non applicable (type de structure)"),
     "error": ("#525252", "Erreur de localisation"),
 }
 
@@ -37,6 +40,7 @@ VERDICT_FR: dict[str, str] = {
     "eligible": "éligible",
     "needs_review": "à vérifier",
     "not_eligible": "non éligible",
+    "not_applicable": "non applicable",
     "error": "erreur",
 }
 

@@ -98,6 +98,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import geopandas as gpd
@@ -1017,6 +1018,7 @@ def prioritise(
     config: PriorityConfig | None = None,
     progress: Progress | None = None,
     check_engine: bool = True,
+    on: date | None = None,
 ) -> Prioritisation:
     """Allocate posts in a région: greedy with lazy re-evaluation, compared with the naive rule.
 
@@ -1040,6 +1042,9 @@ def prioritise(
         ``progress(stage, done, total)``: stages ``eligibility``, ``layers``, ``greedy``, ``naive``.
     check_engine
         Recompute accessibility with the engine after each greedy pick.
+    on
+        Date of the eligibility question when ``candidates`` is not given (zoning order in
+        force); default today.
 
     Returns
     -------
@@ -1078,7 +1083,8 @@ def prioritise(
         from zonage.workflows import eligibility_of_region
 
         _, batch = eligibility_of_region(
-            paths, region, progress=(lambda done, total: progress("eligibility", done, total)) if progress else None)
+            paths, region, progress=(lambda done, total: progress("eligibility", done, total)) if progress else None,
+            on=on)
         candidates = batch.rows
     timings["eligibility"] = time.perf_counter() - t0
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import math
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -37,8 +38,6 @@ from types import MappingProxyType
 from typing import Any
 
 from zonage.errors import ZonageError
-
-import tomllib
 
 __all__ = [
     "CRITERIA",

@@ -60,9 +60,10 @@ _CLASSES = tuple(c for c in ZONE_CLASSES if c != "QPV")
 
 # Kinds of reason codes: positive ground, information, uncertainty (fragile or unknown fact),
 # class to review, negative ground, failure. Which kinds a sentence shows depends on the status.
-_POS, _INFO, _UNC, _REV, _NEG, _FAIL = "pos", "info", "unc", "rev", "neg", "fail"
-_MAIN = {0: (_POS, _INFO), 1: (_UNC, _REV, _POS, _NEG, _INFO), 2: (_FAIL, _NEG, _REV, _POS, _INFO)}
-_NOTES = {0: (_UNC,), 1: (), 2: (_UNC,)}
+# ``na``: the scheme is not open to the structure (its kind, its région).
+_POS, _INFO, _UNC, _REV, _NEG, _FAIL, _NA = "pos", "info", "unc", "rev", "neg", "fail", "na"
+_MAIN = {0: (_POS, _INFO), 1: (_UNC, _REV, _POS, _NEG, _INFO), 2: (_FAIL, _NEG, _REV, _POS, _INFO), 3: (_NA,)}
+_NOTES = {0: (_UNC,), 1: (), 2: (_UNC,), 3: ()}
 _SEP = {"fr": " ; ", "en": "; "}
 _COLON = {"fr": " : ", "en": ": "}
 _MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
@@ -327,10 +328,16 @@ _ROW_FIELDS: dict[str, tuple[str, str]] = {
     "qpv_nom": ("qpv_nom", ""), "generation": ("generation", ""), "commune_distance": ("commune_distance", ""),
     "qpv_distance": ("qpv_distance", ""), "candidates": ("candidates", ""), "region": ("region", "?"),
     "region_name": ("region", "?"),
+    "type_label_fr": ("type_label_fr", "?"), "type_label_en": ("type_label_en", "?"),
+    "order_fr": ("order_fr", "?"), "order_en": ("order_en", "?"),
+    "order_loaded_fr": ("order_loaded_fr", "?"), "order_loaded_en": ("order_loaded_en", "?"),
 }
-#: Boolean facts of a row (with ``in_qpv``, ``classe``, ``region`` and ``category`` they decide the answer).
+#: Placeholders written in the sentence's language: ``{type_label}`` reads ``type_label_fr`` or ``_en``.
+_BY_LANG: frozenset[str] = frozenset({"type_label", "order", "order_loaded"})
+#: Boolean facts of a row (with ``in_qpv``, ``classe``, ``region``, ``kind``, ``order_state`` and
+#: ``deficit`` they decide the answer).
 _FLAGS: tuple[str, ...] = ("located", "commune_only", "overlap", "nearest", "boundary", "merged", "from_qpv",
-                           "qpv_near")
+                           "qpv_near", "kind_conflict")
 
 
 @dataclass
@@ -340,15 +347,17 @@ class _Sites:
     n: int
     flags: dict[str, np.ndarray]
     in_qpv: np.ndarray
+    order_state: np.ndarray
+    deficit: np.ndarray
     text: dict[str, _Text]
     region_names: Mapping[str, str]
-    has_categories: bool = False
+    has_kinds: bool = False
     _tables: dict[str, np.ndarray] = field(default_factory=dict)
 
     def table(self, placeholder: str) -> np.ndarray:
         """Texts of a row placeholder indexed by its fact's codes (last entry: the missing text)."""
         if placeholder not in self._tables:
-            fact, missing = _ROW_FIELDS.get(placeholder, ("category", "?"))
+            fact, missing = _ROW_FIELDS[placeholder]
             values = list(self.text[fact].values)
             if placeholder == "candidates":
                 values = [v.replace("|", ", ") for v in values]
@@ -362,12 +371,13 @@ class _Sites:
         fields = {name: self.table(name)[self.text[fact].codes[idx]] for name, (fact, _) in _ROW_FIELDS.items()}
         return _Facts(
             n=len(idx), **{k: v[idx] for k, v in self.flags.items()}, in_qpv=self.in_qpv[idx],
+            order_state=self.order_state[idx], deficit=self.deficit[idx],
             classe=self.text["classe"].expand(idx), region=self.text["region"].expand(idx), fields=fields,
         )
 
-    def categories(self, idx: np.ndarray) -> np.ndarray | None:
-        """Category codes of rows ``idx`` (None where missing); None without categories."""
-        return self.text["category"].expand(idx) if self.has_categories else None
+    def kinds(self, idx: np.ndarray) -> np.ndarray | None:
+        """Kinds of structure of rows ``idx`` (None where missing); None without kinds."""
+        return self.text["kind"].expand(idx) if self.has_kinds else None
 
 
 @dataclass
@@ -385,12 +395,15 @@ class _Facts:
     from_qpv: np.ndarray
     in_qpv: np.ndarray
     qpv_near: np.ndarray
+    kind_conflict: np.ndarray
+    order_state: np.ndarray
+    deficit: np.ndarray
     region: np.ndarray
     fields: dict[str, np.ndarray]
 
 
 def _sites(located: pd.DataFrame, region: Any, on: date, fragile_m: float, common: Common,
-           categories: Any = None) -> _Sites:
+           kinds: pd.DataFrame | None = None, speciality: str | None = None) -> _Sites:
     """Code the facts of every row of ``located`` (see :func:`evaluate_sites` for the columns)."""
     n = len(located)
 
@@ -452,31 +465,83 @@ def _sites(located: pd.DataFrame, region: Any, on: date, fragile_m: float, commo
         qpv_near = point & (qpv_m < fragile_m)
         near_boundary = point & (boundary_m < fragile_m)
 
+    order_state, order_texts = _orders(regions, col("zoning_vintage"), on, common)
+    deficit = np.full(n, -2 if speciality is None else -1, dtype=np.int8)
+    if speciality is not None and "speciality_deficit" in located:
+        known = located["speciality_deficit"].notna().to_numpy(dtype=bool)
+        deficit[known] = located["speciality_deficit"].to_numpy(dtype=object)[known].astype(bool).astype(np.int8)
+
     text = {
+        **order_texts,
         "insee": insee, "commune": _names(col("commune_nom"), insee), "classe": classe,
         "classe_commune": _text(col("classe_commune"), n), "classe_qpv": classe_qpv, "qpv": qpv_text,
         "qpv_nom": _pick(qpv_nom, which) if qpv_nom else _text(None, n), "generation": generation,
         "commune_distance": _distances(boundary_m), "qpv_distance": _distances(qpv_m),
         "candidates": _text(col("commune_candidates"), n), "region": regions,
     }
-    has_categories = categories is not None
-    if has_categories:
-        text["category"] = _text(categories).map(_category_code)
-        if len(text["category"].codes) != n:
-            raise InputDataError(f"categories: {len(text['category'].codes)} values for {n} located rows")
+    has_kinds = kinds is not None
+    kind_conflict = np.zeros(n, dtype=bool)
+    if kinds is not None:
+        if len(kinds) != n:
+            raise InputDataError(f"kinds: {len(kinds)} values for {n} located rows")
+        text["kind"] = _text(kinds["type"].reset_index(drop=True), n)
+        kind_conflict = _text(kinds["type_source"].reset_index(drop=True), n).flag(lambda v: v == "nom≠ape")
+        for lang in ("fr", "en"):
+            text[f"type_label_{lang}"] = _text(kinds[f"type_label_{lang}"].reset_index(drop=True), n)
     else:
-        text["category"] = _text(None, n)
+        text["kind"] = _text(None, n)
+        text["type_label_fr"] = text["type_label_en"] = _text(None, n)
     flags = {
         "located": loc, "commune_only": commune_only, "overlap": loc & overlap, "nearest": loc & nearest,
         "boundary": near_boundary, "merged": loc & merged, "from_qpv": from_qpv, "qpv_near": qpv_near,
+        "kind_conflict": kind_conflict,
     }
-    return _Sites(n=n, flags=flags, in_qpv=in_qpv, text=text,
-                  region_names={code: r.name for code, r in common.regions.items()}, has_categories=has_categories)
+    return _Sites(n=n, flags=flags, in_qpv=in_qpv, order_state=order_state, deficit=deficit, text=text,
+                  region_names={code: r.name for code, r in common.regions.items()}, has_kinds=has_kinds)
 
 
-def _facts(located: pd.DataFrame, region: Any, on: date, fragile_m: float, common: Common) -> _Facts:
+def _orders(regions: _Text, vintages: Any, on: date, common: Common) -> tuple[np.ndarray, dict[str, _Text]]:
+    """Zoning order of each row at date ``on``: state (0 loaded, 1 known not loaded, 2 none) and texts.
+
+    ``vintages``: the zoning layer vintage of each row's classes (the locator's
+    ``zoning_vintage`` column); rows without one (a zoning table without vintage, classes
+    given by hand) are taken as classed by the order in force.
+    """
+    n = len(regions.codes)
+    vintage = _text(vintages, n)
+    pair, first = _group_ids([regions.codes, vintage.codes], n)
+    state = np.zeros(len(first), dtype=np.int8)
+    labels: dict[str, list[str | None]] = {k: [] for k in ("order_fr", "order_en", "order_loaded_fr",
+                                                            "order_loaded_en")}
+    for g, row in enumerate(first):
+        region = regions.values[regions.codes[row]] if regions.codes[row] >= 0 else None
+        loaded = vintage.values[vintage.codes[row]] if vintage.codes[row] >= 0 else None
+        order = common.zoning_order(region, on)
+        own = [o for o in common.zoning_orders if region is not None and region in o.regions]
+        pool = own or [o for o in common.zoning_orders if not o.regions]
+        holder = next((o for o in pool if loaded is not None and o.vintage == loaded), None)
+        if loaded is None:  # classes given without a vintage: taken as those in force
+            labels["order_fr"].append(order.label("fr") if order is not None else "classe fournie")
+            labels["order_en"].append(order.label("en") if order is not None else "class given")
+            for lang in ("fr", "en"):
+                labels[f"order_loaded_{lang}"].append(labels[f"order_{lang}"][-1])
+            continue
+        if order is None:
+            state[g] = 2
+        elif order.vintage != loaded:
+            state[g] = 1
+        for lang in ("fr", "en"):
+            labels[f"order_{lang}"].append(order.label(lang) if order is not None else None)
+            labels[f"order_loaded_{lang}"].append(holder.label(lang) if holder is not None else None)
+    texts = {k: _Text(pair, np.array([*v, None], dtype=object)[:-1]).recode(np.array([*v, None], dtype=object)[:-1])
+             for k, v in labels.items()}
+    return state[pair], texts
+
+
+def _facts(located: pd.DataFrame, region: Any, on: date, fragile_m: float, common: Common,
+           kinds: pd.DataFrame | None = None, speciality: str | None = None) -> _Facts:
     """Facts of every row of ``located`` as plain arrays."""
-    sites = _sites(located, region, on, fragile_m, common)
+    sites = _sites(located, region, on, fragile_m, common, kinds, speciality)
     return sites.facts(np.arange(sites.n))
 
 
@@ -503,8 +568,39 @@ class _RoleResult:
     codes: list[_Code]
 
 
-def _evaluate_role(scheme: Scheme, role: Role, f: _Facts, cats: np.ndarray | None) -> _RoleResult:
-    """Status and reason codes of every row for one role of one (resolved) scheme."""
+def _kind_state(role: Role, kinds: np.ndarray) -> np.ndarray:
+    """Per row: 0 kind accepted by the role, 1 accepted subject to a check, 2 kind unknown, 4 not accepted.
+
+    An unknown kind (a centre de santé of no known kind, or no kind at all) may be any of
+    the kinds its FINESS category covers: it is a candidate for the role when the role
+    accepts one of those.
+    """
+    from zonage.rules.kinds import kind_catalogue
+
+    catalogue = kind_catalogue()
+    state = np.full(len(kinds), 4, dtype=np.int8)
+    if not role.structure_types:
+        state[:] = 0
+        return state
+    for value in pd.unique(pd.Series(kinds, dtype=object).dropna()):
+        rows = kinds == value
+        kind = catalogue.get(value)
+        if value in role.kinds:
+            state[rows] = 0
+        elif value in role.review_kinds:
+            state[rows] = 1
+        elif kind is not None and kind.unknown:
+            covered = {k.id for k in catalogue.values() if set(k.finess) & set(kind.finess)} if kind.finess \
+                else set(catalogue)
+            if covered & (role.kinds | role.review_kinds):
+                state[rows] = 2
+    missing = pd.isna(kinds)
+    state[missing] = 2
+    return state
+
+
+def _evaluate_role(scheme: Scheme, role: Role, f: _Facts, kinds: np.ndarray | None) -> _RoleResult:
+    """Status (0 eligible … 3 not applicable) and reason codes of every row for one role of one (resolved) scheme."""
     n = f.n
     codes: list[_Code] = []
 
@@ -513,51 +609,64 @@ def _evaluate_role(scheme: Scheme, role: Role, f: _Facts, cats: np.ndarray | Non
             codes.append(_Code(code, kind, mask))
 
     zone_status = np.zeros(n, dtype=np.int8)
-    if role.zones is None:
-        add("ZONE_NOT_REQUIRED", _INFO, np.ones(n, dtype=bool))
-    else:
+    site = scheme.roles[scheme.site_role]
+    if role.zones is not None:
         zone_status = _zone(role, f, add)
+    elif role.id != scheme.site_role and site.zones is not None:
+        add("ROLE_PARTNER", _INFO, np.ones(n, dtype=bool))
+    else:
+        add("ZONE_NOT_REQUIRED", _INFO, np.ones(n, dtype=bool))
 
     fail = zone_status == 2
     review = zone_status == 1
-    if cats is not None:
-        missing = pd.isna(cats)
-        add("STRUCTURE_CATEGORY_UNKNOWN", _UNC, missing)
-        review = review | missing
-        if role.structure_types:
-            accepted = _isin(cats, role.category_codes) & ~missing
-            add("STRUCTURE_TYPE_ACCEPTED", _INFO, accepted)
-            refused = ~accepted & ~missing
-            add("STRUCTURE_TYPE_NOT_ACCEPTED", _FAIL, refused)
-            fail = fail | refused
+    na = np.zeros(n, dtype=bool)
+    if kinds is not None:
+        state = _kind_state(role, kinds)
+        add("STRUCTURE_KIND_ACCEPTED", _INFO, (state == 0) & ~f.kind_conflict)
+        add("STRUCTURE_KIND_CONFLICT", _UNC, (state <= 1) & f.kind_conflict)
+        add("STRUCTURE_KIND_TO_CHECK", _REV, state == 1)
+        add("STRUCTURE_KIND_UNKNOWN", _UNC, state == 2)
+        add("STRUCTURE_KIND_NOT_ACCEPTED", _NA, state == 4)
+        review = review | (state == 1) | (state == 2) | ((state == 0) & f.kind_conflict)
+        na = na | (state == 4)
     if scheme.regions:
         known = pd.notna(f.region)
         outside = known & ~_isin(f.region, scheme.regions)
-        add("REGION_NOT_COVERED", _FAIL, outside)
+        add("REGION_NOT_COVERED", _NA, outside)
         add("REGION_UNKNOWN", _UNC, ~known)
-        fail = fail | outside
+        na = na | outside
         review = review | ~known
-    status = np.where(fail, 2, np.where(review, 1, 0)).astype(np.int8)
+    status = np.where(na, 3, np.where(fail, 2, np.where(review, 1, 0))).astype(np.int8)
     return _RoleResult(role, status, zone_status, codes)
 
 
 def _zone(role: Role, f: _Facts, add: Any) -> np.ndarray:
-    """Zone status (0 eligible, 1 to review, 2 not eligible) and zone codes of every row."""
+    """Zone status (0 eligible, 1 to review, 2 not eligible) and zone codes of every row.
+
+    Grounds: the class of the doctors' zoning (only when the order in force at the date
+    is loaded: ``order_state`` 0), membership of a QPV, and the speciality's deficit zones.
+    """
     rule = role.zones
     assert rule is not None
-    accepted = [c for c in rule.accepted if c != "QPV"]
-    review = [c for c in rule.review if c != "QPV"]
+    accepted = [c for c in rule.accepted if c not in ("QPV", "DEFICIT")]
+    review = [c for c in rule.review if c not in ("QPV", "DEFICIT")]
     loc = f.located
-    cls = f.classe
-    known = _isin(cls, _CLASSES) & loc
-    cls_ok = _isin(cls, accepted) & loc
-    cls_review = _isin(cls, review) & loc
-    cls_unknown = loc & ~known
-    cls_no = known & ~cls_ok & ~cls_review
-    commune_fragile = f.overlap | f.nearest | f.boundary | f.merged
-    cls_fragile = np.where(f.from_qpv, f.qpv_near, commune_fragile)
-
     zeros = np.zeros(f.n, dtype=bool)
+    commune_fragile = f.overlap | f.nearest | f.boundary | f.merged
+    if rule.classes_matter:
+        dated = f.order_state == 0
+        cls = f.classe
+        known = _isin(cls, _CLASSES) & loc
+        cls_ok = _isin(cls, accepted) & loc & dated
+        cls_review = _isin(cls, review) & loc & dated
+        cls_unknown = loc & ~known & dated
+        cls_no = known & ~cls_ok & ~cls_review & dated
+        cls_undated = loc & ~dated
+        cls_fragile = np.where(f.from_qpv, f.qpv_near, commune_fragile)
+    else:
+        cls = f.classe
+        cls_ok = cls_review = cls_unknown = cls_no = cls_undated = cls_fragile = zeros
+
     if rule.qpv_matters:
         qpv_accepted = "QPV" in rule.accepted
         q_in = f.in_qpv == 1
@@ -567,12 +676,22 @@ def _zone(role: Role, f: _Facts, add: Any) -> np.ndarray:
         q_unknown = (f.in_qpv == -1) & loc
         q_fragile = f.qpv_near
     else:
-        q_in = q_ok = q_review = q_no = q_unknown = q_fragile = zeros
+        q_ok = q_review = q_no = q_unknown = q_fragile = zeros
         qpv_accepted = False
 
-    firm = (cls_ok & ~cls_fragile) | (q_ok & ~q_fragile)
-    doubtful = (cls_ok | q_ok | cls_review | q_review | cls_unknown | q_unknown | ~loc
-                | (cls_no & cls_fragile) | (q_no & q_fragile))
+    if rule.deficit_matters:
+        deficit_accepted = "DEFICIT" in rule.accepted
+        d_in = (f.deficit == 1) & loc
+        d_ok = d_in & deficit_accepted
+        d_review = d_in & (not deficit_accepted)
+        d_no = (f.deficit == 0) & loc
+        d_unknown = (f.deficit < 0) & loc
+    else:
+        d_ok = d_review = d_no = d_unknown = zeros
+
+    firm = (cls_ok & ~cls_fragile) | (q_ok & ~q_fragile) | (d_ok & ~commune_fragile)
+    doubtful = (cls_ok | q_ok | d_ok | cls_review | q_review | cls_unknown | cls_undated | q_unknown | ~loc
+                | (cls_no & cls_fragile) | (q_no & q_fragile) | (d_no & commune_fragile) | d_review | d_unknown)
     status = np.where(firm, 0, np.where(doubtful, 1, 2)).astype(np.int8)
 
     for c in accepted:
@@ -580,54 +699,62 @@ def _zone(role: Role, f: _Facts, add: Any) -> np.ndarray:
         add(f"ZONE_{c}", _POS, is_c & ~f.from_qpv)
         add(f"ZONE_{c}_QPV", _POS, is_c & f.from_qpv)
     add("ZONE_QPV", _POS, q_ok)
-    commune_ground = loc & ~f.from_qpv
+    add("SPECIALITY_DEFICIT", _POS, d_ok)
+    commune_ground = loc & ~f.from_qpv & (rule.classes_matter or rule.deficit_matters)
     add("LOCATION_NONE", _UNC, ~loc)
     add("COMMUNE_ONLY", _UNC, q_unknown & f.commune_only)
     add("COMMUNE_OVERLAP", _UNC, f.overlap & commune_ground)
     add("COMMUNE_NEAREST", _UNC, f.nearest & commune_ground)
     add("COMMUNE_MERGED", _UNC, f.merged & commune_ground)
     add("COMMUNE_BOUNDARY_NEAR", _UNC, f.boundary & commune_ground)
-    qpv_relevant = rule.qpv_matters | f.from_qpv
+    qpv_relevant = rule.qpv_matters | (f.from_qpv & rule.classes_matter)
     add("QPV_BOUNDARY_NEAR", _UNC, f.qpv_near & (f.in_qpv == 1) & qpv_relevant)
     if rule.qpv_matters:
         add("QPV_NEARBY", _UNC, f.qpv_near & (f.in_qpv != 1))
+    add("ZONING_ORDER_NOT_LOADED", _UNC, cls_undated & (f.order_state == 1))
+    add("ZONING_DATE_NOT_COVERED", _UNC, cls_undated & (f.order_state == 2))
     add("CLASS_MIXED", _UNC, cls_unknown & (cls == "mixed"))
     add("CLASS_UNKNOWN", _UNC, cls_unknown & (cls != "mixed"))
     add("QPV_NOT_COVERED", _UNC, q_unknown & ~f.commune_only)
+    add("SPECIALITY_MISSING", _UNC, (f.deficit == -2) & d_unknown)
+    add("SPECIALITY_DEFICIT_UNKNOWN", _UNC, (f.deficit == -1) & d_unknown)
     add(rule.review_reason, _REV, cls_review)
     add("ZONE_QPV_TO_CHECK", _REV, q_review)
+    add("ZONE_DEFICIT_TO_CHECK", _REV, d_review)
     hors = _isin(cls, ["HZ", "ZV"])
     add("ZONE_NOT_PRIORITY", _NEG, cls_no & hors)
     add("ZONE_CLASS_NOT_ACCEPTED", _NEG, cls_no & ~hors)
     if qpv_accepted:
         add("ZONE_NOT_QPV", _NEG, q_no)
+    add("SPECIALITY_NO_DEFICIT", _NEG, d_no & ("DEFICIT" in rule.accepted))
     return status
 
 
 # -- sentences ---------------------------------------------------------------------------------
-def _site_fields(scheme: Scheme, f: _Facts, cats: np.ndarray | None) -> dict[str, Any]:
-    assert scheme.common is not None
-    labels: dict[str, str] = dict(scheme.common.finess_categories)
-    for role in scheme.roles.values():
-        labels.update({t.code: t.label for t in role.structure_types})
-    fields: dict[str, Any] = dict(f.fields)
-    if cats is not None:
-        fields["category"] = np.array(["?" if c is None else c for c in cats], dtype=object)
-        fields["category_label"] = {
-            "fr": np.array([labels.get(c, "catégorie non répertoriée") if c else "?" for c in cats], dtype=object),
-            "en": np.array([labels.get(c, "unlisted category") if c else "?" for c in cats], dtype=object),
-        }
-    fields["scheme"] = {"fr": scheme.name_fr, "en": scheme.name_en}
-    names = scheme.common.regions
-    fields["regions"] = ", ".join(names[r].name if r in names else r for r in scheme.regions)
+def _fixed(scheme: Scheme, role: Role, lang: str, on: date, speciality: str | None) -> dict[str, str]:
+    """Placeholders whose value is the same for every row of a scheme's role (in ``lang``)."""
+    names = scheme.common.regions if scheme.common is not None else {}
+    site = scheme.roles[scheme.site_role]
+    return {
+        "scheme": scheme.name(lang),
+        "regions": ", ".join(names[r].name if r in names else r for r in scheme.regions),
+        "role": role.label(lang),
+        "site_role": site.label(lang),
+        "accepted": ", ".join(role.zones.accepted) if role.zones is not None else "",
+        "date": _day_text(on, lang),
+        "speciality": speciality or "?",
+    }
+
+
+def _site_fields(scheme: Scheme, f: _Facts, role: Role, on: date, speciality: str | None) -> dict[str, Any]:
+    """Every placeholder of a (one-row) application check: row facts, then ``{lang: text}`` fixed ones."""
+    fields: dict[str, Any] = {k: v for k, v in f.fields.items() if k[:-3] not in _BY_LANG}
+    for name in _BY_LANG:
+        fields[name] = {lang: f.fields[f"{name}_{lang}"] for lang in ("fr", "en")}
+    for lang in ("fr", "en"):
+        for key, value in _fixed(scheme, role, lang, on, speciality).items():
+            fields.setdefault(key, {})[lang] = value
     return fields
-
-
-def _role_fields(fields: dict[str, Any], role: Role) -> dict[str, Any]:
-    out = dict(fields)
-    out["role"] = {"fr": role.label_fr, "en": role.label_en}
-    out["accepted"] = ", ".join(role.zones.accepted) if role.zones is not None else ""
-    return out
 
 
 # -- sites -------------------------------------------------------------------------------------
@@ -635,10 +762,12 @@ def evaluate_sites(
     located: pd.DataFrame,
     schemes: Mapping[str, Scheme] | Iterable[Scheme] | Scheme | None = None,
     *,
+    kinds: pd.DataFrame | None = None,
     categories: pd.Series | None = None,
     region: pd.Series | None = None,
     fragile_m: float = 50.0,
     date: date | datetime | str | None = None,
+    speciality: str | None = None,
 ) -> pd.DataFrame:
     """Eligibility of every located site for every scheme, with reasons (vectorised).
 
@@ -648,46 +777,57 @@ def evaluate_sites(
         Output of :meth:`zonage.locate.Locator.locate` (``insee``, ``commune_nom``,
         ``commune_method``, ``commune_boundary_m``, ``qpvG``/``qpvG_nom``/
         ``qpvG_boundary_m``/``qpvG_covered`` per QPV generation G, ``classe``,
-        ``classe_source``, ``classe_commune``, ``classe_qpv``). Optional columns:
-        ``commune_candidates``, ``region``, ``commune_merged`` (bool, commune code
-        changed by a merger) or ``commune_relation`` (``"merged"``). A
-        ``commune_method`` other than grid/exact/overlap/nearest/none (e.g.
-        ``"commune"``) means only the commune is known.
+        ``classe_source``, ``classe_commune``, ``classe_qpv``, ``zoning_vintage``).
+        Optional columns: ``commune_candidates``, ``region``, ``commune_merged`` (bool,
+        commune code changed by a merger) or ``commune_relation`` (``"merged"``),
+        ``speciality_deficit`` (bool: the commune is a deficit zone of ``speciality``,
+        see :func:`zonage.rules.deficits.deficit_of`). A ``commune_method`` other than
+        grid/exact/overlap/nearest/none (e.g. ``"commune"``) means only the commune is
+        known. Without ``zoning_vintage`` the classes are taken as those of the order in
+        force at ``date``.
     schemes
         Output of :func:`~zonage.rules.load.load_schemes` (None: the packaged schemes).
+    kinds
+        Kind of structure of each site (same order as ``located``), as
+        :func:`zonage.rules.kinds.classify` returns it (``type``, ``type_source``,
+        ``type_label_fr``, ``type_label_en``). Each site is then checked for the parts
+        of the scheme its kind may host and the best answer is kept; a kind no part
+        accepts gives ``not_applicable``, an unknown kind ``needs_review``. None (and no
+        ``categories``): each scheme's host site (``site_role``) is checked, zone only.
     categories
-        FINESS category code of each site (same order as ``located``); None to check
-        the zone of each scheme's host site only (``site_role``). With categories, each
-        site is checked for the parts of the scheme its category may host and the best
-        answer is kept; a missing category gives ``needs_review``.
+        FINESS category code of each site, a shortcut for ``kinds=classify(categories)``.
     region
-        INSEE région code of each site (for région-specific rules); by default the
-        ``region`` column of ``located``, else derived from the commune code.
+        INSEE région code of each site (région-specific rules, zoning order); by default
+        the ``region`` column of ``located``, else derived from the commune code.
     fragile_m
         Distance (m) to a commune or QPV boundary below which an answer is fragile.
     date
-        Date of the question (QPV generation in force, dated overrides); default today.
+        Date of the question: zoning order and QPV generation in force, dated overrides;
+        default today.
+    speciality
+        Speciality of the post (schemes whose zone is the speciality's deficit zone);
+        None: not given (those answers are "to check" and say so).
 
     Returns
     -------
     pandas.DataFrame
         One row per input row and scheme (scheme by scheme, rows in input order),
         columns ``row`` (input position), ``scheme``, ``role``, ``status`` (eligible /
-        needs_review / not_eligible), ``reasons`` (``;``-joined codes), ``message_fr``,
-        ``message_en``. The text columns are :class:`pandas.Categorical`, each distinct
-        text stored once (categories of ``scheme``, ``role``, ``status`` and ``reasons``
-        in lexical order, of the messages in order of writing; ``status`` is ordered
-        eligible < needs_review < not_eligible). They compare, ``map``, ``isin``, group
-        and pivot like strings; to concatenate text or to assign values that are not
-        categories yet, convert first with ``.astype(object)`` (or ``.astype(str)``).
+        needs_review / not_eligible / not_applicable), ``reasons`` (``;``-joined codes),
+        ``message_fr``, ``message_en``. The text columns are :class:`pandas.Categorical`,
+        each distinct text stored once (categories of ``scheme``, ``role``, ``status`` and
+        ``reasons`` in lexical order, of the messages in order of writing; ``status`` is
+        ordered eligible < needs_review < not_eligible < not_applicable). They compare,
+        ``map``, ``isin``, group and pivot like strings; to concatenate text or to assign
+        values that are not categories yet, convert first with ``.astype(object)``.
 
     Notes
     -----
-    The answer of a row depends only on a few facts (flags, class, région, category) and
-    the texts its sentences quote (commune, QPV, distances rounded to the metre…). Rows
-    are grouped by these facts, each scheme's rules run once per group of identical
-    deciding facts, and each distinct message is written once, then broadcast by integer
-    codes: no Python work per row.
+    The answer of a row depends only on a few facts (flags, class, région, kind, zoning
+    order, deficit) and the texts its sentences quote (commune, QPV, distances rounded to
+    the metre…). Rows are grouped by these facts, each scheme's rules run once per group
+    of identical deciding facts, and each distinct message is written once, then broadcast
+    by integer codes: no Python work per row.
     """
     scheme_map = _scheme_map(schemes)
     n = len(located)
@@ -696,8 +836,14 @@ def evaluate_sites(
     on = _as_date(date)
     common = next(iter(scheme_map.values())).common
     assert common is not None
-    sites = _sites(located, region, on, fragile_m, common, categories)
-    return _Batch(sites, on).run(list(scheme_map.values()))
+    if kinds is None and categories is not None:
+        from zonage.rules.kinds import classify
+
+        if len(categories) != n:
+            raise InputDataError(f"categories: {len(categories)} values for {n} located rows")
+        kinds = classify(category=categories)
+    sites = _sites(located, region, on, fragile_m, common, kinds, speciality)
+    return _Batch(sites, on, speciality).run(list(scheme_map.values()))
 
 
 #: Placeholders whose value a sentence can only show where a flag holds, as long as only the
@@ -711,7 +857,8 @@ _GATES: dict[str, tuple[str, frozenset[str]]] = {
 _DETERMINED: dict[str, str] = {"commune": "insee", "qpv_nom": "qpv"}
 #: Facts the sentences may quote besides the deciding ones, in grouping order.
 _QUOTED: tuple[str, ...] = ("insee", "commune", "qpv", "qpv_nom", "generation", "commune_distance", "qpv_distance",
-                            "candidates", "classe_commune", "classe_qpv")
+                            "candidates", "classe_commune", "classe_qpv", "type_label_fr", "type_label_en",
+                            "order_fr", "order_en", "order_loaded_fr", "order_loaded_en")
 
 
 def _group_ids(columns: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -761,14 +908,14 @@ def _parse(template: str) -> tuple[tuple[str, str | None], ...]:
     return tuple((literal, name) for literal, name, _, _ in string.Formatter().parse(template))
 
 
-#: A piece of sentence (one reason code's text): parts ``("L", text)`` (literal),
-#: ``("F", placeholder)`` (a fact of the row) or ``("C",)`` (the label of the row's category).
+#: A piece of sentence (one reason code's text): parts ``("L", text)`` (literal) or
+#: ``("F", placeholder)`` (a fact of the row).
 _Piece = tuple[tuple[Any, ...], ...]
 
 
 def _piece_facts(piece: _Piece) -> tuple[str, ...]:
-    """Coded facts a piece quotes (``category_label``: the label, which depends on the scheme)."""
-    return tuple(sorted({_fact_of(p[1]) if p[0] == "F" else "category_label" for p in piece if p[0] != "L"}))
+    """Coded facts a piece quotes."""
+    return tuple(sorted({_fact_of(p[1]) for p in piece if p[0] == "F"}))
 
 
 def _concat(parts: list[Any], k: int) -> list[str]:
@@ -825,17 +972,14 @@ class _Batch:
     quotes.
     """
 
-    def __init__(self, sites: _Sites, on: date) -> None:
+    def __init__(self, sites: _Sites, on: date, speciality: str | None = None) -> None:
         self.sites = sites
         self.on = on
+        self.speciality = speciality
         self.roles: dict[str, int] = {}
         self.reasons: dict[str, int] = {}
         self.sentences: dict[_Sentence, int] = {}
         self.sentence_list: list[_Sentence] = []
-        self.labels: dict[str, dict[str, int]] = {"fr": {}, "en": {}}
-        self.label_codes: dict[tuple[int, str], np.ndarray] = {}
-        self.label_text: dict[str, np.ndarray] = {}
-        self.label_u: dict[str, np.ndarray] = {}
         self.messages: dict[str, list[str]] = {"fr": [], "en": []}
         self.written: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.subkeys: dict[tuple[str, ...], np.ndarray] = {}
@@ -850,18 +994,12 @@ class _Batch:
                     for scheme in schemes]
         variants = list({id(v): v for by_region in resolved for v in by_region.values()}.values())
         self.group(variants)
-        if s.has_categories:  # every label known before the first key is computed
-            for variant in variants:
-                for lang in ("fr", "en"):
-                    self.category_labels(variant, lang)
-            self.label_text = {lang: np.array([*labels, ""], dtype=object)[:-1] for lang, labels in self.labels.items()}
         sig_facts = s.facts(self.sig_first)
-        sig_cats = s.categories(self.sig_first)
+        sig_kinds = s.kinds(self.sig_first)
         sig_region = s.text["region"].codes[self.sig_first]
         per_scheme = []
         for by_region in resolved:
-            out = {k: np.zeros(len(self.sig_first), dtype=np.int64)
-                   for k in ("status", "role", "reasons", "fr", "en", "label_fr", "label_en")}
+            out = {k: np.zeros(len(self.sig_first), dtype=np.int64) for k in ("status", "role", "reasons", "fr", "en")}
             variants_used: dict[int, list[int]] = {}
             for r, variant in by_region.items():
                 variants_used.setdefault(id(variant), []).append(r)
@@ -869,9 +1007,8 @@ class _Batch:
                 idx = np.flatnonzero(np.isin(sig_region, regions))
                 if len(idx):
                     self.decide(by_region[regions[0]], _take_facts(sig_facts, idx),
-                                None if sig_cats is None else sig_cats[idx], idx, out)
+                                None if sig_kinds is None else sig_kinds[idx], idx, out)
             for lang in ("fr", "en"):
-                self.label_u[lang] = out[f"label_{lang}"][self.u_sig]
                 out[lang] = self.write(out[lang], lang)
             per_scheme.append(out)
         return self.result([scheme.id for scheme in schemes], per_scheme)
@@ -885,7 +1022,9 @@ class _Batch:
         for i, name in enumerate(_FLAGS):
             flags |= s.flags[name].astype(np.int64) << i
         flags |= (s.in_qpv.astype(np.int64) + 1) << len(_FLAGS)
-        deciding = [flags, s.text["classe"].codes, s.text["region"].codes, s.text["category"].codes]
+        flags |= s.order_state.astype(np.int64) << (len(_FLAGS) + 2)
+        flags |= (s.deficit.astype(np.int64) + 2) << (len(_FLAGS) + 4)
+        deciding = [flags, s.text["classe"].codes, s.text["region"].codes, s.text["kind"].codes]
         self.sig_row, self.sig_first = _group_ids(deciding, n)
         used: dict[str, set[str]] = {}
         review_reasons = {r.zones.review_reason for v in variants for r in v.roles.values() if r.zones is not None}
@@ -893,8 +1032,10 @@ class _Batch:
             for code, template in variant.reasons.items():
                 for text in (template.fr, template.en):
                     for _, name in _parse(text):
-                        if name is not None:
-                            used.setdefault(name, set()).add(code)
+                        if name is None:
+                            continue
+                        for key in ((f"{name}_fr", f"{name}_en") if name in _BY_LANG else (name,)):
+                            used.setdefault(key, set()).add(code)
         codes: dict[str, np.ndarray] = {}
         for fact in _QUOTED:
             users = set().union(*(used.get(p, set()) for p, (f, _) in _ROW_FIELDS.items() if f == fact))
@@ -910,33 +1051,29 @@ class _Batch:
         quoted = [c for f, c in codes.items() if f not in self.determined]
         self.u_row, u_first = _group_ids([self.sig_row, *quoted], n)
         self.u_sig = self.sig_row[u_first]
-        for fact in ("classe", "region", "category"):
+        for fact in ("classe", "region", "kind"):
             codes[fact] = s.text[fact].codes
         self.ucodes = {k: v[u_first] for k, v in codes.items()}
         self.n_u = len(u_first)
 
     # -- one scheme ---------------------------------------------------------------------------
-    def decide(self, scheme: Scheme, f: _Facts, cats: np.ndarray | None, idx: np.ndarray,
+    def decide(self, scheme: Scheme, f: _Facts, kinds: np.ndarray | None, idx: np.ndarray,
                out: dict[str, np.ndarray]) -> None:
         """Status, role, reasons and sentence of the ``sig`` groups ``idx`` (facts ``f``) for one scheme."""
         roles = list(scheme.roles.values())
         site_j = list(scheme.roles).index(scheme.site_role)
-        if cats is None:
+        if kinds is None:
             results = {site_j: _evaluate_role(scheme, roles[site_j], f, None)}
             choice = np.full(f.n, site_j)
         else:
-            results = {j: _evaluate_role(scheme, role, f, cats) for j, role in enumerate(roles)}
-            known = pd.notna(cats)
+            results = {j: _evaluate_role(scheme, role, f, kinds) for j, role in enumerate(roles)}
             rank = np.full((len(roles), f.n), 10_000)
-            for j, role in enumerate(roles):
-                candidate = known & (_isin(cats, role.category_codes) if role.structure_types else True)
+            for j in range(len(roles)):
                 priority = 0 if j == site_j else j + 1
-                rank[j] = np.where(candidate, results[j].status.astype(int) * 100 + priority, 10_000)
+                status = results[j].status.astype(int)
+                rank[j] = np.where(status < 3, status * 100 + priority, 10_000)
             choice = rank.argmin(axis=0)
             choice[rank.min(axis=0) == 10_000] = site_j
-            category = self.sites.text["category"].codes[self.sig_first[idx]]
-            for lang in ("fr", "en"):
-                out[f"label_{lang}"][idx] = self.category_labels(scheme, lang)[category]
         for j, result in results.items():
             rows = np.flatnonzero(choice == j)
             if not len(rows):
@@ -960,23 +1097,16 @@ class _Batch:
     def sentence(self, scheme: Scheme, role: Role, status: int, main: list[str], notes: list[str],
                  lang: str) -> int:
         """Id of the sentence of a status and reason codes (the rows' facts left open)."""
-        names = scheme.common.regions if scheme.common is not None else {}
-        fixed: dict[str, str] = {
-            "scheme": scheme.name(lang),
-            "regions": ", ".join(names[r].name if r in names else r for r in scheme.regions),
-            "role": role.label(lang),
-            "accepted": ", ".join(role.zones.accepted) if role.zones is not None else "",
-        }
-        categories = self.sites.has_categories
+        fixed = _fixed(scheme, role, lang, self.on, self.speciality)
 
         def piece(code: str) -> _Piece:
             parts: list[tuple[Any, ...]] = []
             for literal, name in _parse(scheme.template(code).text(lang)):
                 parts.append(("L", literal))
-                if name in _ROW_FIELDS or (name == "category" and categories):
+                if name in _BY_LANG:
+                    parts.append(("F", f"{name}_{lang}"))
+                elif name in _ROW_FIELDS:
                     parts.append(("F", name))
-                elif name == "category_label" and categories:
-                    parts.append(("C",))
                 elif name is not None:
                     parts.append(("L", fixed.get(name, "")))
             merged: list[tuple[Any, ...]] = []
@@ -994,31 +1124,14 @@ class _Batch:
             self.sentence_list.append(key)
         return self.sentences[key]
 
-    def category_labels(self, scheme: Scheme, lang: str) -> np.ndarray:
-        """Label id (in ``self.labels[lang]``) of each category code of the rows, for a scheme (last: missing)."""
-        key = (id(scheme), lang)
-        if key not in self.label_codes:
-            assert scheme.common is not None
-            labels: dict[str, str] = dict(scheme.common.finess_categories)
-            for role in scheme.roles.values():
-                labels.update({t.code: t.label for t in role.structure_types})
-            unlisted = "catégorie non répertoriée" if lang == "fr" else "unlisted category"
-            registry = self.labels[lang]
-            texts = [*(labels.get(c, unlisted) for c in self.sites.text["category"].values), "?"]
-            self.label_codes[key] = np.array([registry.setdefault(t, len(registry)) for t in texts], dtype=np.int64)
-        return self.label_codes[key]
-
     # -- sentences ----------------------------------------------------------------------------
-    def keys(self, facts: tuple[str, ...], us: np.ndarray, lang: str) -> np.ndarray:
+    def keys(self, facts: tuple[str, ...], us: np.ndarray) -> np.ndarray:
         """Integer key of the values of ``facts`` for ``u`` groups ``us`` (equal key, equal texts)."""
-        plain = tuple(f for f in facts if f != "category_label" and self.determined.get(f) not in facts)
+        plain = tuple(f for f in facts if self.determined.get(f) not in facts)
         if plain not in self.subkeys:
             self.subkeys[plain] = _group_ids([self.ucodes[f] for f in plain], self.n_u)[0] if plain \
                 else np.zeros(self.n_u, dtype=np.int64)
-        keys = self.subkeys[plain][us]
-        if "category_label" in facts:
-            keys = keys * len(self.labels[lang]) + self.label_u[lang][us]
-        return keys
+        return self.subkeys[plain][us]
 
     def write(self, sentence_of_sig: np.ndarray, lang: str) -> np.ndarray:
         """Message id of each ``u`` group, writing the messages not written yet.
@@ -1028,7 +1141,7 @@ class _Batch:
         up together, and only new ones are written.
         """
         sentence_u = sentence_of_sig[self.u_sig]
-        span = self.n_u * max(len(self.labels[lang]), 1)  # keys of any sentence are below this
+        span = max(self.n_u, 1)  # keys of any sentence are below this
         sids = np.unique(sentence_u)
         facts = [self.sentence_list[sid].facts() for sid in sids]
         groups = {f: i for i, f in enumerate(dict.fromkeys(facts))}
@@ -1038,7 +1151,7 @@ class _Batch:
         key = np.empty(self.n_u, dtype=np.int64)
         for f, g in groups.items():
             members = np.flatnonzero(group_u == g)
-            key[members] = sentence_u[members] * span + self.keys(f, members, lang)
+            key[members] = sentence_u[members] * span + self.keys(f, members)
         unique, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         known = self.written.get(lang)
         ids = _lookup(known, unique, -1)
@@ -1054,10 +1167,8 @@ class _Batch:
             self.written[lang] = _merge(known, unique[todo], ids[todo])
         return ids[inverse.ravel()]
 
-    def values(self, part: tuple[Any, ...], us: np.ndarray, lang: str) -> np.ndarray:
-        """Texts of a fact or label part for ``u`` groups ``us``."""
-        if part[0] == "C":
-            return self.label_text[lang][self.label_u[lang][us]]
+    def values(self, part: tuple[Any, ...], us: np.ndarray) -> np.ndarray:
+        """Texts of a fact part for ``u`` groups ``us``."""
         return self.sites.table(part[1])[self.ucodes[_fact_of(part[1])][us]]
 
     def render(self, sentence: _Sentence, us: np.ndarray, lang: str) -> list[str]:
@@ -1073,7 +1184,7 @@ class _Batch:
             if part[0] == "L":
                 return part[1]
             if part not in columns:
-                columns[part] = self.values(part, us, lang).tolist()
+                columns[part] = self.values(part, us).tolist()
             return columns[part]
 
         flat = sentence.flat()
@@ -1098,7 +1209,7 @@ class _Batch:
     def result(self, scheme_ids: list[str], per_scheme: list[dict[str, np.ndarray]]) -> pd.DataFrame:
         """One block of rows per scheme; text columns as categoricals built from codes."""
         columns = {
-            "status": (list(STATUSES), "status", self.sig_row, True),
+            "status": (list(STATUSES), "status", self.sig_row, False),
             "role": (list(self.roles), "role", self.sig_row, True),
             "reasons": (list(self.reasons), "reasons", self.sig_row, True),
             "message_fr": (self.messages["fr"], "fr", self.u_row, False),
@@ -1129,7 +1240,7 @@ def _merge(known: tuple[np.ndarray, np.ndarray] | None, keys: np.ndarray, values
 
 
 def _fact_of(placeholder: str) -> str:
-    return "category" if placeholder == "category" else _ROW_FIELDS[placeholder][0]
+    return _ROW_FIELDS[placeholder][0]
 
 
 def _take_facts(f: _Facts, idx: np.ndarray) -> _Facts:
@@ -1150,7 +1261,8 @@ def _result(n: int, scheme_ids: list[str],
     out: dict[str, Any] = {"row": row.reshape(-1)}
     out["scheme"] = _categorical([np.arange(k)], np.repeat(np.arange(k, dtype=np.int8), n), scheme_ids, sort=True)
     for name in ("role", "status", "reasons", "message_fr", "message_en"):
-        names, codes, rows, lexical = columns.get(name, (list(STATUSES) if name == "status" else [], [], None, True))
+        names, codes, rows, lexical = columns.get(name, (list(STATUSES) if name == "status" else [], [], None,
+                                                          name != "status"))
         out[name] = _categorical(codes, rows, names, sort=lexical, ordered=name == "status")
     return pd.DataFrame(out, copy=False)
 
@@ -1235,6 +1347,7 @@ class ApplicationVerdict:
     reviews: list[Finding] = field(default_factory=list)
     notes: list[Finding] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
+    met: list[Finding] = field(default_factory=list)
     funding: FundingResult | None = None
     region: str | None = None
     overrides_fr: list[str] = field(default_factory=list)
@@ -1273,6 +1386,7 @@ class ApplicationVerdict:
             "scheme": self.scheme, "status": self.status, "region": self.region,
             "failures": [f.to_dict() for f in self.failures], "reviews": [f.to_dict() for f in self.reviews],
             "notes": [f.to_dict() for f in self.notes], "passed": list(self.passed),
+            "met": [f.to_dict() for f in self.met],
             "funding": None if self.funding is None else self.funding.to_dict(),
             "overrides_fr": self.overrides_fr, "overrides_en": self.overrides_en,
             "message_fr": self.message_fr, "message_en": self.message_en,
@@ -1288,6 +1402,7 @@ class _Collector:
         self.reviews: list[Finding] = []
         self.notes: list[Finding] = []
         self.passed: list[str] = []
+        self.met: list[Finding] = []
         self._seen: set[tuple[str, str, str]] = set()
 
     def sentence(self, code: str, values: Mapping[str, Any], lang: str) -> str:
@@ -1309,9 +1424,12 @@ class _Collector:
         finding = Finding(code, status, part, fr, en, condition)
         {"not_eligible": self.failures, "needs_review": self.reviews, "note": self.notes}[status].append(finding)
 
-    def ok(self, code: str) -> None:
+    def ok(self, code: str, part: str = "", fr: str = "", en: str = "") -> None:
+        """A condition met (``fr``/``en``: what was checked, for the planner)."""
         if code not in self.passed:
             self.passed.append(code)
+        if fr and all(f.message_fr != fr for f in self.met):
+            self.met.append(Finding(code, "met", part, fr, en or fr))
 
 
 class _Defaults(dict):
@@ -1347,17 +1465,19 @@ def _located_row(structure: Mapping[str, Any], key: str,
 
 
 def _region_of(value: Any, common: Common) -> str | None:
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    text = _to_text(value)
-    if text.isdigit() and len(text) < 2:
-        text = text.zfill(2)
-    if text in common.regions:
-        return text
-    by_name = {_norm_key(r.name): code for code, r in common.regions.items()}
-    if _norm_key(text) in by_name:
-        return by_name[_norm_key(text)]
-    raise InputDataError(f"region: unknown région {value!r} (INSEE codes: {', '.join(common.regions)})")
+    code = common.region_code(value)
+    if code is None:
+        raise InputDataError(f"region: unknown région {value!r} (INSEE codes: {', '.join(common.regions)}, or names)")
+    return code
+
+
+def _speciality_of(value: Any, common: Common) -> str | None:
+    """Canonical speciality key (``medecine_generale``, ``cardiologie``…) or None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _canonical(str(value), common)
 
 
 def check_application(
@@ -1366,6 +1486,7 @@ def check_application(
     located_sites: Mapping[str, Mapping[str, Any]] | None = None,
     *,
     fragile_m: float = 50.0,
+    deficits: pd.DataFrame | None = None,
 ) -> ApplicationVerdict:
     """Check one application against its scheme; list every failed or doubtful condition.
 
@@ -1431,10 +1552,11 @@ def check_application(
         out_override = scheme.overrides[i]
         out.notes.append(Finding("OVERRIDE", "note", "application", out_override.note_fr, out_override.note_en))
 
-    _check_roles(scheme, structures, region, start, located_sites, fragile_m, out)
     doctor = application.get("doctor") or {}
     if not isinstance(doctor, Mapping):
         raise InputDataError(f"doctor: expected a mapping, got {doctor!r}")
+    speciality = _speciality_of(doctor.get("speciality"), common)
+    _check_roles(scheme, structures, region, start, located_sites, fragile_m, out, speciality, deficits)
     for condition in scheme.profile:
         _check_condition(scheme, condition, doctor, start, out)
     shares = _check_shares(scheme, application, structures, out)
@@ -1444,7 +1566,7 @@ def check_application(
     labels = {s: {lang: scheme.label(s, lang) for lang in ("fr", "en")} for s in STATUSES}
     return ApplicationVerdict(
         scheme=scheme.id, status=status, failures=out.failures, reviews=out.reviews, notes=out.notes,
-        passed=out.passed, funding=funding, region=region,
+        passed=out.passed, met=out.met, funding=funding, region=region,
         overrides_fr=[scheme.overrides[i].note_fr for i in scheme.applied],
         overrides_en=[scheme.overrides[i].note_en for i in scheme.applied], labels=labels,
     )
@@ -1452,7 +1574,7 @@ def check_application(
 
 def _check_roles(scheme: Scheme, structures: Mapping[str, tuple[str, Mapping[str, Any]]], region: str | None,
                  start: date, located_sites: Mapping[str, Mapping[str, Any]] | None, fragile_m: float,
-                 out: _Collector) -> None:
+                 out: _Collector, speciality: str | None = None, deficits: pd.DataFrame | None = None) -> None:
     grouped = {r for group in scheme.require_one_of for r in group}
     for role in scheme.roles.values():
         if role.id not in structures and role.required and role.id not in grouped:
@@ -1466,29 +1588,50 @@ def _check_roles(scheme: Scheme, structures: Mapping[str, tuple[str, Mapping[str
     for role_id, (key, structure) in structures.items():
         role = scheme.roles[role_id]
         row = _located_row(structure, key, located_sites)
+        if speciality is not None and deficits is not None and role.zones is not None \
+                and role.zones.deficit_matters:
+            from zonage.rules.deficits import deficit_of
+
+            row["speciality_deficit"] = deficit_of([row.get("insee")], speciality, deficits, scheme.common)[0]
         frame = pd.DataFrame([row])
+        kinds = _structure_kind(structure, key)
         facts = _facts(frame, None if region is None else np.array([region], dtype=object), start, fragile_m,
-                       scheme.common)
-        category = structure.get("category")
-        cats = _category_codes(_clean(np.array([category], dtype=object), 1))
-        result = _evaluate_role(scheme, role, facts, cats)
-        fields = _role_fields(_site_fields(scheme, facts, cats), role)
+                       scheme.common, kinds, speciality)
+        result = _evaluate_role(scheme, role, facts, kinds["type"].to_numpy(dtype=object))
+        fields = _site_fields(scheme, facts, role, start, speciality)
         values = {k: _first(v) for k, v in fields.items()}
         prefix = {"fr": role.label_fr, "en": role.label_en}
         zone = int(result.zone_status[0])
         for code in result.codes:
             if not code.mask[0]:
                 continue
-            if code.kind == _FAIL or (code.kind == _NEG and zone == 2):
+            if code.kind in (_FAIL, _NA) or (code.kind == _NEG and zone == 2):
                 out.add("not_eligible", code.code, role.id, values, prefix)
             elif code.kind in (_UNC, _REV):
-                decisive = code.code in ("STRUCTURE_CATEGORY_UNKNOWN", "REGION_UNKNOWN") or zone == 1
+                decisive = code.code.startswith("STRUCTURE_KIND") or code.code == "REGION_UNKNOWN" or zone == 1
                 if decisive or code.kind == _UNC:
                     out.add("needs_review" if decisive else "note", code.code, role.id, values, prefix)
             elif code.kind == _NEG:
                 out.add("note", code.code, role.id, values, prefix)
             else:
-                out.ok(code.code)
+                said = "ZONE_NOT_REQUIRED" if code.code == "ROLE_PARTNER" else code.code  # the partner is given
+                fr = prefix["fr"] + _COLON["fr"] + out.sentence(said, values, "fr")
+                en = prefix["en"] + _COLON["en"] + out.sentence(said, values, "en")
+                out.ok(code.code, role.id, fr, en)
+
+
+def _structure_kind(structure: Mapping[str, Any], key: str) -> pd.DataFrame:
+    """Kind of an application's structure: its ``type`` (a word), else FINESS category, name and APE code."""
+    from zonage.rules.kinds import classify, parse_kind
+
+    given = structure.get("type")
+    category = structure.get("category")
+    if given is not None and str(given).strip().isdigit():  # a FINESS category code given as the type
+        category, given = given, None
+    kind = parse_kind(given, f"{key}.type") if given is not None and str(given).strip() else None
+    name = structure.get("name", structure.get("nom", structure.get("rs")))
+    return classify(category=[category], ape=[structure.get("ape", structure.get("codeape"))], name=[name],
+                    given=[kind])
 
 
 def _first(value: Any) -> Any:
@@ -1503,8 +1646,18 @@ def _first(value: Any) -> Any:
 def _check_condition(scheme: Scheme, condition: Condition, doctor: Mapping[str, Any], start: date,
                      out: _Collector) -> None:
     state, values, missing = _condition_state(condition, doctor, start, scheme.common)
-    if state == "pass":
+    if state == "fail" and condition.soften_if is not None:
+        soft, _, _ = _condition_state(condition.soften_if, doctor, start, scheme.common)
+        if soft == "pass":
+            out.add("needs_review", f"{condition.code}_{condition.soften_code}", "doctor", values)
+            return
+    if state == "pass" and missing:  # not given, and a missing value has no effect
+        fr, en = _met_sentences(condition, values, scheme.common)
+        out.notes.append(Finding(condition.code, "note", "doctor", f"{fr} : non renseigné", f"{en}: not given"))
         out.ok(condition.code)
+    elif state == "pass":
+        fr, en = _met_sentences(condition, values, scheme.common)
+        out.ok(condition.code, "doctor", fr, en)
     elif state == "missing":
         for name in missing:
             out.add("needs_review", "PROFILE_INFO_MISSING", "doctor", {"field": f"doctor.{name}"},
@@ -1543,6 +1696,17 @@ def _condition_state(condition: Condition, doctor: Mapping[str, Any], start: dat
         ok = flag if test == "true" else not flag
         values["actual"] = {"fr": "oui" if flag else "non", "en": "yes" if flag else "no"}
         return _outcome(ok, condition), values, []
+    if test == "region_in":
+        if not isinstance(raw, str | int):
+            raise InputDataError(f"{where}: expected a région (code or name), got {raw!r}")
+        code = common.region_code(raw) if common is not None else str(raw)
+        if code is None:
+            raise InputDataError(f"{where}: unknown région {raw!r} (an INSEE code such as 28, or a name such as "
+                                 "Normandie)")
+        names = common.regions if common is not None else {}
+        values.update(actual=names[code].name if code in names else str(raw),
+                      value=", ".join(names[c].name if c in names else c for c in condition.value))
+        return _outcome(code in condition.value, condition), values, []
     if test in ("in", "not_in"):
         if not isinstance(raw, str | int):
             raise InputDataError(f"{where}: expected a text, got {raw!r}")
@@ -1575,6 +1739,24 @@ def _condition_state(condition: Condition, doctor: Mapping[str, Any], start: dat
     values.update(actual=str(raw), value=str(condition.value), limit=str(condition.value))
     ok = number >= condition.value if test == "min" else number <= condition.value
     return _outcome(ok, condition), values, []
+
+
+def _met_sentences(condition: Condition, values: Mapping[str, Any], common: Common | None) -> tuple[str, str]:
+    """What a met doctor condition checked, e.g. "diplôme de médecine générale : oui"."""
+    out = []
+    for lang in ("fr", "en"):
+        name = str(values.get("field", condition.field or condition.code))
+        label = common.fields[name].text(lang) if common is not None and name in common.fields else name
+        actual = values.get("actual")
+        actual = actual[lang] if isinstance(actual, Mapping) else actual
+        text = f"{label}{_COLON[lang]}{actual}" if actual not in (None, "") else label
+        years = values.get("years")
+        if years is not None:
+            years_text = years[lang] if isinstance(years, Mapping) else years
+            text += (f" ({years_text} ans avant la prise de poste)" if lang == "fr"
+                     else f" ({years_text} years before the start)")
+        out.append(text)
+    return out[0], out[1]
 
 
 def _outcome(ok: bool, condition: Condition) -> str:
@@ -1649,7 +1831,8 @@ def _check_shares(scheme: Scheme, application: Mapping[str, Any],
         elif rule.max is not None and value > rule.max:
             out.add(status, "SHARE_ABOVE_MAX", role.id, {"role": label, "share": share, "max": _both(rule.max)})
         else:
-            out.ok(f"SHARE_{role.id.upper()}")
+            out.ok(f"SHARE_{role.id.upper()}", role.id, f"{role.label_fr} : {share['fr']} % du temps",
+                   f"{role.label_en}: {share['en']} % of working time")
     total = sum(explicit.values())
     if total > 100:
         out.add("not_eligible", "SHARES_ABOVE_100", "shares",
@@ -1670,7 +1853,8 @@ def _check_dates(scheme: Scheme, application: Mapping[str, Any], start: date | N
         elif years < scheme.duration_years:
             out.add("needs_review", "DURATION_TOO_SHORT", "application", values)
         else:
-            out.ok("DURATION")
+            out.ok("DURATION", "application", f"durée de {values['duration']['fr']} ans",
+                   f"duration of {values['duration']['en']} years")
     if start is not None and scheme.start_month_day is not None:
         month, day = (int(x) for x in scheme.start_month_day.split("-"))
         if (start.month, start.day) != (month, day):
@@ -1679,7 +1863,8 @@ def _check_dates(scheme: Scheme, application: Mapping[str, Any], start: date | N
                 "expected": {lang: _month_day_text(month, day, lang) for lang in ("fr", "en")},
             })
         else:
-            out.ok("START_DATE")
+            out.ok("START_DATE", "application", f"prise de poste le {_day_text(start, 'fr')}",
+                   f"start on {_day_text(start, 'en')}")
 
 
 def _funding(scheme: Scheme, application: Mapping[str, Any], shares: Mapping[str, float],

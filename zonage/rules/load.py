@@ -9,7 +9,9 @@ planner's folder (``extra_dir``) may hold:
 * ``<id>.toml`` with the id of a packaged scheme: replaces it entirely;
 * a file with ``extends = "<id>"``: deep-merged on top of that scheme (tables merge,
   arrays and values replace), e.g. to change one zone list or one amount;
-* ``_common.toml``: merged on top of the packaged one (to reword a sentence).
+* ``_common.toml``: merged on top of the packaged one (to reword a sentence);
+* ``_zoning_orders.toml``: orders of the doctors' zoning added to the packaged ones (an
+  entry for a région replaces the default entries for that région).
 
 Everything is checked before use: unknown keys, wrong types, unknown zone classes,
 shares outside 0–100, unknown placeholders in sentences, reason codes without a
@@ -19,10 +21,10 @@ path (``roles.ambulatoire.zones.accepted[2]``) and what is wrong.
 
 Scheme file keys (see the packaged files for complete examples)::
 
-    id, extends, name_fr, name_en, source, description_fr, description_en,
-    regions, duration_years, renewal_years, start_month_day, site_role, require_one_of
+    id, extends, name_fr, name_en, short_fr, short_en, general_practice, source,
+    description_fr, description_en, regions, duration_years, renewal_years, start_month_day, site_role, require_one_of
     [posts]            national, region_min, offered, with_candidate, note
-    [roles.<id>]       label_fr, label_en, keys, required, structure_types = [{code, label, note}]
+    [roles.<id>]       label_fr, label_en, keys, required, structure_types = [{kind, review}]
     [roles.<id>.zones] accepted, review, review_reason
     [roles.<id>.share] min, max, default, strict
     [[profile]]        code, field, test, value, review_from, if_missing, note, any_of = [{…}]
@@ -36,7 +38,9 @@ from __future__ import annotations
 import copy
 import re
 import string
+import tomllib
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -63,14 +67,15 @@ from zonage.rules.model import (
     StructureType,
     Template,
     ZoneRule,
+    ZoningOrder,
 )
-
-import tomllib
 
 __all__ = ["COMMON_FILE", "apply_overrides", "load_schemes", "packaged_dir"]
 
 #: Name of the file of shared settings (not a scheme).
 COMMON_FILE = "_common.toml"
+#: Name of the file of the zoning orders and their periods (not a scheme).
+ORDERS_FILE = "_zoning_orders.toml"
 
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -79,6 +84,7 @@ _CATEGORY = re.compile(r"^(\d{3}|[a-z][a-z0-9_]*)$")
 _REGION = re.compile(r"^\d{2}$")
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _MISSING = ("review", "fail", "pass")
+_SOFT = re.compile(r"^([A-Z][A-Z0-9_]*)?$")
 _REQUIRED = object()
 
 
@@ -306,6 +312,7 @@ def _build_common(raw: dict, name: str, paths: tuple[str, ...], *, partial: bool
     reasons = {code: _template(t) for code, t in top.entries("reasons", {}, pattern=_CODE, what="reason code").items()}
     labels_t = top.entries("labels", {}, pattern=_IDENT, what="label")
     labels = {k: _template(t) for k, t in labels_t.items()}
+    fields = {k: _template(t) for k, t in top.entries("fields", {}, pattern=_IDENT, what="field").items()}
     generations = []
     for t in top.tables("qpv_generations"):
         g = t.number("generation", integer=True, lo=2000, hi=2100)
@@ -325,14 +332,6 @@ def _build_common(raw: dict, name: str, paths: tuple[str, ...], *, partial: bool
                 raise specialities_t.error(key, f"invalid speciality id {key!r} (expected {_IDENT.pattern})")
             specialities[key] = specialities_t.texts(key)
         specialities_t.finish()
-    categories_t = top.table("finess_categories", {})
-    categories: dict[str, str] = {}
-    if categories_t is not None:
-        for key in list(categories_t.data):
-            if not _CATEGORY.match(key):
-                raise categories_t.error(key, f"invalid category code {key!r} (expected {_CATEGORY.pattern})")
-            categories[key] = categories_t.text(key)
-        categories_t.finish()
     top.finish()
     if not partial:
         for key in LABELS:
@@ -341,7 +340,8 @@ def _build_common(raw: dict, name: str, paths: tuple[str, ...], *, partial: bool
         if not generations:
             raise top.error("qpv_generations", "at least one QPV generation is required")
     return Common(MappingProxyType(reasons), MappingProxyType(labels), tuple(generations),
-                  MappingProxyType(regions), MappingProxyType(specialities), MappingProxyType(categories), paths)
+                  MappingProxyType(regions), MappingProxyType(specialities), paths=paths,
+                  fields=MappingProxyType(fields))
 
 
 def _load_common(extra_dir: Path | None) -> tuple[Common, dict]:
@@ -354,23 +354,55 @@ def _load_common(extra_dir: Path | None) -> tuple[Common, dict]:
         _build_common(extra, str(extra_path), (), partial=True)
         raw = deep_merge(raw, extra)
         names.append(str(extra_path))
-    return _build_common(raw, " + ".join(names), tuple(names)), raw
+    common = _build_common(raw, " + ".join(names), tuple(names))
+    orders = _zoning_orders(packaged_dir() / ORDERS_FILE, common)
+    if extra_dir is not None and (extra_dir / ORDERS_FILE).is_file():
+        own = _zoning_orders(extra_dir / ORDERS_FILE, common)
+        replaced = {r for o in own for r in o.regions}
+        orders = (*(o for o in orders if not set(o.regions) & replaced), *own)
+    return replace(common, zoning_orders=orders), raw
+
+
+def _zoning_orders(path: Path, common: Common) -> tuple[ZoningOrder, ...]:
+    """The orders of a ``_zoning_orders.toml`` file, validated."""
+    top = _Table(_read_toml(path, str(path)), str(path))
+    orders = []
+    for t in top.tables("orders"):
+        order = ZoningOrder(
+            id=t.text("id"),
+            label_fr=t.text("label_fr"),
+            label_en=t.text("label_en"),
+            vintage=t.text("vintage", None),
+            regions=tuple(t.texts("regions", (), choices=list(common.regions))),
+            start=t.day("from", None),
+            end=t.day("until", None),
+            source=t.text("source", "", nonempty=False),
+        )
+        if order.start is not None and order.end is not None and order.start > order.end:
+            raise t.error("until", f"period ends ({order.end}) before it starts ({order.start})")
+        t.finish()
+        orders.append(order)
+    top.finish()
+    return tuple(orders)
 
 
 # -- schemes -----------------------------------------------------------------------------------
 def _structure_types(table: _Table, key: str) -> tuple[StructureType, ...]:
+    from zonage.rules.kinds import kind_catalogue
+
     value = table.get(key, [])
     if not isinstance(value, list):
-        raise table.error(key, f"expected an array of tables {{code, label}}, got {_kind(value)}")
+        raise table.error(key, f"expected an array of tables {{kind, review}}, got {_kind(value)}")
+    kinds = kind_catalogue()
     out = []
     seen: set[str] = set()
     for i, item in enumerate(value):
         t = _Table(item, table.file, table.key(f"{key}[{i}]"))
-        code = t.text("code", pattern=_CATEGORY)
-        if code in seen:
-            raise t.error("code", f"structure type {code} listed twice")
-        seen.add(code)
-        out.append(StructureType(code, t.text("label"), t.text("note", "", nonempty=False)))
+        kind = t.text("kind", choices=[k for k, v in kinds.items() if not v.unknown])
+        if kind in seen:
+            raise t.error("kind", f"structure kind {kind} listed twice")
+        seen.add(kind)
+        out.append(StructureType(kind, bool(t.boolean("review", False))))
         t.finish()
     return tuple(out)
 
@@ -441,6 +473,8 @@ def _condition(t: _Table, *, nested: bool = False) -> Condition:
         _month_day(t, "value", value)
     elif test in ("min", "max"):
         value = t.number("value")
+    elif test == "region_in":
+        value = t.texts("value", pattern=_REGION)
     elif test in ("true", "false") and t.has("value"):
         raise t.error("value", f"test {test!r} takes no value")
     condition = Condition(
@@ -453,6 +487,8 @@ def _condition(t: _Table, *, nested: bool = False) -> Condition:
         on_fail=t.text("on_fail", "fail", choices=("fail", "review")),
         any_of=tuple(_condition(a, nested=True) for a in alternatives),
         note=t.text("note", "", nonempty=False),
+        soften_if=_condition(soften, nested=True) if (soften := t.table("soften_if", None)) is not None else None,
+        soften_code=t.text("soften_code", _REQUIRED if t.has("soften_if") else "", nonempty=False, pattern=_SOFT),
     )
     t.finish()
     return condition
@@ -578,6 +614,9 @@ def _build_scheme(raw: dict, file: str, common: Common, *, check_overrides: bool
         common=common,
         path=file,
         raw=MappingProxyType(copy.deepcopy(raw)),
+        short_fr=top.text("short_fr", "", nonempty=False),
+        short_en=top.text("short_en", "", nonempty=False),
+        general_practice=bool(top.boolean("general_practice", False)),
     )
     top.finish()
     _check_templates(scheme, top)

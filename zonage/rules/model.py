@@ -11,6 +11,8 @@ interprets these objects; :mod:`zonage.rules.load` builds and validates them.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,6 +20,12 @@ from types import MappingProxyType
 from typing import Any
 
 from zonage.errors import ZonageError
+
+
+def _name_key(text: str) -> str:
+    """Lower-case ASCII letters and digits only (région names compared this way)."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "", plain)
 
 __all__ = [
     "APPLICATION_CODES",
@@ -41,6 +49,7 @@ __all__ = [
     "StructureType",
     "Template",
     "ZoneRule",
+    "ZoningOrder",
 ]
 
 
@@ -50,15 +59,18 @@ class RulesError(ZonageError):
 
 #: Zone classes a rule may name. ``QPV`` means "inside a QPV polygon of the generation in
 #: force" (whatever the QPV's own class); the others are classes of the doctors' zoning
-#: (``ZV`` = zone de vigilance, ``ZAR`` = regional class, ``HZ`` = hors zonage).
-ZONE_CLASSES: tuple[str, ...] = ("ZIP", "ZAC", "ZAR", "ZV", "HZ", "QPV")
+#: (``ZV`` = zone de vigilance, ``ZAR`` = regional class, ``HZ`` = hors zonage). ``DEFICIT``
+#: means "in a zone where the post's speciality is in deficit", read from a list of deficit
+#: zones the user gives (the ARS's, per speciality): not the GP zoning.
+ZONE_CLASSES: tuple[str, ...] = ("ZIP", "ZAC", "ZAR", "ZV", "HZ", "QPV", "DEFICIT")
 
-#: Statuses of an answer, best first.
-STATUSES: tuple[str, ...] = ("eligible", "needs_review", "not_eligible")
+#: Statuses of an answer, best first. ``not_applicable``: the scheme is not open in the
+#: structure's région, or to its kind of structure (no part of the scheme may be hosted there).
+STATUSES: tuple[str, ...] = ("eligible", "needs_review", "not_eligible", "not_applicable")
 
 #: Tests a doctor-profile condition may use (see :class:`Condition`).
 CONDITION_TESTS: tuple[str, ...] = (
-    "true", "false", "in", "not_in", "years_since_max", "on_or_before_month_day", "min", "max",
+    "true", "false", "in", "not_in", "region_in", "years_since_max", "on_or_before_month_day", "min", "max",
 )
 
 #: Funding kinds (see :class:`Funding`).
@@ -79,9 +91,13 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType({
     "commune_distance": "distance (m) to the commune boundary",
     "qpv_distance": "distance (m) to the nearest QPV boundary",
     "candidates": "communes whose polygons overlap at the point",
-    "category": "FINESS category code of the structure",
-    "category_label": "label of that category",
+    "type_label": "kind of structure and its basis (centre de santé dentaire (d'après le nom))",
+    "order": "zoning order used for the answer (or in force at the date)",
+    "order_loaded": "zoning order whose classes are loaded for the région",
+    "date": "date of the question",
+    "speciality": "speciality of the post",
     "role": "label of the scheme's part (partie ambulatoire…)",
+    "site_role": "label of the scheme's part that carries the zone condition",
     "region": "INSEE région code",
     "region_name": "région name",
     "regions": "régions the scheme is limited to",
@@ -116,8 +132,10 @@ SITE_CODES: tuple[str, ...] = (
     "LOCATION_NONE", "CLASS_UNKNOWN", "CLASS_MIXED", "QPV_NOT_COVERED", "COMMUNE_ONLY",
     "COMMUNE_OVERLAP", "COMMUNE_NEAREST", "COMMUNE_BOUNDARY_NEAR", "COMMUNE_MERGED",
     "QPV_BOUNDARY_NEAR", "QPV_NEARBY",
-    "STRUCTURE_CATEGORY_UNKNOWN", "STRUCTURE_TYPE_ACCEPTED", "STRUCTURE_TYPE_NOT_ACCEPTED",
-    "REGION_NOT_COVERED", "REGION_UNKNOWN",
+    "STRUCTURE_KIND_ACCEPTED", "STRUCTURE_KIND_TO_CHECK", "STRUCTURE_KIND_UNKNOWN", "STRUCTURE_KIND_CONFLICT",
+    "STRUCTURE_KIND_NOT_ACCEPTED", "REGION_NOT_COVERED", "REGION_UNKNOWN", "ROLE_PARTNER",
+    "ZONING_ORDER_NOT_LOADED", "ZONING_DATE_NOT_COVERED", "SPECIALITY_MISSING", "SPECIALITY_DEFICIT",
+    "SPECIALITY_NO_DEFICIT", "SPECIALITY_DEFICIT_UNKNOWN", "ZONE_DEFICIT_TO_CHECK",
 )
 
 #: Codes used by :func:`~zonage.rules.evaluate.check_application` for any scheme.
@@ -129,7 +147,7 @@ APPLICATION_CODES: tuple[str, ...] = (
 )
 
 #: Labels every rules set defines (status words and the "no effect" prefix of notes).
-LABELS: tuple[str, ...] = ("eligible", "needs_review", "not_eligible", "notes")
+LABELS: tuple[str, ...] = ("eligible", "needs_review", "not_eligible", "not_applicable", "partner", "notes")
 
 
 @dataclass(frozen=True)
@@ -146,21 +164,14 @@ class Template:
 
 @dataclass(frozen=True)
 class StructureType:
-    """A structure type a role accepts: a FINESS category code, or a keyword for non-FINESS types.
+    """A kind of structure a role accepts (see ``structure_kinds.toml``).
 
-    ``cabinet_liberal`` (individual or group practices) and ``universite`` (a
-    university department) have no FINESS category.
+    ``review``: the texts do not name this kind for the role, or only by assumption: a
+    structure of this kind gets "to check" (the reason is in the scheme file's comments).
     """
 
-    code: str
-    label: str
-    note: str = ""
-
-    @property
-    def finess(self) -> bool:
-        """True when the code is a FINESS category (digits)."""
-        return self.code.isdigit()
-
+    kind: str
+    review: bool = False
 
 @dataclass(frozen=True)
 class ZoneRule:
@@ -180,10 +191,20 @@ class ZoneRule:
         """True when being inside a QPV can change the answer."""
         return "QPV" in self.accepted or "QPV" in self.review
 
+    @property
+    def deficit_matters(self) -> bool:
+        """True when the speciality's deficit zones can change the answer."""
+        return "DEFICIT" in self.accepted or "DEFICIT" in self.review
+
+    @property
+    def classes_matter(self) -> bool:
+        """True when the class of the doctors' zoning can change the answer."""
+        return any(c not in ("QPV", "DEFICIT") for c in (*self.accepted, *self.review))
+
     def codes(self) -> set[str]:
         """Reason codes this rule may emit besides the engine's common ones."""
-        codes = {f"ZONE_{c}" for c in self.accepted if c != "QPV"}
-        codes |= {f"ZONE_{c}_QPV" for c in self.accepted if c != "QPV"}
+        codes = {f"ZONE_{c}" for c in self.accepted if c not in ("QPV", "DEFICIT")}
+        codes |= {f"ZONE_{c}_QPV" for c in self.accepted if c not in ("QPV", "DEFICIT")}
         if self.review:
             codes.add(self.review_reason)
         return codes
@@ -205,7 +226,7 @@ class Role:
 
     ``keys`` are the application keys naming this part's structure and share
     (``"ambulatory"``, ``"hospital"``…). An empty ``structure_types`` accepts any
-    structure; ``zones`` None means no zone condition for this part.
+    kind of structure; ``zones`` None means no zone condition for this part.
     """
 
     id: str
@@ -222,13 +243,14 @@ class Role:
         return self.label_fr if lang == "fr" else self.label_en
 
     @property
-    def category_codes(self) -> frozenset[str]:
-        """Codes of the accepted structure types."""
-        return frozenset(t.code for t in self.structure_types)
+    def kinds(self) -> frozenset[str]:
+        """Kinds accepted outright."""
+        return frozenset(t.kind for t in self.structure_types if not t.review)
 
-    def accepts(self, category: str) -> bool:
-        """Whether a structure of this category may host this part."""
-        return not self.structure_types or category in self.category_codes
+    @property
+    def review_kinds(self) -> frozenset[str]:
+        """Kinds accepted subject to a check."""
+        return frozenset(t.kind for t in self.structure_types if t.review)
 
 
 @dataclass(frozen=True)
@@ -243,6 +265,8 @@ class Condition:
     ``any_of`` holds alternatives: the condition holds when one of them does.
     ``if_missing`` says what a missing field gives: ``review``, ``fail`` or ``pass``;
     ``on_fail`` what a failed test gives: ``fail`` (not eligible) or ``review``.
+    ``soften_if``: a condition that, when it holds, turns a failure into ``review``
+    (reason code ``<code>_<SOFTEN_CODE>``, e.g. AUMG beyond 5 years but holding the DES).
     """
 
     code: str
@@ -254,6 +278,8 @@ class Condition:
     on_fail: str = "fail"
     any_of: tuple[Condition, ...] = ()
     note: str = ""
+    soften_if: Condition | None = None
+    soften_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -317,6 +343,34 @@ class QpvGeneration:
 
 
 @dataclass(frozen=True)
+class ZoningOrder:
+    """An order (arrêté) of the doctors' zoning and the period it is in force in some régions.
+
+    ``vintage`` is the value of the zoning layer's ``vintage`` column that holds the
+    order's classes; None when the order is known but its classes are not loaded (a
+    question in its period is then "to check"). ``regions`` empty: every région without
+    an entry of its own (see :meth:`Common.zoning_order`).
+    """
+
+    id: str
+    label_fr: str
+    label_en: str
+    vintage: str | None
+    regions: tuple[str, ...]
+    start: date | None
+    end: date | None
+    source: str = ""
+
+    def label(self, lang: str) -> str:
+        """The order's name in ``lang``."""
+        return self.label_fr if lang == "fr" else self.label_en
+
+    def covers(self, on: date) -> bool:
+        """Whether ``on`` lies in the order's period."""
+        return (self.start is None or on >= self.start) and (self.end is None or on <= self.end)
+
+
+@dataclass(frozen=True)
 class Region:
     """An INSEE région: code, name and départements."""
 
@@ -337,6 +391,36 @@ class Common:
     specialities: Mapping[str, tuple[str, ...]]
     finess_categories: Mapping[str, str] = field(default_factory=dict)
     paths: tuple[str, ...] = ()
+    zoning_orders: tuple[ZoningOrder, ...] = ()
+    fields: Mapping[str, Template] = field(default_factory=dict)
+
+    def zoning_order(self, region: str | None, on: date) -> ZoningOrder | None:
+        """The zoning order in force in ``region`` on ``on`` (None: no known order).
+
+        A région with entries of its own is answered by them only; other régions by
+        the entries without régions.
+        """
+        own = [o for o in self.zoning_orders if region is not None and region in o.regions]
+        pool = own or [o for o in self.zoning_orders if not o.regions]
+        found = [o for o in pool if o.covers(on)]
+        return found[-1] if found else None
+
+    def region_code(self, value: object) -> str | None:
+        """INSEE code of a région given by code (``28``, ``"2"`` → ``"02"``) or by name; None if unknown."""
+        if value is None:
+            return None
+        text = str(value).strip()
+        if isinstance(value, float) and value.is_integer():
+            text = str(int(value))
+        if text.isdigit() and len(text) < 2:
+            text = text.zfill(2)
+        if text in self.regions:
+            return text
+        key = _name_key(text)
+        for code, region in self.regions.items():
+            if _name_key(region.name) == key:
+                return code
+        return None
 
     def departement_regions(self) -> dict[str, str]:
         """Département code → région code."""
@@ -381,11 +465,19 @@ class Scheme:
     path: str = ""
     applied: tuple[int, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    short_fr: str = ""
+    short_en: str = ""
+    general_practice: bool = False
     _variants: dict[tuple[int, ...], Scheme] = field(default_factory=dict, compare=False, repr=False)
 
     def name(self, lang: str) -> str:
         """The scheme's name in ``lang``."""
         return self.name_fr if lang == "fr" else self.name_en
+
+    def short(self, lang: str) -> str:
+        """The scheme's short name in ``lang`` (for summaries), its name when none."""
+        text = self.short_fr if lang == "fr" else self.short_en
+        return text or self.name(lang)
 
     def template(self, code: str) -> Template:
         """The sentences of a reason code (KeyError when the rules define none)."""
@@ -403,6 +495,7 @@ class Scheme:
             if role.zones is not None:
                 codes |= role.zones.codes()
         codes |= {c.code for c in self.profile}
+        codes |= {f"{c.code}_{c.soften_code}" for c in self.profile if c.soften_if is not None}
         return codes
 
     def resolve(self, region: str | None, on: date) -> Scheme:

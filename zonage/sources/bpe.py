@@ -53,9 +53,9 @@ def read_bpe_d201(path: str | Path) -> pd.DataFrame:
     codes = codes.where(~codes.str.fullmatch(r"\d{1,4}"), codes.str.zfill(5))
     bad = ~codes.str.match(_CODE)
     if bad.any():
-        first = bad.idxmax()
+        first = int(bad.argmax())  # position = label: read_french_csv gives a RangeIndex
         raise SourceFormatError(
-            f"{path.name}, line {first + 2}: DEPCOM {codes[first]!r} is not a commune code"
+            f"{path.name}, line {first + 2}: DEPCOM {codes.iloc[first]!r} is not a commune code"
         )
     try:
         counts = parse_decimal(frame["nb_d201"], field="nb_d201")
@@ -64,9 +64,9 @@ def read_bpe_d201(path: str | Path) -> pd.DataFrame:
         raise SourceFormatError(f"{path.name}: {exc}") from exc
     invalid = counts.isna() | (counts < 0) | (counts % 1 != 0)
     if invalid.any():
-        first = invalid.idxmax()
+        first = int(invalid.argmax())
         raise SourceFormatError(
-            f"{path.name}, line {first + 2}: nb_d201 {frame['nb_d201'][first]!r} is not a count"
+            f"{path.name}, line {first + 2}: nb_d201 {frame['nb_d201'].iloc[first]!r} is not a count"
         )
     if years.isna().any() or years.nunique() != 1:
         found = sorted(years.dropna().unique())

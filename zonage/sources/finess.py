@@ -220,7 +220,7 @@ def read_finess_etalab(path: str | Path) -> pd.DataFrame:
     acheminement = et["ligneacheminement"].str.strip()
     match = acheminement.str.extract(r"^(\d{5})\s*(.*)$")
     parts = [et[c].fillna("").str.strip() for c in ("numvoie", "compvoie", "typvoie", "voie", "lieuditbp")]
-    adresse = parts[0].str.cat(parts[1:], sep=" ").str.replace(r"\s+", " ", regex=True).str.strip()
+    adresse = parts[0].str.cat(pd.concat(parts[1:], axis=1), sep=" ").str.replace(r"\s+", " ", regex=True).str.strip()
 
     frame = pd.DataFrame({
         "nofinesset": et["nofinesset"],

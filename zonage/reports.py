@@ -1,0 +1,110 @@
+"""Texts a planner reads: the summary of a batch and the verdict of an application, in French by default.
+
+Pure functions returning lines of text (no printing, no computing beyond counting):
+the CLI prints them, a notebook may display them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+import pandas as pd
+
+from zonage.eligibility import STATUSES, BatchResult
+from zonage.rules import ApplicationVerdict, Scheme
+
+__all__ = ["STATUS_WORDS", "application_lines", "batch_summary_lines", "format_eur"]
+
+#: Status words (columns ``statut_*`` hold the machine names on the left).
+STATUS_WORDS: dict[str, dict[str, str]] = {
+    "fr": {"eligible": "éligible", "needs_review": "à vérifier", "not_eligible": "non éligible",
+           "not_applicable": "non applicable", "error": "erreur", "partner": "partenaire possible"},
+    "en": {"eligible": "eligible", "needs_review": "to check", "not_eligible": "not eligible",
+           "not_applicable": "not applicable", "error": "error", "partner": "possible partner"},
+}
+_UNDATED = ("ZONING_DATE_NOT_COVERED", "ZONING_ORDER_NOT_LOADED")
+
+
+def format_eur(amount: float, lang: str = "fr") -> str:
+    """``50 400 €`` (fr) or ``€50,400`` (en); cents only when there are some."""
+    whole = float(amount).is_integer()
+    text = f"{amount:,.0f}" if whole else f"{amount:,.2f}"
+    if lang == "fr":
+        return text.replace(",", "\u202f").replace(".", ",") + " €"
+    return "€" + text
+
+
+def _day(on: date, lang: str) -> str:
+    return on.strftime("%d/%m/%Y") if lang == "fr" else on.isoformat()
+
+
+def batch_summary_lines(result: BatchResult, schemes: Mapping[str, Scheme], on: date | None = None,
+                        lang: str = "fr") -> list[str]:
+    """Lines summarising a batch: answers per scheme, the GP host status, errors, and why answers are open."""
+    words = STATUS_WORDS[lang]
+    fr = lang == "fr"
+    lines = [f"Réponses par dispositif ({len(result.rows):,} structures)".replace(",", "\u202f") if fr
+             else f"Answers per scheme ({len(result.rows):,} structures)"]
+    table = result.summary()
+    names = {sid: sc.short(lang) for sid, sc in schemes.items()}
+    shown = pd.DataFrame({words[s]: table[s] for s in STATUSES if s in table.columns})
+    shown.index = [names.get(str(i), str(i)) for i in shown.index]
+    shown.index.name = "dispositif" if fr else "scheme"
+    lines += shown.to_string().splitlines()
+    gp = result.summary_gp()
+    label = ("Dispositifs de médecine générale, comme lieu d'exercice du poste (colonne statut_mg) : " if fr
+             else "GP schemes, as the post's practice site (column statut_mg): ")
+    lines.append(label + ", ".join(f"{words[s]} {int(n)}" for s, n in gp.items()))
+    if len(result.verdicts):
+        reasons = result.verdicts["reasons"].astype(str)
+        undated = reasons.str.contains("|".join(_UNDATED))
+        if undated.any():
+            when = _day(on, lang) if on is not None else ("la date de la question" if fr else "the question's date")
+            n = int(undated.sum())
+            lines.append(
+                f"Attention : {n} réponses sont « à vérifier » (au moins) parce qu'aucun arrêté de zonage chargé n'est "
+                f"en vigueur le {when} dans la région de la structure ; les classes chargées sont celles des arrêtés "
+                "de 2022 (en vigueur jusqu'au 31/05/2025 d'après l'outil). Donnez une date couverte (--date "
+                "2025-05-01) ou ajoutez l'arrêté en vigueur (_zoning_orders.toml, voir docs/CONDITIONS.md)." if fr else
+                f"Warning: {n} answers are 'to check' (at least) because no loaded zoning order is in force on {when} "
+                "in the structure's région; the loaded classes are those of the 2022 orders (in force until "
+                "2025-05-31 as far as the tool knows). Give a covered date (--date 2025-05-01) or add the order in "
+                "force (_zoning_orders.toml, see docs/CONDITIONS.md).")
+    errors = result.rows.loc[result.rows["status"] == "error", "error"]
+    if len(errors):
+        lines.append(f"{len(errors)} lignes en erreur, les premières :" if fr
+                     else f"{len(errors)} rows in error, first ones:")
+        lines += [f"  {message}" for message in errors.head(10)]
+    return lines
+
+
+def application_lines(verdict: ApplicationVerdict, scheme: Scheme | None = None, lang: str = "fr") -> list[str]:
+    """The verdict of one application: status, each condition failed or to check with its reason, funding."""
+    words = STATUS_WORDS[lang]
+    fr = lang == "fr"
+    name = scheme.name(lang) if scheme is not None else verdict.scheme
+    lines = [f"{name} : {words[verdict.status].upper()}" if fr else f"{name}: {words[verdict.status].upper()}"]
+    if verdict.region:
+        region = scheme.common.regions[verdict.region].name if scheme is not None and scheme.common is not None \
+            and verdict.region in scheme.common.regions else verdict.region
+        lines.append(f"Région : {region}" if fr else f"Région: {region}")
+    sections = (
+        (verdict.failures, "Conditions non remplies" if fr else "Conditions not met", "✗"),
+        (verdict.reviews, "À vérifier" if fr else "To check", "?"),
+    )
+    for findings, title, mark in sections:
+        if findings:
+            lines.append(f"{title} :" if fr else f"{title}:")
+            lines += [f"  {mark} {f.message_fr if fr else f.message_en}" for f in findings]
+    if verdict.met:
+        lines.append("Conditions remplies :" if fr else "Conditions met:")
+        lines += [f"  ✓ {f.message_fr if fr else f.message_en}" for f in verdict.met]
+    notes = list(verdict.notes)
+    if notes:
+        lines.append("Notes (sans incidence sur la réponse) :" if fr else "Notes (no effect on the answer):")
+        lines += [f"  · {f.message_fr if fr else f.message_en}" for f in notes]
+    if verdict.funding is not None:
+        text = verdict.funding.message_fr if fr else verdict.funding.message_en
+        lines.append(f"Financement : {text}" if fr else f"Funding: {text}")
+    return lines
