@@ -21,6 +21,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -103,7 +104,7 @@ def fetch(
             for source in chosen:
                 task = progress.add_task(source.name, total=None)
                 try:
-                    def bar(done: int, total: int | None, t: int = task) -> None:
+                    def bar(done: int, total: int | None, t: TaskID = task) -> None:
                         progress.update(t, completed=done, total=total)
 
                     result = fetch_source(source, paths, download=download, sha256=sha256, progress=bar)

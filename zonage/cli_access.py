@@ -67,6 +67,8 @@ def _summary(run, name: str, written: list) -> None:
             table.add_column(column, justify="left" if column == "région" else "right")
         by_level = {level: frame.set_index("region") for level, frame in part.groupby("level")}
         commune_level, bv_level = by_level.get("commune"), by_level.get("bv2012")
+        if commune_level is None:
+            return
         for region, row in commune_level.iterrows():
             bv = bv_level.loc[region] if bv_level is not None and region in bv_level.index else None
             table.add_row(

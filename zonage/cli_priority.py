@@ -48,10 +48,11 @@ def print_agreement(agreement: pd.DataFrame, console_out: Console = out) -> None
     for column in ("région", "units", "agree", "agree (pop.)", "zoned agree", "zoned agree (pop.)",
                    "ZIP official", "ZIP simulated"):
         table.add_column(column, justify="left" if column == "région" else "right")
-    for row in agreement.itertuples():
-        table.add_row(str(row.region), f"{row.n_units:,}", _pct(row.share_units), _pct(row.share_population),
-                      _pct(row.share_units_zoned), _pct(row.share_population_zoned), _pct(row.official_zip_share),
-                      _pct(row.simulated_zip_share))
+    for row in agreement.to_dict("records"):
+        table.add_row(str(row["region"]), f"{row['n_units']:,}", _pct(row["share_units"]),
+                      _pct(row["share_population"]), _pct(row["share_units_zoned"]),
+                      _pct(row["share_population_zoned"]), _pct(row["official_zip_share"]),
+                      _pct(row["simulated_zip_share"]))
     console_out.print(table)
 
 
@@ -64,7 +65,7 @@ def _jsonable(value: object) -> object:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()  # type: ignore[union-attr]
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if value is None or isinstance(value, bool | int | float | str):
@@ -280,9 +281,11 @@ def register(app: typer.Typer) -> None:
             if counted and len(counted) != len(schemes):
                 raise ZonageError("--scheme: give a count to every scheme (NAME=COUNT) or to none")
             if counted:
-                wanted: int | dict[str, int] = {k: int(str(v)) for k, v in counted.items()}
-                if posts is not None and posts != sum(wanted.values()):
-                    raise ZonageError(f"--posts {posts} differs from the per-scheme counts ({sum(wanted.values())})")
+                per_scheme = {k: int(str(v)) for k, v in counted.items()}
+                if posts is not None and posts != sum(per_scheme.values()):
+                    total = sum(per_scheme.values())
+                    raise ZonageError(f"--posts {posts} differs from the per-scheme counts ({total})")
+                wanted: int | dict[str, int] = per_scheme
             elif posts is None:
                 raise ZonageError("give --posts N (or --scheme NAME=COUNT for each scheme)")
             else:
@@ -344,7 +347,8 @@ def register(app: typer.Typer) -> None:
             shown.add_column(column, justify="right" if column in ("rank", "gain", "helped") else "left",
                              overflow="fold")
         for row in result.picks.head(top).itertuples():
-            rank = "" if pd.isna(row.territory_apl_rank) else f" ({row.territory_apl_rank})"
+            apl_rank = pd.to_numeric(pd.Series([row.territory_apl_rank]), errors="coerce").iloc[0]
+            rank = "" if pd.isna(apl_rank) else f" ({int(apl_rank)})"
             shown.add_row(str(row.rank), str(row.nom), str(row.commune_nom), str(row.scheme), str(row.classe),
                           f"{row.gain:,.0f}", f"{row.population_helped:,.0f}", f"{row.territory_name}{rank}")
         out.print(shown)

@@ -166,12 +166,13 @@ def assess(
     located_parts = []
     todo = np.flatnonzero(pd.isna(errors))
     for start in range(0, max(len(todo), 1), chunk_size):
-        part = todo[start:start + chunk_size]
-        located_parts.append(locator.locate(x[part], y[part], crs=src,
-                                            postcodes=None if postcodes is None else postcodes.iloc[part]))
+        chunk = todo[start:start + chunk_size]
+        located_parts.append(locator.locate(x[chunk], y[chunk], crs=src,
+                                            postcodes=None if postcodes is None else postcodes.iloc[chunk]))
         if progress:
             progress(min(start + chunk_size, len(todo)), len(todo))
-    located = pd.concat(located_parts, ignore_index=True) if located_parts else locator.locate([], [])
+    located = pd.concat(located_parts, ignore_index=True) if located_parts else locator.locate(np.array([]),
+                                                                                                np.array([]))
     located.index = todo
     outside = located["territory"].isna().to_numpy()
     no_commune = ~outside & located["insee"].isna().to_numpy()
@@ -200,11 +201,11 @@ def assess(
     days = pd.unique(dates[ok]) if len(ok) else np.array([on or date.today()], dtype=object)
     parts = []
     for day in days:
-        rows = np.flatnonzero(dates[ok] == day)
-        part = evaluate_sites(located.iloc[rows].reset_index(drop=True), schemes,
-                              kinds=kinds.iloc[rows].reset_index(drop=True), fragile_m=fragile_m, date=day,
+        members = np.flatnonzero(dates[ok] == day)
+        part = evaluate_sites(located.iloc[members].reset_index(drop=True), schemes,
+                              kinds=kinds.iloc[members].reset_index(drop=True), fragile_m=fragile_m, date=day,
                               speciality=speciality)
-        part["row"] = rows[part["row"].to_numpy()]
+        part["row"] = members[part["row"].to_numpy()]
         parts.append(part)
     if len(parts) == 1:
         verdicts = parts[0]
@@ -240,7 +241,9 @@ def _structure_facts(frame: pd.DataFrame, spec: InputSpec, errors: np.ndarray) -
         words = column(spec.kind)
         digits = np.array([isinstance(w, str) and w.isdigit() for w in words], dtype=bool)
         category = np.where(digits & pd.isna(category), words, category)  # a FINESS category given as the type
-        kinds, bad = parse_kinds(pd.Series(np.where(digits, None, words), dtype=object), field=spec.kind)
+        plain = words.copy()
+        plain[digits] = None
+        kinds, bad = parse_kinds(pd.Series(plain), field=spec.kind)
         given = np.array(kinds, dtype=object)
         wrong = pd.notna(bad) & pd.isna(errors)
         errors[wrong] = bad[wrong]
@@ -391,15 +394,17 @@ def _flag_geocoding(verdicts: pd.DataFrame, located: pd.DataFrame, geo: pd.DataF
         return
     position = verdicts["row"].to_numpy()
     row = located.index.to_numpy()[position]
-    for column in ("status", "reasons", "message_fr", "message_en"):
-        verdicts[column] = verdicts[column].astype(object)
+    status = verdicts["status"].to_numpy(dtype=object).copy()
+    reasons = verdicts["reasons"].to_numpy(dtype=object).copy()
+    fr_text = verdicts["message_fr"].to_numpy(dtype=object).copy()
+    en_text = verdicts["message_en"].to_numpy(dtype=object).copy()
     low = geo["geo_low_score"].fillna(False).to_numpy(dtype=bool)[row]
     pc = geo["geo_postcode_mismatch"].fillna(False).to_numpy(dtype=bool)[row]
     cm = geo["geo_commune_mismatch"].fillna(False).to_numpy(dtype=bool)[row]
     score = geo["geo_score"].to_numpy(dtype=float)[row]
     found_pc = geo["geo_postcode"].to_numpy(dtype=object)[row]
     found_city = geo["geo_city"].to_numpy(dtype=object)[row]
-    doubtful = (low | pc | cm) & (verdicts["status"].astype(str) != "not_applicable").to_numpy()
+    doubtful = (low | pc | cm) & (status != "not_applicable")
     for i in np.flatnonzero(doubtful):
         fr, en = [], []
         if low[i]:
@@ -411,39 +416,34 @@ def _flag_geocoding(verdicts: pd.DataFrame, located: pd.DataFrame, geo: pd.DataF
         if cm[i]:
             fr.append(f"commune trouvée {found_city[i]} différente de celle indiquée")
             en.append(f"commune found {found_city[i]} differs from the one given")
-        verdicts.iat[i, verdicts.columns.get_loc("status")] = "needs_review"
-        verdicts.iat[i, verdicts.columns.get_loc("reasons")] += ";GEOCODE_DOUBTFUL"
-        verdicts.iat[i, verdicts.columns.get_loc("message_fr")] = (
-            f"à vérifier : géocodage incertain ({', '.join(fr)}) — sinon {verdicts['message_fr'].iat[i]}")
-        verdicts.iat[i, verdicts.columns.get_loc("message_en")] = (
-            f"to check: uncertain geocoding ({', '.join(en)}) — otherwise {verdicts['message_en'].iat[i]}")
-    if "geo_commune_only" not in located or not located["geo_commune_only"].any():
-        return
-    only = located["geo_commune_only"].to_numpy(dtype=bool)[position] & ~doubtful
-    other = located["geo_commune_qpv_classes"].to_numpy(dtype=object)[position]
-    insee = located["insee"].astype(str).to_numpy(dtype=object)[position]
-    classe = located["classe"].astype(str).to_numpy(dtype=object)[position]
-    status = verdicts["status"].to_numpy(dtype=object)
-    for i in np.flatnonzero(only):
-        said = "COMMUNE_ONLY" in str(verdicts["reasons"].iat[i]).split(";")
-        if not said:
-            verdicts.iat[i, verdicts.columns.get_loc("reasons")] += ";COMMUNE_ONLY"
-        if other[i]:
-            verdicts.iat[i, verdicts.columns.get_loc("status")] = "needs_review"
-            verdicts.iat[i, verdicts.columns.get_loc("message_fr")] = (
-                f"à vérifier : seule la commune {insee[i]} est connue et elle contient un QPV de classe {other[i]}"
-                f" — sinon {verdicts['message_fr'].iat[i]}")
-            verdicts.iat[i, verdicts.columns.get_loc("message_en")] = (
-                f"to check: only the commune {insee[i]} is known and it contains a QPV of class {other[i]}"
-                f" — otherwise {verdicts['message_en'].iat[i]}")
-        elif status[i] in ("eligible", "not_eligible"):
-            verdicts.iat[i, verdicts.columns.get_loc("message_fr")] += (
-                ("" if said else " — seule la commune est connue")
-                + f" — la commune {insee[i]} est entièrement en {classe[i]} : la réponse vaut pour toute adresse"
-                " de la commune")
-            verdicts.iat[i, verdicts.columns.get_loc("message_en")] += (
-                ("" if said else " — only the commune is known")
-                + f" — the whole commune {insee[i]} is in {classe[i]}: the answer holds for any address in it")
+        status[i] = "needs_review"
+        reasons[i] = f"{reasons[i]};GEOCODE_DOUBTFUL"
+        fr_text[i] = f"à vérifier : géocodage incertain ({', '.join(fr)}) — sinon {fr_text[i]}"
+        en_text[i] = f"to check: uncertain geocoding ({', '.join(en)}) — otherwise {en_text[i]}"
+    if "geo_commune_only" in located and located["geo_commune_only"].any():
+        only = located["geo_commune_only"].to_numpy(dtype=bool)[position] & ~doubtful
+        other = located["geo_commune_qpv_classes"].to_numpy(dtype=object)[position]
+        insee = located["insee"].astype(str).to_numpy(dtype=object)[position]
+        classe = located["classe"].astype(str).to_numpy(dtype=object)[position]
+        for i in np.flatnonzero(only):
+            said = "COMMUNE_ONLY" in str(reasons[i]).split(";")
+            if not said:
+                reasons[i] = f"{reasons[i]};COMMUNE_ONLY"
+            if other[i]:
+                status[i] = "needs_review"
+                fr_text[i] = (f"à vérifier : seule la commune {insee[i]} est connue et elle contient un QPV de classe "
+                              f"{other[i]} — sinon {fr_text[i]}")
+                en_text[i] = (f"to check: only the commune {insee[i]} is known and it contains a QPV of class "
+                              f"{other[i]} — otherwise {en_text[i]}")
+            elif status[i] in ("eligible", "not_eligible"):
+                fr_text[i] = (f"{fr_text[i]}{'' if said else ' — seule la commune est connue'} — la commune {insee[i]}"
+                              f" est entièrement en {classe[i]} : la réponse vaut pour toute adresse de la commune")
+                en_text[i] = (f"{en_text[i]}{'' if said else ' — only the commune is known'} — the whole commune "
+                              f"{insee[i]} is in {classe[i]}: the answer holds for any address in it")
+    verdicts["status"] = status
+    verdicts["reasons"] = reasons
+    verdicts["message_fr"] = fr_text
+    verdicts["message_en"] = en_text
 
 
 def _with_geocoding(rows: gpd.GeoDataFrame, geo: pd.DataFrame) -> gpd.GeoDataFrame:

@@ -55,7 +55,7 @@ def batch_summary_lines(result: BatchResult, schemes: Mapping[str, Scheme], on: 
     gp = result.summary_gp()
     label = ("Dispositifs de médecine générale, comme lieu d'exercice du poste (colonne statut_mg) : " if fr
              else "GP schemes, as the post's practice site (column statut_mg): ")
-    lines.append(label + ", ".join(f"{words[s]} {int(n)}" for s, n in gp.items()))
+    lines.append(label + ", ".join(f"{words[str(s)]} {int(n)}" for s, n in gp.items()))
     if len(result.verdicts):
         reasons = result.verdicts["reasons"].astype(str)
         undated = reasons.str.contains("|".join(_UNDATED))

@@ -425,7 +425,7 @@ class _State:
                   else {str(d): int(k) for d, k in minimum.items()})
         self.need = np.zeros(len(self.dep_names), dtype=np.int64)
         self.unmet: dict[str, int] = {}
-        usable = self.elig.any(axis=1)
+        usable = np.asarray(self.elig.any(axis=1), dtype=bool)
         for d, k in wanted.items():
             if k <= 0:
                 continue
@@ -645,7 +645,7 @@ def _home_units(problem: AllocationProblem) -> np.ndarray | None:
     """Position of each candidate's own unit (column ``unit`` or ``insee``) among the demand units."""
     for column in ("unit", "insee"):
         if column in problem.candidates.columns:
-            return problem.units.get_indexer(problem.candidates[column].astype(object).to_numpy())
+            return problem.units.get_indexer(pd.Index(problem.candidates[column].astype(object)))
     return None
 
 
@@ -689,7 +689,7 @@ def _greedy(problem: AllocationProblem, constraints: Constraints, ratio: bool, p
         if progress:
             progress("greedy", len(tracker.records), total)
     result = tracker.result("greedy (gain/cost)" if ratio else "greedy", evaluations, started)
-    positions = problem.candidates.index.get_indexer(result.picks["candidate"])
+    positions = problem.candidates.index.get_indexer(pd.Index(result.picks["candidate"]))
     result.bound = _upper_bound(problem, state, positions.tolist())
     return result
 
@@ -794,7 +794,7 @@ def naive_allocation(
     apl = pd.Series(territory_apl, dtype="float64")
     table = pd.DataFrame({"territory": problem.candidates["territory"].astype("string").to_numpy(),
                           "demand": problem.catchment, "pos": np.arange(len(problem.candidates))})
-    table = table[table["territory"].notna() & state.elig.any(axis=1)]
+    table = table[table["territory"].notna().to_numpy() & np.asarray(state.elig.any(axis=1), dtype=bool)]
     table["apl"] = table["territory"].map(apl)
     table = table.sort_values(["apl", "territory", "demand", "pos"], ascending=[True, True, False, True],
                               na_position="last", kind="stable")
@@ -1095,7 +1095,8 @@ def prioritise(
     if cands.empty:
         raise ZonageError(f"région {region}: no candidate structure eligible for {', '.join(schemes)}")
     metric = TERRITORY_CRS[territory]
-    gdf = communes.to_crs(metric) if not communes.crs.equals(metric) else communes
+    assert isinstance(communes, gpd.GeoDataFrame)  # the communes layer has geometries
+    gdf = communes.to_crs(metric) if communes.crs is None or not communes.crs.equals(metric) else communes
     xy = points_xy(gdf)
     cand_xy = points_xy(cands.to_crs(metric))
     model = StraightLine()

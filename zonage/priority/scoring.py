@@ -373,9 +373,9 @@ def aggregate_territories(
         q.loc[q["unknown"] > 0, "qpv_population"] = np.nan
     else:
         q = pd.DataFrame({"n_qpv": pd.Series(dtype="int64"), "qpv_population": pd.Series(dtype="float64")})
-    out["n_qpv"] = out.index.map(q["n_qpv"]).fillna(0).astype("int64")
+    out["n_qpv"] = out.index.map(q["n_qpv"].to_dict()).fillna(0).astype("int64")
     known = inputs.qpv["qpv_population"].notna().any()
-    out["qpv_population"] = out.index.map(q["qpv_population"]).astype("float64")
+    out["qpv_population"] = out.index.map(q["qpv_population"].to_dict()).astype("float64")
     if known:
         out.loc[out["n_qpv"] == 0, "qpv_population"] = 0.0
 

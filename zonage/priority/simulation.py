@@ -81,8 +81,8 @@ class Simulation:
 def _shares(units: pd.DataFrame, key: str, codes: pd.Index, regions: pd.Index) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each territory (in ``codes`` order): indices of the régions it touches and its population in each."""
     pop = units.groupby([key, "region"])["population"].sum().reset_index()
-    pop["t"] = codes.get_indexer(pop[key])
-    pop["r"] = regions.get_indexer(pop["region"])
+    pop["t"] = codes.get_indexer(pd.Index(pop[key]))
+    pop["r"] = regions.get_indexer(pd.Index(pop["region"]))
     pop = pop.sort_values("t")
     bounds = np.searchsorted(pop["t"].to_numpy(), np.arange(len(codes) + 1))
     r = pop["r"].to_numpy()
@@ -208,8 +208,9 @@ def simulate_zoning(
     out["zip_zone"] = pd.Series(zip_zone, index=codes).replace("", pd.NA).astype("string")
     out["selection"] = pd.Series(selection, index=codes).replace("", pd.NA).astype("string")
     in_vivier = np.isin(branch, ["vivier", "margin"])
-    rank = pd.Series(np.nan, index=codes)
-    rank.iloc[order] = pd.Series(deciding[order]).groupby(deciding[order]).cumcount().to_numpy() + 1
+    rank_values = np.full(len(codes), np.nan)
+    rank_values[order] = pd.Series(deciding[order]).groupby(deciding[order]).cumcount().to_numpy() + 1
+    rank = pd.Series(rank_values, index=codes)
     out["vivier_rank"] = rank.where(in_vivier).astype("Int64")
     out["margin"] = pd.Series(margin_status, index=codes).replace("", pd.NA).astype("string")
 
@@ -294,7 +295,7 @@ def _regions(
     names = units.dropna(subset=["region_nom"]).drop_duplicates("region").set_index("region")["region_nom"]
     out = pd.DataFrame({
         "region": index,
-        "region_nom": index.map(names),
+        "region_nom": index.map(names.to_dict() if isinstance(names, pd.Series) else names),
         "population": units.groupby("region")["population"].sum().reindex(index).to_numpy(),
         "cap_share": caps,
         "cap_population": cap_pop,

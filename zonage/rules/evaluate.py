@@ -244,7 +244,7 @@ class _Text:
     def expand(self, idx: np.ndarray | None = None) -> np.ndarray:
         """Object array of the values of rows ``idx`` (None where missing), as :func:`_clean` gives."""
         codes = self.codes if idx is None else self.codes[idx]
-        return np.append(self.values, None)[codes]
+        return np.concatenate([self.values, np.array([None], dtype=object)])[codes]
 
     def flag(self, test: Any) -> np.ndarray:
         """Per-row booleans from a per-value test (False where missing)."""
@@ -260,14 +260,14 @@ def _text(values: Any, n: int | None = None) -> _Text:
     """Code a text column (Series, array, list or None) as :func:`_clean` would clean it."""
     if values is None:
         return _Text(np.full(n or 0, -1, dtype=np.int64), np.empty(0, dtype=object))
-    array = values.array if isinstance(values, pd.Series | pd.Index) else np.asarray(values, dtype=object)
-    if isinstance(array.dtype, pd.CategoricalDtype):
+    array: Any = values.array if isinstance(values, pd.Series | pd.Index) else np.asarray(values, dtype=object)
+    if isinstance(array, pd.Categorical):
         codes = np.asarray(array.codes, dtype=np.int64)
-        raw = np.asarray(array.categories, dtype=object)
+        raw = np.array(array.categories, dtype=object)
     else:
-        codes, raw = pd.factorize(array, use_na_sentinel=True)
-        codes = np.asarray(codes, dtype=np.int64)
-        raw = np.asarray(raw, dtype=object)
+        found, uniques = pd.factorize(array, use_na_sentinel=True)
+        codes = np.asarray(found, dtype=np.int64)
+        raw = np.array(uniques, dtype=object)
         if any(isinstance(v, bool | np.bool_) for v in raw):  # factorize merges True with 1
             return _Text(*_factorize_texts(_clean(np.asarray(array, dtype=object), len(array))))
     return _Text(codes, raw).recode(_clean(raw, len(raw)))
@@ -293,7 +293,8 @@ def _names(values: Any, key: _Text) -> _Text:
         except (TypeError, ValueError):  # values whose comparison is not a bool (pd.NA…)
             same = False
         if same:
-            raw = np.where(first >= 0, array[np.maximum(first, 0)], None)
+            raw = np.array(array[np.maximum(first, 0)], dtype=object)
+            raw[first < 0] = None
             return _Text(slot, raw).recode(_clean(raw, len(raw)))
     return _text(values, n)
 
@@ -445,7 +446,8 @@ def _sites(located: pd.DataFrame, region: Any, on: date, fragile_m: float, commo
                 True: common.generation_in_force(on, overseas=True)}
     generations = sorted({g for g in in_force.values() if g is not None})
     gen_code = {g: i for i, g in enumerate(generations)}
-    which = np.where(overseas, gen_code.get(in_force[True], -1), gen_code.get(in_force[False], -1)).astype(np.int64)
+    code_of = {k: -1 if g is None else gen_code.get(g, -1) for k, g in in_force.items()}
+    which = np.where(overseas, code_of[True], code_of[False]).astype(np.int64)
     generation = _Text(which, np.array([str(g) for g in generations] + [""], dtype=object)[:-1])
 
     qpv: dict[int, _Text] = {}
@@ -1031,10 +1033,11 @@ class _Batch:
         for variant in variants:
             for code, template in variant.reasons.items():
                 for text in (template.fr, template.en):
-                    for _, name in _parse(text):
-                        if name is None:
+                    for _, placeholder in _parse(text):
+                        if placeholder is None:
                             continue
-                        for key in ((f"{name}_fr", f"{name}_en") if name in _BY_LANG else (name,)):
+                        keys = (f"{placeholder}_fr", f"{placeholder}_en") if placeholder in _BY_LANG else (placeholder,)
+                        for key in keys:
                             used.setdefault(key, set()).add(code)
         codes: dict[str, np.ndarray] = {}
         for fact in _QUOTED:
@@ -1070,8 +1073,8 @@ class _Batch:
             rank = np.full((len(roles), f.n), 10_000)
             for j in range(len(roles)):
                 priority = 0 if j == site_j else j + 1
-                status = results[j].status.astype(int)
-                rank[j] = np.where(status < 3, status * 100 + priority, 10_000)
+                statuses = results[j].status.astype(int)
+                rank[j] = np.where(statuses < 3, statuses * 100 + priority, 10_000)
             choice = rank.argmin(axis=0)
             choice[rank.min(axis=0) == 10_000] = site_j
         for j, result in results.items():
@@ -1288,12 +1291,13 @@ def _categorical(parts: list[np.ndarray], rows: np.ndarray | None, names: list[s
         remap = rank[remap]
         dtype = pd.CategoricalDtype(pd.Index(uniques[order], dtype=object), ordered=ordered)
     size = len(dtype.categories)
-    small = np.int8 if size < 1 << 7 else np.int16 if size < 1 << 15 else np.int32
+    small: type[np.signedinteger[Any]] = np.int8 if size < 1 << 7 else np.int16 if size < 1 << 15 else np.int32
     n = 0 if rows is None else len(rows)
-    codes = np.empty(n * len(parts), dtype=small)
-    for i, part in enumerate(parts):
-        np.take(remap[part].astype(small), rows, out=codes[i * n:(i + 1) * n])
-    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+    codes: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] = np.empty(n * len(parts), dtype=small)
+    if rows is not None:
+        for i, part in enumerate(parts):
+            np.take(remap[part].astype(small), rows, out=codes[i * n:(i + 1) * n])
+    return pd.Categorical.from_codes(codes, categories=dtype.categories, ordered=ordered, validate=False)
 
 
 # -- applications ------------------------------------------------------------------------------
