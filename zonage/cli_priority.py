@@ -194,7 +194,7 @@ def register(app: typer.Typer) -> None:
         out.print(f"[bold]confusion matrix[/] ({scope}, communes)")
         out.print(confusion_matrix(comparison.confusion, scope).to_string(), highlight=False)
         for path in written:
-            out.print(f"wrote {path}", soft_wrap=True, highlight=False)
+            out.print(f"écrit : {path}", soft_wrap=True, highlight=False)
 
     @app.command("prioritise")
     def prioritise_command(
@@ -238,7 +238,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         territories: Annotated[Path | None, typer.Option(help="Also write the territories table.")] = None,
         top: Annotated[int, typer.Option(help="Posts shown in the printed summary.")] = 10,
-        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets).")] = ",",
+        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets, the default).")] = ";",
+        bom: Annotated[bool, typer.Option("--bom/--no-bom", help="UTF-8 BOM in CSV output (Excel).")] = True,
+        objective: Annotated[str | None, typer.Option(
+            help="What plans are judged on: shortfall_squared (default), consultations_under, lifted, combined."
+        )] = None,
+        out_of_model: Annotated[bool, typer.Option(
+            "--out-of-model", help="Also judge each plan on each travel model left out of the optimisation.")] = False,
         date: Annotated[str | None, typer.Option(
             help="Date of the eligibility question (zoning order in force), YYYY-MM-DD; default today.")] = None,
     ) -> None:
@@ -250,7 +256,7 @@ def register(app: typer.Typer) -> None:
         from zonage.export import format_of, write_table
         from zonage.io import write_text_atomic
         from zonage.priority import load_config
-        from zonage.priority.allocation import prioritise
+        from zonage.priority.study import prioritise
 
         def pairs(values: list[str] | None, what: str, number: type) -> dict[str, object]:
             parsed: dict[str, object] = {}
@@ -294,7 +300,8 @@ def register(app: typer.Typer) -> None:
             if schemes:
                 overrides["schemes"] = list(schemes)
             for key, value in (("max_per_structure", max_per_structure), ("min_per_departement", min_per_departement),
-                               ("budget", budget), ("threshold", threshold), ("baseline", baseline)):
+                               ("budget", budget), ("threshold", threshold), ("baseline", baseline),
+                               ("objective", objective)):
                 if value is not None:
                     overrides[key] = value
             if costs:
@@ -320,46 +327,30 @@ def register(app: typer.Typer) -> None:
                     rows = assess(frame, context["locator"], spec=detect_columns(frame), finess=context["finess"],
                                   crosswalk=context["crosswalk"], on=on,
                                   progress=lambda done, total: step("eligibility", done, total)).rows
-                result = prioritise(paths, region, wanted, candidates=rows, config=params, progress=step, on=on)
-            written = [write_table(result.picks, output, sep=sep)]
+                result = prioritise(paths, region, wanted, candidates=rows, config=params, progress=step, on=on,
+                                    evaluate_out_of_model=out_of_model)
+            written = [write_table(result.picks.round(3), output, sep=sep, bom=bom)]
             write_text_atomic(summary_path, json.dumps(_jsonable(result.summary), ensure_ascii=False, indent=2))
             written.append(summary_path)
             if naive:
-                written.append(write_table(result.naive, naive, sep=sep))
+                written.append(write_table(result.naive.round(3), naive, sep=sep, bom=bom))
             if communes:
-                written.append(write_table(result.communes, communes, sep=sep))
+                written.append(write_table(result.communes.round(4), communes, sep=sep, bom=bom))
             if territories:
-                written.append(write_table(result.territories, territories, sep=sep))
+                written.append(write_table(result.territories.round(4), territories, sep=sep, bom=bom))
+            if out_of_model:
+                target = output.with_name(f"{output.stem}_hors_modele.csv")
+                written.append(write_table(result.out_of_model.round(4), target, sep=sep, bom=bom))
         except ZonageError as exc:
             fail_in(ctx, exc)
             return
         s = result.summary
-        a = params.allocation
-        out.print(f"[bold]{s['region']} {s['region_name']}[/]: posts {s['posts_asked']}; {s['candidates']:,} candidate "
-                  f"structures ({', '.join(f'{k} {v}' for k, v in s['candidates_per_scheme'].items())}); threshold "
-                  f"{a.threshold:g} consultations/std inhabitant ({a.baseline} baseline, mean "
-                  f"{s['mean_access_before']:.2f}); one post = {a.consultations_per_post:,.0f} consultations/year",
-                  soft_wrap=True, highlight=False)
-        out.print(f"{s['population_under_threshold']:,.0f} of {s['population_region']:,.0f} inhabitants under the "
-                  f"threshold; gap {s['gap_before']:,.0f} consultations/year", highlight=False)
-        shown = Table(title=f"top {min(top, len(result.picks))} posts (greedy)")
-        for column in ("rank", "structure", "commune", "scheme", "zone", "gain", "helped", "territory (APL rank)"):
-            shown.add_column(column, justify="right" if column in ("rank", "gain", "helped") else "left",
-                             overflow="fold")
-        for row in result.picks.head(top).itertuples():
-            apl_rank = pd.to_numeric(pd.Series([row.territory_apl_rank]), errors="coerce").iloc[0]
-            rank = "" if pd.isna(apl_rank) else f" ({int(apl_rank)})"
-            shown.add_row(str(row.rank), str(row.nom), str(row.commune_nom), str(row.scheme), str(row.classe),
-                          f"{row.gain:,.0f}", f"{row.population_helped:,.0f}", f"{row.territory_name}{rank}")
-        out.print(shown)
-        ratio = s["gain_ratio"]
-        out.print(f"gain (consultations/year reaching people under the threshold): greedy {s['gain_greedy']:,.0f} "
-                  f"({s['gap_closed_greedy']:.1%} of the gap) vs naive 'lowest APL first' {s['gain_naive']:,.0f} "
-                  f"({s['gap_closed_naive']:.1%}); ratio {ratio:.2f}; greedy ≥ {s['greedy_share_of_bound']:.1%} of "
-                  f"the optimum (bound {s['upper_bound']:,.0f}); {s['timings_s']['greedy']:.2f} s, "
-                  f"{s['evaluations']:,} gain evaluations", soft_wrap=True, highlight=False)
+        from zonage.reports import prioritisation_lines
+
+        for line in prioritisation_lines(result, top=top):
+            out.print(line, soft_wrap=True, highlight=False, markup=False)
         if s["unmet_minima"]:
-            out.print(f"départements without an eligible structure (minimum not met): {s['unmet_minima']}",
+            out.print(f"départements sans structure éligible (minimum non tenu) : {s['unmet_minima']}",
                       highlight=False)
         for path in written:
-            out.print(f"wrote {path}", soft_wrap=True, highlight=False)
+            out.print(f"écrit : {path}", soft_wrap=True, highlight=False)

@@ -6,15 +6,17 @@ the CLI prints them, a notebook may display them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
 from zonage.eligibility import STATUSES, BatchResult
 from zonage.rules import ApplicationVerdict, Scheme
 
-__all__ = ["STATUS_WORDS", "application_lines", "batch_summary_lines", "format_eur"]
+__all__ = ["STATUS_WORDS", "application_lines", "batch_summary_lines", "format_eur", "prioritisation_lines"]
 
 #: Status words (columns ``statut_*`` hold the machine names on the left).
 STATUS_WORDS: dict[str, dict[str, str]] = {
@@ -107,4 +109,44 @@ def application_lines(verdict: ApplicationVerdict, scheme: Scheme | None = None,
     if verdict.funding is not None:
         text = verdict.funding.message_fr if fr else verdict.funding.message_en
         lines.append(f"Financement : {text}" if fr else f"Funding: {text}")
+    return lines
+
+
+def _n(value: float, decimals: int = 0) -> str:
+    """A number the French way: thin-space thousands, decimal comma."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n.d."
+    return f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def prioritisation_lines(result: Any, top: int = 10) -> list[str]:
+    """A prioritisation run in French: settings, the top posts, the plan against the naive rule, per measure."""
+    from zonage.priority.study import MEASURE_FR, MEASURES
+
+    s = result.summary
+    lines = [
+        f"{s['region_name']} ({s['region']}) : postes demandés {s['posts_asked']} ; {s['candidates']} structures "
+        f"candidates (lieu d'exercice éligible) ; avant : {s['baseline']} (moyenne {_n(s['mean_access_before'], 2)}) ; "
+        f"objectif : {s['objective_fr']} ; {len(s['models'])} modèles de trajet (moyenne)",
+        f"{_n(s['population_under_threshold'])} habitants sous le seuil de {_n(s['settings']['threshold'], 1)} "
+        "consultations par an et par habitant standardisé",
+        f"Les {min(top, len(result.picks))} premiers postes :",
+    ]
+    for row in result.picks.head(top).itertuples():
+        lines.append(f"  {row.rank}. {row.explanation}")
+    lines.append("Plan optimisé / règle « APL le plus bas d'abord » (moyenne des modèles ; min–max) :")
+    for m in MEASURES:
+        g, n = s["measures_greedy"][m], s["measures_naive"][m]
+        ratio = g["mean"] / n["mean"] if n["mean"] > 0 else math.nan
+        lines.append(f"  {MEASURE_FR[m]} : {_n(g['mean'])} ({_n(g['min'])}–{_n(g['max'])}) contre {_n(n['mean'])} "
+                     f"({_n(n['min'])}–{_n(n['max'])}), rapport {_n(ratio, 2)}")
+    if "out_of_model" in s:
+        lines.append("Hors modèle (chaque modèle de trajet écarté de l'optimisation puis pris pour juge) :")
+        for m in MEASURES:
+            o = s["out_of_model"][m]
+            lines.append(f"  {MEASURE_FR[m]} : rapport moyen {_n(o['mean_ratio'], 2)}, "
+                         f"minimum {_n(o['min_ratio'], 2)}")
+    share = _n(100 * s["greedy_share_of_bound"], 1)
+    lines.append(f"Le plan atteint au moins {share} % de l'optimum (borne certifiée) ; "
+                 f"{_n(s['timings_s']['greedy'], 2)} s.")
     return lines

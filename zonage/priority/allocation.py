@@ -92,45 +92,37 @@ line ``zonage prioritise`` writes them.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
-from scipy.spatial import cKDTree
 
-from zonage.access.costs import StraightLine, TravelCosts, od_costs, points_xy, straight_line_costs
-from zonage.access.decay import Decay, parse_decay
-from zonage.access.methods import accessibility, default_decay, floating_catchment, weight_matrix
-from zonage.config import Paths
-from zonage.errors import InputDataError, ZonageError
-from zonage.priority.config import AllocationConfig, PriorityConfig, load_config
+from zonage.access.costs import TravelCosts, od_costs
+from zonage.access.decay import Decay
+from zonage.access.methods import default_decay, floating_catchment, weight_matrix
+from zonage.errors import InputDataError
+from zonage.priority.objectives import Objective, under_threshold
 
 __all__ = [
-    "REGION_TERRITORY",
     "Allocation",
     "AllocationProblem",
     "Constraints",
-    "Prioritisation",
     "allocate",
     "exact_allocation",
     "make_problem",
     "naive_allocation",
-    "prioritise",
     "split_posts",
+    "stack_problems",
 ]
-
-#: Overseas régions → territory of their communes (every other région: ``metro``).
-REGION_TERRITORY: Mapping[str, str] = {"01": "971", "02": "972", "03": "973", "04": "974", "06": "976"}
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -166,6 +158,12 @@ class AllocationProblem:
         Consultations per year one post adds.
     method
         ``"e2sfca"`` or ``"2sfca"`` (same computation, used by the engine check).
+    goal
+        The objective (:mod:`zonage.priority.objectives`; default ``consultations_under``
+        at ``threshold``).
+    parts
+        For a problem stacking several travel models (:func:`stack_problems`): the
+        single-model problems, whose units are repeated here block by block.
     catchment
         ``D_j = Σ_i W_ij p_i`` (derived).
     increments
@@ -183,6 +181,9 @@ class AllocationProblem:
     threshold: float
     capacity: float
     method: str = "e2sfca"
+    goal: Objective | None = None
+    parts: tuple[AllocationProblem, ...] = field(default=(), repr=False)
+    given_increments: sp.csc_array | None = field(default=None, repr=False)
     catchment: np.ndarray = field(init=False, repr=False)
     increments: sp.csc_array = field(init=False, repr=False)
     _scoped: sp.csc_array = field(init=False, repr=False)
@@ -202,12 +203,18 @@ class AllocationProblem:
                              "affine in supply)")
         if not (self.threshold > 0 and self.capacity > 0):
             raise ValueError("threshold and capacity must be > 0")
+        if self.goal is None:
+            object.__setattr__(self, "goal", under_threshold(self.threshold))
         w = sp.csc_array(self.weights)
         w.sum_duplicates()
-        catchment = np.asarray(w.T @ self.demand, dtype="float64").reshape(m)
-        scale = np.zeros(m)
-        np.divide(self.capacity, catchment, out=scale, where=catchment > 0)
-        increments = sp.csc_array(w @ sp.diags_array(scale))
+        if self.given_increments is not None:  # stacked models: each block's own D_j
+            increments = sp.csc_array(self.given_increments)
+            catchment = np.mean([part.catchment for part in self.parts], axis=0) if self.parts else np.ones(m)
+        else:
+            catchment = np.asarray(w.T @ self.demand, dtype="float64").reshape(m)
+            scale = np.zeros(m)
+            np.divide(self.capacity, catchment, out=scale, where=catchment > 0)
+            increments = sp.csc_array(w @ sp.diags_array(scale))
         increments.eliminate_zeros()
         scoped = sp.csc_array(sp.diags_array(self.scope.astype("float64")) @ increments)
         scoped.eliminate_zeros()
@@ -222,20 +229,34 @@ class AllocationProblem:
     def subset(self, positions: Sequence[int] | np.ndarray) -> AllocationProblem:
         """The same problem restricted to the candidates at ``positions`` (e.g. for a brute-force check)."""
         idx = np.asarray(positions, dtype=np.int64)
+        if self.parts:
+            return stack_problems([part.subset(idx) for part in self.parts], self.goal)
         return AllocationProblem(units=self.units, candidates=self.candidates.iloc[idx],
                                  eligible=self.eligible.iloc[idx], weights=self.weights[:, idx], demand=self.demand,
                                  access=self.access, scope=self.scope, population=self.population,
-                                 threshold=self.threshold, capacity=self.capacity, method=self.method)
+                                 threshold=self.threshold, capacity=self.capacity, method=self.method, goal=self.goal)
+
+    def with_goal(self, goal: Objective) -> AllocationProblem:
+        """The same problem judged on another objective."""
+        if self.parts:
+            return stack_problems([part.with_goal(goal) for part in self.parts], goal)
+        return dataclasses.replace(self, goal=goal)
 
     @property
     def schemes(self) -> list[str]:
         """Schemes of the ``eligible`` table."""
         return [str(c) for c in self.eligible.columns]
 
+    @property
+    def objective_fn(self) -> Objective:
+        """The objective (never None after construction)."""
+        assert self.goal is not None
+        return self.goal
+
     def objective(self, access: np.ndarray) -> float:
-        """``F = Σ_{i in scope} p_i min(A_i, T)``: consultations/year reaching people, up to ``T`` each."""
+        """``F = Σ_{i in scope} p_i φ(A_i)`` of the problem's objective (:mod:`zonage.priority.objectives`)."""
         s = self.scope
-        return float(np.dot(self.demand[s], np.minimum(access[s], self.threshold)))
+        return self.objective_fn.value(self.demand[s], access[s])
 
     def gap(self, access: np.ndarray) -> float:
         """``G = Σ_{i in scope} p_i max(0, T − A_i)``: consultations/year missing to bring everyone to ``T``."""
@@ -248,6 +269,8 @@ class AllocationProblem:
 
     def engine_access(self, posts: np.ndarray) -> np.ndarray:
         """Accessibility after adding ``posts × capacity`` at the candidates, recomputed by the engine."""
+        if self.parts:
+            return np.concatenate([part.engine_access(posts) for part in self.parts])
         added, _ = floating_catchment(self.weights, self.demand, np.asarray(posts, dtype="float64") * self.capacity,
                                       self.method)
         return self.access + added
@@ -265,7 +288,8 @@ class AllocationProblem:
         pos = np.arange(total) + offsets
         rows, values = m.indices[pos], m.data[pos]
         before = access[rows]
-        contrib = self.demand[rows] * (np.minimum(before + values, self.threshold) - np.minimum(before, self.threshold))
+        phi = self.objective_fn.phi
+        contrib = self.demand[rows] * (phi(before + values) - phi(before))
         owner = np.repeat(np.arange(columns.size), lengths)
         return np.bincount(owner, weights=contrib, minlength=columns.size)
 
@@ -361,6 +385,35 @@ def make_problem(
     return AllocationProblem(units=demand.index, candidates=candidates, eligible=eligible,
                              weights=sp.csc_array(weights), demand=values, access=base, scope=inside,
                              population=people, threshold=float(threshold), capacity=float(capacity), method=method)
+
+
+def stack_problems(problems: Sequence[AllocationProblem], goal: Objective | None = None) -> AllocationProblem:
+    """One problem whose objective is the **mean** of the objectives of ``problems`` (one per travel model).
+
+    The problems share candidates, eligibility, baseline, threshold and capacity and
+    differ by their weights (travel model). Each unit is repeated once per model with
+    demand ``p_i / K``: the stacked objective is ``(1/K) Σ_k F_k(x)``, the expected value
+    over the ensemble, still monotone and DR-submodular for a concave ``φ`` (a sum of such
+    functions), so greedy keeps its guarantees. Each block keeps its own catchment demand
+    ``D_j`` (the increments are stacked, not the weights).
+    """
+    if not problems:
+        raise ValueError("stack_problems: no problem")
+    first = problems[0]
+    k = len(problems)
+    for other in problems[1:]:
+        if not other.candidates.index.equals(first.candidates.index):
+            raise InputDataError("stacked problems must share their candidates")
+    goal = goal or first.goal
+    units = pd.Index([f"{b}:{u}" for b in range(k) for u in first.units]) if k > 1 else first.units
+    increments = sp.csc_array(sp.vstack([p.increments for p in problems], format="csc"))
+    weights = sp.csc_array(sp.vstack([p.weights for p in problems], format="csc"))
+    return AllocationProblem(
+        units=units, candidates=first.candidates, eligible=first.eligible, weights=weights,
+        demand=np.concatenate([p.demand / k for p in problems]), access=np.concatenate([p.access for p in problems]),
+        scope=np.concatenate([p.scope for p in problems]),
+        population=np.concatenate([p.population / k for p in problems]), threshold=first.threshold,
+        capacity=first.capacity, method=first.method, goal=goal, parts=tuple(problems), given_increments=increments)
 
 
 # ---------------------------------------------------------------------------- constraints and state
@@ -608,8 +661,7 @@ class _Tracker:
             after = after_incremental
         inside = p.scope[rows]
         t = p.threshold
-        gain = float(np.dot(p.demand[rows][inside], np.minimum(before[inside] + values[inside], t)
-                            - np.minimum(before[inside], t)))
+        gain = p.objective_fn.gain(p.demand[rows][inside], before[inside], before[inside] + values[inside])
         helped = inside & (before < t) & (values > 0)
         unit = -1 if self.home is None else int(self.home[j])
         self.total += gain
@@ -884,382 +936,3 @@ def split_posts(posts: int | Mapping[str, int], schemes: Sequence[str]) -> dict[
         raise InputDataError("posts: a count ≥ 0 and at least one scheme")
     q, r = divmod(int(posts), len(schemes))
     return {s: q + (1 if i < r else 0) for i, s in enumerate(schemes)}
-
-
-@dataclass
-class Prioritisation:
-    """Result of :func:`prioritise`.
-
-    Attributes
-    ----------
-    picks
-        The greedy's posts, ranked, with their explanation and the structure's point
-        (EPSG:4326).
-    naive
-        The naive rule's posts, same columns.
-    summary
-        Figures of the run (objective, gains, ratio, bound, timings, settings).
-    communes
-        One row per commune of the région: demand, accessibility before, after the
-        greedy, after the naive rule, posts.
-    territories
-        Territories of the région: APL, rank by APL, score rank, engine accessibility,
-        candidates and posts of each rule.
-    problem
-        The :class:`AllocationProblem` (for notebooks and checks).
-    greedy, baseline_rule
-        The two :class:`Allocation` objects.
-    """
-
-    picks: gpd.GeoDataFrame
-    naive: gpd.GeoDataFrame
-    summary: dict[str, Any]
-    communes: pd.DataFrame
-    territories: pd.DataFrame
-    problem: AllocationProblem
-    greedy: Allocation
-    baseline_rule: Allocation
-
-
-_CANDIDATE_COLUMNS = ["finess", "nom", "categetab", "libcategetab", "insee", "commune_nom", "classe", "qpv2024"]
-
-
-def _candidates(rows: gpd.GeoDataFrame, schemes: Sequence[str], statuses: Sequence[str], communes: pd.DataFrame,
-                region: str, level_column: str,
-                exclude_names: Sequence[str] = ()) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
-    """Candidate structures of the région from batch rows: one per id, eligible for a scheme, with codes.
-
-    Structures whose name contains a word of ``exclude_names`` (accents and case ignored) are left out.
-    """
-    if rows.empty:
-        raise ZonageError(f"région {region}: no candidate structure to allocate posts to")
-    missing = [f"statut_{s}" for s in schemes if f"statut_{s}" not in rows.columns]
-    if missing:
-        raise ZonageError(f"candidates: no column {', '.join(missing)} (scheme not assessed by the eligibility run)")
-    dropped: dict[str, int] = {}
-    frame = rows.copy()
-    located = frame["insee"].notna() & frame.geometry.notna() & ~frame.geometry.is_empty
-    if "status" in frame.columns:
-        located &= frame["status"].astype("string").fillna("error") != "error"
-    dropped["not located"] = int((~located).sum())
-    frame = frame[located.to_numpy()]
-    if exclude_names and "nom" in frame.columns:
-        from zonage.names import normalise_name, normalise_names
-
-        names = normalise_names(frame["nom"].astype("string").fillna(""))
-        words = [normalise_name(w) for w in exclude_names]
-        excluded = names.map(lambda n: any(w in n for w in words)).to_numpy(dtype=bool)
-        dropped["excluded by name"] = int(excluded.sum())
-        frame = frame[~excluded]
-    finess = frame["finess"].astype("string") if "finess" in frame.columns else pd.Series(pd.NA, index=frame.index)
-    row = frame["row"].astype("string") if "row" in frame.columns else pd.Series(
-        np.arange(1, len(frame) + 1), index=frame.index).astype("string")
-    ids = finess.where(finess.notna() & (finess.str.strip() != ""), "row" + row)
-    frame = frame.assign(candidate=ids.to_numpy())
-    duplicated = frame["candidate"].duplicated()
-    dropped["repeated structure"] = int(duplicated.sum())
-    frame = frame[~duplicated.to_numpy()]
-    info = communes.set_index("insee")
-    insee = frame["insee"].astype("string")
-    frame = frame.assign(
-        departement=insee.map(info["departement"]).to_numpy(),
-        region=insee.map(info["region"]).to_numpy(),
-        territory=insee.map(info[level_column] if level_column != "insee" else info.index.to_series()).to_numpy(),
-    )
-    outside = frame["region"].astype("string").fillna("") != str(region)
-    dropped["outside the région"] = int(outside.sum())
-    frame = frame[~outside.to_numpy()]
-    usable = np.zeros(len(frame), dtype=bool)
-    for s in schemes:
-        usable |= frame[f"statut_{s}"].isin(list(statuses)).to_numpy()
-    dropped["eligible for none of the schemes"] = int((~usable).sum())
-    frame = frame[usable]
-    for column in _CANDIDATE_COLUMNS:
-        if column not in frame.columns:
-            frame[column] = pd.NA
-    keep = ["candidate", *_CANDIDATE_COLUMNS, "departement", "territory", *[f"statut_{s}" for s in schemes],
-            "geometry"]
-    out = gpd.GeoDataFrame(frame[keep], geometry="geometry", crs=rows.crs).set_index("candidate")
-    out["insee"] = out["insee"].astype("string")
-    return out, dropped
-
-
-def _near(points: np.ndarray, targets: np.ndarray, radius: float) -> np.ndarray:
-    """Which of ``points`` lie within ``radius`` metres of some target."""
-    if len(targets) == 0:
-        return np.zeros(len(points), dtype=bool)
-    distance, _ = cKDTree(targets).query(points, distance_upper_bound=radius * (1 + 1e-9) + 1e-6)
-    return np.isfinite(distance)
-
-
-def _explain(row: pd.Series, threshold: float, capacity: float, n_territories: int) -> str:
-    zone = str(row["classe"]) if pd.notna(row["classe"]) else "?"
-    if pd.notna(row.get("qpv2024")):
-        zone += f", QPV {row['qpv2024']}"
-    kind = row["libcategetab"] if pd.notna(row["libcategetab"]) else row["categetab"]
-    territory = ""
-    if pd.notna(row.get("territory")):
-        apl = f"APL {row['territory_apl']:.2f}" if pd.notna(row.get("territory_apl")) else "APL n/a"
-        rank = f"rank {int(row['territory_apl_rank'])}/{n_territories}" if pd.notna(row.get("territory_apl_rank")) \
-            else "unranked"
-        territory = f"; territory {row['territory_name']} ({row['territory']}): {apl}, {rank} by APL"
-    return (f"{row['nom']} ({kind}, {row['commune_nom']}) — {row['scheme']}, zone {zone}: "
-            f"+{row['gain']:,.0f} consultations/year reach people under {threshold:g} "
-            f"({row['gain'] / capacity:.0%} of the post's {capacity:,.0f}); {row['population_helped']:,.0f} "
-            f"inhabitants of {row['units_helped']} under-served communes helped{territory}")
-
-
-def prioritise(
-    paths: Paths,
-    region: str,
-    posts: int | Mapping[str, int],
-    *,
-    candidates: gpd.GeoDataFrame | None = None,
-    config: PriorityConfig | None = None,
-    progress: Progress | None = None,
-    check_engine: bool = True,
-    on: date | None = None,
-) -> Prioritisation:
-    """Allocate posts in a région: greedy with lazy re-evaluation, compared with the naive rule.
-
-    Parameters
-    ----------
-    paths
-        Data folders with the layers built.
-    region
-        INSEE région code (44 Grand Est, 28 Normandie…).
-    posts
-        Posts per scheme (``{"400mg_volet1": 20, "400mg_volet2": 20}``) or a total split
-        evenly over ``config.allocation.schemes``.
-    candidates
-        Rows of a :class:`~zonage.eligibility.BatchResult` (``finess, nom, categetab,
-        insee, classe, qpv2024, status, statut_<scheme>``, point geometry); default: the
-        eligibility of every centre de santé, MSP and hospital of the région
-        (:func:`~zonage.workflows.eligibility_of_region`).
-    config
-        Parameters (``config.allocation``); default the packaged ones.
-    progress
-        ``progress(stage, done, total)``: stages ``eligibility``, ``layers``, ``greedy``, ``naive``.
-    check_engine
-        Recompute accessibility with the engine after each greedy pick.
-    on
-        Date of the eligibility question when ``candidates`` is not given (zoning order in
-        force); default today.
-
-    Returns
-    -------
-    Prioritisation
-
-    Raises
-    ------
-    ZonageError
-        Unknown région, missing layers, candidates without the schemes' statuses,
-        minima that cannot be met.
-    """
-    from zonage.crs import TERRITORY_CRS
-    from zonage.layers.store import read_layer
-    from zonage.priority.scoring import aggregate_territories, load_inputs, score_territories
-
-    config = config or load_config()
-    a: AllocationConfig = config.allocation
-    region = str(region)
-    wanted = split_posts(posts, a.schemes)
-    schemes = list(wanted)
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-
-    territory = REGION_TERRITORY.get(region, "metro")
-    communes = read_layer(paths, "communes", territory=territory, columns=[
-        "insee", "nom", "population", "departement", "departement_nom", "region", "region_nom", "bv2012",
-        "epci_siren"])
-    if not (communes["region"] == region).any():
-        raise ZonageError(f"unknown région {region!r}: expected an INSEE région code such as 44 (Grand Est)")
-    region_name = str(communes.loc[communes["region"] == region, "region_nom"].iloc[0])
-    level_column = {"bv2012": "bv2012", "commune": "insee", "epci": "epci_siren", "departement": "departement"}[
-        a.territory]
-
-    t0 = time.perf_counter()
-    if candidates is None:
-        from zonage.workflows import eligibility_of_region
-
-        _, batch = eligibility_of_region(
-            paths, region, progress=(lambda done, total: progress("eligibility", done, total)) if progress else None,
-            on=on)
-        candidates = batch.rows
-    timings["eligibility"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    if progress:
-        progress("layers", 0, None)
-    cands, dropped = _candidates(candidates, schemes, a.statuses, communes, region, level_column, a.exclude_names)
-    if cands.empty:
-        raise ZonageError(f"région {region}: no candidate structure eligible for {', '.join(schemes)}")
-    metric = TERRITORY_CRS[territory]
-    assert isinstance(communes, gpd.GeoDataFrame)  # the communes layer has geometries
-    gdf = communes.to_crs(metric) if communes.crs is None or not communes.crs.equals(metric) else communes
-    xy = points_xy(gdf)
-    cand_xy = points_xy(cands.to_crs(metric))
-    model = StraightLine()
-    radius = model.max_metres(a.cutoff)
-    in_region = (gdf["region"] == region).to_numpy()
-    sites = _near(xy, xy[in_region], radius) | in_region
-    keep = sites | _near(xy, xy[sites], radius) | _near(xy, cand_xy, radius)
-    units = gdf[keep].set_index("insee", drop=False)
-    unit_xy = xy[keep]
-
-    apl = read_layer(paths, "apl_communes", columns=["year", "insee", "level", "pop_std", config.apl_column])
-    apl = apl[(apl["year"] == config.apl_year) & (apl["level"] == "commune")].drop_duplicates("insee")
-    apl = apl.set_index("insee")
-    population = units["population"].astype("float64").fillna(0.0)
-    if a.demand == "pop_std":
-        demand = apl["pop_std"].reindex(units.index).astype("float64").fillna(population)
-    else:
-        demand = population
-    demand = demand.rename("demand")
-    decay = parse_decay(a.decay)
-    timings["layers"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    gp = read_layer(paths, "gp_supply", columns=["insee", "gp_count"]).groupby("insee")["gp_count"].sum()
-    supply = (gp.reindex(units.index).fillna(0.0).astype("float64") * a.consultations_per_gp).rename("supply")
-    base_costs = straight_line_costs(unit_xy, cutoff=a.cutoff, model=model, origin_ids=units.index)
-    engine = accessibility(base_costs, demand, supply, method=a.method, decay=decay, cutoff=a.cutoff)
-    engine_access = pd.Series(engine["access"].to_numpy(), index=units.index)
-    if a.baseline == "drees":
-        baseline = apl[config.apl_column].reindex(units.index).astype("float64").fillna(engine_access)
-    else:
-        baseline = engine_access
-    cand_costs = straight_line_costs(unit_xy, cand_xy, cutoff=a.cutoff, model=model, origin_ids=units.index,
-                                     destination_ids=cands.index)
-    scope = pd.Series(units["region"].to_numpy() == region, index=units.index)
-    problem = make_problem(cand_costs, demand, pd.DataFrame(cands.drop(columns="geometry")), schemes=schemes,
-                           threshold=a.threshold, capacity=a.consultations_per_post, access=baseline, scope=scope,
-                           population=population, method=a.method, decay=decay, cutoff=a.cutoff, statuses=a.statuses)
-    timings["costs_and_baseline"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    inputs = load_inputs(paths, config, arrondissements=False)
-    s = config.scoring
-    terr = aggregate_territories(inputs, a.territory, gap_threshold=s.gap_threshold,
-                                 consultations_per_gp=s.consultations_per_gp, density_per=s.density_per)
-    terr = terr[terr["region"] == region].reset_index(drop=True)
-    scores = score_territories(terr, s).table.set_index("code")
-    terr["apl_rank"] = terr["apl"].rank(method="min").astype("Int64")
-    terr["score"] = terr["code"].map(scores["score"])
-    terr["score_rank"] = terr["code"].map(scores["rank"]).astype("Int64")
-    region_units = units[scope.to_numpy()]
-    codes = region_units[level_column].astype("string").to_numpy()
-    w = demand[scope.to_numpy()].to_numpy()
-    grouped = pd.DataFrame({"code": codes, "aw": w * engine_access[scope.to_numpy()].to_numpy(), "w": w}).groupby(
-        "code")
-    sums = grouped.sum()
-    terr["engine_access"] = terr["code"].map(sums["aw"] / sums["w"].where(sums["w"] > 0))
-    terr = terr.set_index("code")
-    timings["territories"] = time.perf_counter() - t0
-
-    min_dep: int | dict[str, int] = 0
-    if a.min_per_departement:
-        deps = sorted(communes.loc[communes["region"] == region, "departement"].astype(str).unique())
-        min_dep = {d: a.min_per_departement for d in deps}
-    constraints = Constraints(
-        posts=wanted, max_per_structure=a.max_per_structure or None, min_per_departement=min_dep,
-        costs={sch: a.cost(sch) for sch in schemes}, budget=a.budget if a.budget > 0 else None)
-
-    t0 = time.perf_counter()
-    greedy = allocate(problem, constraints, progress=progress, check_engine=check_engine)
-    timings["greedy"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    order = terr["apl"] if a.naive_apl == "drees" else terr["engine_access"]
-    naive = naive_allocation(problem, constraints, order)
-    if progress:
-        progress("naive", naive.n_posts, constraints.total())
-    timings["naive"] = time.perf_counter() - t0
-    timings["total"] = time.perf_counter() - started
-
-    points = cands.geometry.to_crs("EPSG:4326")
-    n_territories = int(terr["apl"].notna().sum())
-
-    def table(allocation: Allocation) -> gpd.GeoDataFrame:
-        picks = allocation.picks.join(pd.DataFrame(cands.drop(columns="geometry")), on="candidate")
-        picks["territory_name"] = picks["territory"].map(terr["name"])
-        picks["territory_apl"] = picks["territory"].map(terr["apl"])
-        picks["territory_apl_rank"] = picks["territory"].map(terr["apl_rank"]).astype("Int64")
-        picks["territory_score_rank"] = picks["territory"].map(terr["score_rank"]).astype("Int64")
-        picks["territory_engine_access"] = picks["territory"].map(terr["engine_access"])
-        picks["gain_share_of_post"] = picks["gain"] / a.consultations_per_post
-        picks["rule"] = allocation.rule
-        picks["explanation"] = [_explain(r, a.threshold, a.consultations_per_post, n_territories)
-                                for _, r in picks.iterrows()]
-        first = ["rank", "rule", "candidate", "finess", "nom", "categetab", "libcategetab", "insee", "commune_nom",
-                 "departement", "scheme", "classe", "qpv2024", "gain", "gain_share_of_post", "cumulative_gain",
-                 "population_helped", "units_helped", "territory", "territory_name", "territory_apl",
-                 "territory_apl_rank", "territory_score_rank", "territory_engine_access", "access_before",
-                 "access_after", "cost", "explanation"]
-        rest = [c for c in picks.columns if c not in first]
-        picks = picks[first + rest]
-        return gpd.GeoDataFrame(picks, geometry=picks["candidate"].map(points).to_numpy(), crs="EPSG:4326")
-
-    picks_table, naive_table = table(greedy), table(naive)
-    inside = scope.to_numpy()
-    communes_out = pd.DataFrame({
-        "insee": region_units["insee"].to_numpy(), "nom": region_units["nom"].to_numpy(),
-        "departement": region_units["departement"].to_numpy(), "territory": codes,
-        "population": population[inside].to_numpy(), "demand": w,
-        "access_before": problem.access[inside], "access_greedy": greedy.access[inside],
-        "access_naive": naive.access[inside],
-    })
-    for name, allocation in (("posts_greedy", greedy), ("posts_naive", naive)):
-        per = allocation.posts.sum(axis=1).groupby(cands["insee"].astype(object)).sum()
-        communes_out[name] = communes_out["insee"].map(per).fillna(0).astype("int64")
-    terr_out = terr.reset_index()
-    for name, allocation in (("posts_greedy", greedy), ("posts_naive", naive)):
-        per = allocation.posts.sum(axis=1).groupby(cands["territory"].astype(object)).sum()
-        terr_out[name] = terr_out["code"].map(per).fillna(0).astype("int64")
-    terr_out["candidates"] = terr_out["code"].map(cands["territory"].value_counts()).fillna(0).astype("int64")
-
-    f0 = problem.objective(problem.access)
-    g0 = problem.gap(problem.access)
-    under = problem.scope & (problem.access < a.threshold)
-    summary: dict[str, Any] = {
-        "region": region,
-        "region_name": region_name,
-        "posts_asked": wanted,
-        "posts_placed_greedy": greedy.picks["scheme"].value_counts().reindex(schemes, fill_value=0).to_dict(),
-        "posts_placed_naive": naive.picks["scheme"].value_counts().reindex(schemes, fill_value=0).to_dict(),
-        "candidates": len(cands),
-        "candidates_per_scheme": {sch: int(problem.eligible[sch].sum()) for sch in schemes},
-        "candidates_dropped": dropped,
-        "units": len(units),
-        "communes_in_region": int(inside.sum()),
-        "objective_before": f0,
-        "gap_before": g0,
-        "population_under_threshold": float(problem.population[under].sum()),
-        "population_region": float(problem.population[problem.scope].sum()),
-        "mean_access_before": float(np.average(problem.access[inside], weights=w)) if w.sum() > 0 else math.nan,
-        "gain_greedy": greedy.gain,
-        "gain_naive": naive.gain,
-        "gain_ratio": greedy.gain / naive.gain if naive.gain > 0 else math.inf,
-        "gap_closed_greedy": greedy.gain / g0 if g0 > 0 else math.nan,
-        "gap_closed_naive": naive.gain / g0 if g0 > 0 else math.nan,
-        "upper_bound": greedy.bound,
-        "greedy_share_of_bound": greedy.share_of_bound(),
-        "population_helped_greedy": float(problem.population[under & (greedy.access > problem.access)].sum()),
-        "population_helped_naive": float(problem.population[under & (naive.access > problem.access)].sum()),
-        "greedy_rule": greedy.rule,
-        "evaluations": greedy.evaluations,
-        "evaluations_plain_greedy": len(cands) * max(greedy.n_posts, 1),
-        "engine_max_diff": greedy.engine_max_diff,
-        "unmet_minima": greedy.unmet,
-        "timings_s": timings,
-        "settings": {
-            "baseline": a.baseline, "threshold": a.threshold, "consultations_per_post": a.consultations_per_post,
-            "consultations_per_gp": a.consultations_per_gp, "demand": a.demand, "method": a.method,
-            "decay": str(decay), "cutoff_min": a.cutoff, "statuses": list(a.statuses),
-            "max_per_structure": a.max_per_structure, "min_per_departement": a.min_per_departement,
-            "budget": a.budget, "costs": {sch: a.cost(sch) for sch in schemes}, "territory": a.territory,
-            "naive_apl": a.naive_apl, "apl": f"{config.apl_column} {config.apl_year}",
-            "detour": model.detour, "speeds_km_kmh": model.speeds,
-        },
-    }
-    return Prioritisation(picks=picks_table, naive=naive_table, summary=summary, communes=communes_out,
-                          territories=terr_out, problem=problem, greedy=greedy, baseline_rule=naive)

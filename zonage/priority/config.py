@@ -135,7 +135,12 @@ class AllocationConfig:
     The defaults are those of the packaged ``default.toml``, where every key is documented.
     """
 
-    baseline: str = "engine"
+    baseline: str = "drees"
+    apl_year: int = 2023
+    objective: str = "shortfall_squared"
+    objective_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    models: tuple[str, ...] = ("reference", "routes_directes", "routes_lentes", "exponentielle", "lineaire",
+                               "gaussienne")
     threshold: float = 4.0
     consultations_per_post: float = 5400.0
     consultations_per_gp: float = 5400.0
@@ -145,7 +150,7 @@ class AllocationConfig:
     cutoff: float = 30.0
     schemes: tuple[str, ...] = ("400mg_volet1", "400mg_volet2")
     statuses: tuple[str, ...] = ("eligible",)
-    max_per_structure: int = 0
+    max_per_structure: int = 1
     min_per_departement: int = 0
     budget: float = 0.0
     territory: str = "bv2012"
@@ -354,7 +359,8 @@ def _allocation(r: _Reader) -> AllocationConfig:
     """Read and check the ``[allocation]`` table."""
     from zonage.access.decay import parse_decay
 
-    r.only("allocation", {"baseline", "threshold", "consultations_per_post", "consultations_per_gp", "demand",
+    r.only("allocation", {"baseline", "apl_year", "objective", "objective_weights", "models", "threshold",
+                          "consultations_per_post", "consultations_per_gp", "demand",
                           "method", "decay", "cutoff", "schemes", "statuses", "max_per_structure",
                           "min_per_departement", "budget", "territory", "naive_apl", "exclude_names", "costs"})
     r.only("allocation.costs", {"default", "schemes"})
@@ -372,8 +378,23 @@ def _allocation(r: _Reader) -> AllocationConfig:
             raise r.fail(f"allocation.{key}", f"{counts[key]!r} must be ≥ 0 (0: none)")
     costs = {str(scheme): r.number(f"allocation.costs.schemes.{scheme}", low=0.0, strict_low=True)
              for scheme in r.table("allocation.costs.schemes")}
+    from zonage.priority.ensemble import DEFAULT_ENSEMBLE
+    from zonage.priority.objectives import OBJECTIVES
+
+    weights = r.value("allocation.objective_weights")
+    if (not isinstance(weights, list) or len(weights) != 3
+            or not all(isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in weights)
+            or not any(w > 0 for w in weights)):
+        raise r.fail("allocation.objective_weights", f"expected three weights ≥ 0, one > 0, got {weights!r}")
+    apl_year = r.integer("allocation.apl_year")
+    if not 2015 <= apl_year <= 2100:
+        raise r.fail("allocation.apl_year", f"{apl_year!r} is not a plausible APL year")
     return AllocationConfig(
         baseline=r.choice("allocation.baseline", _BASELINES),
+        apl_year=apl_year,
+        objective=r.choice("allocation.objective", OBJECTIVES),
+        objective_weights=(float(weights[0]), float(weights[1]), float(weights[2])),
+        models=r.strings("allocation.models", choices=tuple(m.name for m in DEFAULT_ENSEMBLE)),
         threshold=r.number("allocation.threshold", low=0.0, strict_low=True),
         consultations_per_post=r.number("allocation.consultations_per_post", low=0.0, strict_low=True),
         consultations_per_gp=r.number("allocation.consultations_per_gp", low=0.0, strict_low=True),
@@ -388,7 +409,7 @@ def _allocation(r: _Reader) -> AllocationConfig:
         budget=r.number("allocation.budget", low=0.0),
         territory=r.choice("allocation.territory", _ALLOCATION_TERRITORIES),
         naive_apl=r.choice("allocation.naive_apl", _BASELINES),
-        exclude_names=r.strings("allocation.exclude_names"),
+        exclude_names=() if r.value("allocation.exclude_names") == [] else r.strings("allocation.exclude_names"),
         cost_default=r.number("allocation.costs.default", low=0.0, strict_low=True),
         costs=MappingProxyType(costs),
     )
