@@ -30,7 +30,7 @@ import pandas as pd
 
 from zonage.config import resolve_paths
 from zonage.priority import load_config
-from zonage.priority.allocation import Constraints, allocate, split_posts, stack_problems
+from zonage.priority.allocation import Constraints, allocate, naive_allocation, split_posts, stack_problems
 from zonage.priority.ensemble import ensemble_by_name
 from zonage.priority.study import MEASURES, model_problems, objective_for, out_of_model, region_inputs
 from zonage.workflows import eligibility_of_region
@@ -83,10 +83,13 @@ def main() -> None:
                     plan = allocate(problem, constraints, check_engine=False)
                     greedy_s = time.perf_counter() - t0
                     exact = solve_exact(problem, constraints, time_limit=300)
+                    naive = naive_allocation(problem, constraints, inputs.territories["apl"])
                     print(f"  exact {label}: greedy {plan.gain:,.1f} in {greedy_s:.2f} s; MILP solution "
                           f"{exact.gain:,.1f}, upper bound {exact.upper:,.1f} ({exact.status}) in "
                           f"{exact.seconds:.1f} s; greedy ≥ {plan.gain / exact.upper:.4%} of the optimum; "
-                          f"{exact.variables:,} variables, {exact.rows:,} tangent rows", flush=True)
+                          f"naive {naive.gain:,.1f}: greedy / naive {plan.gain / naive.gain:.3f}, optimum / naive "
+                          f"≤ {exact.upper / naive.gain:.3f}; {exact.variables:,} variables, {exact.rows:,} tangent "
+                          "rows", flush=True)
     print()
     print(pd.DataFrame(rows_out).to_string(index=False))
 
