@@ -17,7 +17,7 @@ def test_help_everywhere() -> None:
 def test_user_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--data", str(tmp_path), "info"])
     assert result.exit_code == 2
-    assert "error:" in result.output and "Traceback" not in result.output
+    assert "erreur :" in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["--data", str(tmp_path), "fetch", "finess"], env={"ZONAGE_MIRROR": ""})
     assert result.exit_code == 2 and "finess" in result.output and "--download" in result.output
     result = runner.invoke(app, ["--data", str(tmp_path), "fetch", "nope"])
@@ -91,12 +91,12 @@ def test_application_lists_every_failure(built, mirror: Path, tmp_path: Path) ->
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(data, allow_unicode=True))
     result = runner.invoke(app, ["--data", str(built.data), "--mirror", str(mirror), "application", str(bad), "--json"])
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # documented: 0 eligible, 3 to check, 4 not eligible
     for code in ("PROFILE_DIPLOMA_MG_MISSING", "PROFILE_THESIS_MISSING", "STRUCTURE_KIND_NOT_ACCEPTED"):
         assert code in result.output
     # the default output is French, each condition with its reason, the funding
     text = runner.invoke(app, ["--data", str(built.data), "--mirror", str(mirror), "application", str(bad)])
-    assert text.exit_code == 1
+    assert text.exit_code == 4
     assert "NON ÉLIGIBLE" in text.output and "Conditions non remplies" in text.output
     assert "pas de diplôme de médecine générale" in text.output and "thèse non soutenue" in text.output
     assert "EHPAD" in text.output and "Financement" in text.output and "Conditions remplies" in text.output

@@ -205,3 +205,20 @@ def test_grand_est_verdicts_a_planner_can_sign(grand_est) -> None:
     assert rows.loc[assessed, "resume"].notna().all()
     for scheme in SCHEMES:
         assert rows.loc[assessed, f"statut_{scheme}"].isin(STATUSES).all()
+
+
+def test_finess_number_and_far_coordinates_are_flagged(built) -> None:
+    """Issue #15: a row with a FINESS number and coordinates in another commune was judged on the coordinates."""
+    from datetime import date
+
+    from zonage.workflows import batch_context
+
+    context = batch_context(built)
+    frame = pd.DataFrame({"finess": ["080000110", "080000110", "080000110"], "lon": [4.9403, 6.17, None],
+                          "lat": [49.7010, 49.12, None]})
+    rows = assess(frame, context["locator"], SCHEMES, finess=context["finess"], on=date(2025, 3, 1)).rows
+    assert rows["insee"].tolist() == ["08409", "57463", "08409"]
+    assert rows.loc[0, "statut_400mg_volet2"] == "eligible" and rows.loc[2, "statut_400mg_volet2"] == "eligible"
+    assert rows.loc[1, "statut_400mg_volet2"] == "needs_review"
+    assert "FINESS_ELSEWHERE" in rows.loc[1, "raisons_400mg_volet2"]
+    assert "m du point FINESS" in rows.loc[1, "message_400mg_volet2"]

@@ -744,9 +744,19 @@ def test_asr_shares(schemes):
     assert {f.code for f in low.failures} == {"SHARE_BELOW_MIN", "SHARE_ABOVE_MAX"}
     over = check_application({**base, "shares": {"peripheral": 80, "chu": 40}}, schemes)
     assert [f.code for f in over.failures] == ["SHARES_ABOVE_100"]
-    elsewhere = check_application({**base, "doctor": {"internship_region": 44, "internship_end": "2024-10-31"},
-                                   "region": "Grand Est"}, schemes)
-    assert {"PROFILE_NOT_REGION_INTERN", "REGION_NOT_COVERED"} <= {f.code for f in elsewhere.failures}
+    other_intern = check_application({**base, "doctor": {"internship_region": 44, "internship_end": "2024-10-31"}},
+                                     schemes)
+    assert {f.code for f in other_intern.failures} == {"PROFILE_NOT_REGION_INTERN"}
+    # issue #15: a declared région is a fact to check, never an answer: structures in Grand Est declaring
+    # Normandie stay outside ASR's région; structures in Normandie declaring Grand Est stay in Normandie
+    in_grand_est = {**base, "region": "28", "peripheral": {"category": "355", "located": loc()},
+                    "chu": {"category": "101", "located": loc()}}
+    forged = check_application(in_grand_est, schemes)
+    assert forged.status == "not_eligible" and "REGION_NOT_COVERED" in {f.code for f in forged.failures}
+    assert "REGION_DECLARED_DIFFERS" in {f.code for f in forged.reviews}
+    declared = check_application({**base, "region": "Grand Est"}, schemes)
+    assert declared.status == "needs_review" and declared.codes == ["REGION_DECLARED_DIFFERS"]
+    assert "Grand Est" in declared.reviews[0].message_fr and "Normandie" in declared.reviews[0].message_fr
 
 
 @pytest.mark.parametrize("region", ["28", 28, "Normandie", "normandie", " NORMANDIE "])

@@ -1,5 +1,7 @@
-"""``python -m zonage`` runs the CLI."""
+"""``python -m zonage`` runs the CLI under its error policy."""
 
-from zonage.cli import app
+import sys
 
-app(prog_name="zonage")
+from zonage.cli import main
+
+sys.exit(main())

@@ -49,7 +49,7 @@ class _State:
 
 
 @app.callback()
-def main(
+def root(
     data: Annotated[
         Path | None, typer.Option(help="Folder holding raw/ and processed/ (default $ZONAGE_DATA or ./data).")
     ] = None,
@@ -369,8 +369,7 @@ def application(
             scheme = load_schemes(rules).get(verdict.scheme)
             for line in application_lines(verdict, scheme, "en" if english else "fr"):
                 out.print(line, soft_wrap=True, highlight=False, markup=False)
-        if verdict.status == "not_eligible":
-            raise typer.Exit(1)
+        raise typer.Exit(VERDICT_EXIT.get(verdict.status, 0))
 
     _run(action)
 
@@ -389,7 +388,81 @@ def _register_commands() -> None:
 _register_commands()
 
 
+#: Exit codes (documented in the README): the command did its job / a user or data error /
+#: an internal defect of the tool. ``zonage application`` maps verdicts to their own codes.
+EXIT_OK, EXIT_USER, EXIT_BUG = 0, 2, 70
+#: Exit code of ``zonage application`` per verdict.
+VERDICT_EXIT = {"eligible": 0, "needs_review": 3, "not_eligible": 4, "not_applicable": 4}
+
+
+def _log_crash(text: str) -> Path:
+    """Write a traceback to a log file (``$ZONAGE_LOG_DIR`` or ``~/.zonage/logs``) and return its path."""
+    import datetime
+    import os
+
+    folder = Path(os.environ.get("ZONAGE_LOG_DIR") or Path.home() / ".zonage" / "logs")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"erreur-{stamp}.log"
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        import tempfile
+
+        path = Path(tempfile.gettempdir()) / f"zonage-erreur-{stamp}.log"
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: the command, under one error policy.
+
+    Exit 0 when the command did its job (whatever the verdicts), 2 with a one-line message
+    for a user or data error (a ZonageError, an unreadable or unwritable file, an unknown
+    CRS, a usage error), 70 for an internal defect, whose traceback goes to a log file
+    whose path is printed. ``--debug`` shows tracebacks instead.
+    """
+    import traceback
+
+    import click
+    from pyproj.exceptions import CRSError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    exits = (typer.Exit, click.exceptions.Exit)
+    aborts = (typer.Abort, click.exceptions.Abort, KeyboardInterrupt)
+    try:
+        code = app(args=args, prog_name="zonage", standalone_mode=False)
+        return int(code or 0) if isinstance(code, int) else EXIT_OK
+    except exits as exc:
+        return int(exc.exit_code)
+    except aborts:
+        console.print("interrompu", highlight=False)
+        return 130
+    except ZonageError as exc:
+        if debug:
+            raise
+        console.print(f"[bold red]erreur :[/] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_USER
+    except (OSError, CRSError, UnicodeError) as exc:
+        if debug:
+            raise
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        console.print(f"[bold red]erreur :[/] {detail}{where}", highlight=False, soft_wrap=True)
+        return EXIT_USER
+    except Exception as exc:
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a usage error of the command line parser
+            exc.show()
+            return EXIT_USER
+        if debug:
+            raise
+        path = _log_crash(traceback.format_exc())
+        console.print(f"[bold red]erreur interne de zonage[/] (un défaut de l'outil, pas de vos données) ; "
+                      f"détail dans {path}", highlight=False, soft_wrap=True)
+        return EXIT_BUG
+
+
 def run() -> None:  # pragma: no cover - console entry point helper
     """Entry point usable as ``python -m zonage``."""
-    app(prog_name="zonage")
-    sys.exit(0)
+    sys.exit(main())

@@ -28,7 +28,7 @@ def fail(exc: ZonageError, debug: bool) -> NoReturn:
     """Stop the command on a user error: one line and exit code 2, or the traceback with ``--debug``."""
     if debug:
         raise exc
-    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]erreur :[/] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(2) from None
 
 

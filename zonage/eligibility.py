@@ -41,6 +41,8 @@ LOCATED_COLUMNS: tuple[str, ...] = (
     "insee", "commune_nom", "insee_arm", "commune_method", "commune_boundary_m", "classe", "classe_source",
     "classe_commune", "classe_qpv",
 )
+#: Coordinates given beside a FINESS number farther than this (m) from the FINESS point are flagged.
+FINESS_DISTANCE_M = 1000.0
 #: Columns the batch writes (an input column of the same name is kept as ``entree_<name>``).
 OUTPUT_PREFIXES: tuple[str, ...] = ("statut_", "role_", "raisons_", "message_")
 
@@ -212,7 +214,9 @@ def assess(
     else:  # categories differ between parts: plain text
         text = ("scheme", "role", "status", "reasons", "message_fr", "message_en")
         verdicts = pd.concat([p.astype(dict.fromkeys(text, object)) for p in parts], ignore_index=True)
+    located["finess_distance_m"] = facts["finess_distance_m"][ok]
     _flag_commune_mismatch(verdicts, located)
+    _flag_finess_elsewhere(verdicts, located)
     if geo is not None:
         _flag_geocoding(verdicts, located, geo)
     verdicts["row"] = ok[verdicts["row"].to_numpy()]
@@ -247,7 +251,8 @@ def _structure_facts(frame: pd.DataFrame, spec: InputSpec, errors: np.ndarray) -
         given = np.array(kinds, dtype=object)
         wrong = pd.notna(bad) & pd.isna(errors)
         errors[wrong] = bad[wrong]
-    return {"category": category, "ape": column(spec.ape), "name": column(spec.name), "given": given}
+    return {"category": category, "ape": column(spec.ape), "name": column(spec.name), "given": given,
+            "finess_distance_m": np.full(n, np.nan)}
 
 
 def _row_dates(frame: pd.DataFrame, spec: InputSpec, on: date | None, errors: np.ndarray) -> np.ndarray:
@@ -275,6 +280,13 @@ def _row_dates(frame: pd.DataFrame, spec: InputSpec, on: date | None, errors: np
     return out
 
 
+def _metres(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
+    """Great-circle distances (m) between points in degrees."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_000 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+
+
 def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame | None, x: np.ndarray,
                 y: np.ndarray, src: str, facts: dict[str, np.ndarray], errors: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, str]:
@@ -297,6 +309,17 @@ def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame |
                    for i in np.flatnonzero(bad)]
     none = need & ~given
     errors[none] = [f"row {i + 1}: no coordinates and no FINESS number" for i in np.flatnonzero(none)]
+    both = ~np.isnan(x) & pd.isna(errors) & found  # coordinates given beside a known FINESS number
+    if both.any():
+        rows_both = np.flatnonzero(both)
+        pts = table.loc[numbers[both]].geometry
+        pts = pts.to_crs(WGS84) if pts.crs and str(pts.crs) != WGS84 else pts
+        ok_pts = (~pts.isna() & ~pts.is_empty).to_numpy()
+        fx = np.where(ok_pts, pts.x.where(ok_pts).to_numpy(dtype=float), np.nan)
+        fy = np.where(ok_pts, pts.y.where(ok_pts).to_numpy(dtype=float), np.nan)
+        distance = _metres(x[rows_both], y[rows_both], fx, fy)
+        far = np.isfinite(distance) & (distance > FINESS_DISTANCE_M)
+        facts["finess_distance_m"][rows_both[far]] = np.round(distance[far])
     take = need & found
     hits = table.loc[numbers[take]]
     geom = hits.geometry.to_crs(WGS84) if hits.crs and str(hits.crs) != WGS84 else hits.geometry
@@ -497,6 +520,29 @@ def _flag_commune_mismatch(verdicts: pd.DataFrame, located: pd.DataFrame) -> Non
         f"to check: commune given {g}, commune found {f} — otherwise {m}"
         for (g, f), m in zip(pairs, verdicts.loc[hit, "message_en"].astype(object), strict=True)
     ]
+
+
+def _flag_finess_elsewhere(verdicts: pd.DataFrame, located: pd.DataFrame) -> None:
+    """Coordinates given beside a FINESS number farther than FINESS_DISTANCE_M from its point → ``needs_review``."""
+    distance = located["finess_distance_m"].to_numpy(dtype=float)
+    if not np.isfinite(distance).any() or verdicts.empty:
+        return
+    position = verdicts["row"].to_numpy()
+    far = np.isfinite(distance[position]) & (verdicts["status"].astype(str) != "not_applicable").to_numpy()
+    if not far.any():
+        return
+    for column in ("status", "reasons", "message_fr", "message_en"):
+        verdicts[column] = verdicts[column].astype(object)
+    metres = distance[position]
+    hit = np.flatnonzero(far)
+    verdicts.loc[verdicts.index[hit], "status"] = "needs_review"
+    verdicts.loc[verdicts.index[hit], "reasons"] = verdicts["reasons"].to_numpy(dtype=object)[hit] + ";FINESS_ELSEWHERE"
+    verdicts.loc[verdicts.index[hit], "message_fr"] = [
+        f"à vérifier : coordonnées données à {f'{m:,.0f}'.replace(',', ' ')} m du point FINESS de la structure "
+        f"— sinon {t}" for m, t in zip(metres[hit], verdicts["message_fr"].to_numpy(dtype=object)[hit], strict=True)]
+    verdicts.loc[verdicts.index[hit], "message_en"] = [
+        f"to check: coordinates given {m:,.0f} m from the structure's FINESS point — otherwise {t}"
+        for m, t in zip(metres[hit], verdicts["message_en"].to_numpy(dtype=object)[hit], strict=True)]
 
 
 def _per_row(frame: pd.DataFrame, n: int, errors: np.ndarray, located: pd.DataFrame, verdicts: pd.DataFrame,

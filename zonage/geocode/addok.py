@@ -400,7 +400,9 @@ class AddokServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = _HEALTH_TIMEOUT_S) -> AddokServer:
-        """Start the API and wait until ``/health`` answers."""
+        """Start the API and wait until ``/health`` answers (from this server: a busy port is an error)."""
+        if self.port:
+            _check_port_free(self.host, self.port)
         self.port = self.port or free_port(self.host)
         log = self.log or Path(self.config).parent / "addok-http.log"
         command = [sys.executable, str(_SERVER), "serve", "--config", str(Path(self.config).resolve()),
@@ -413,7 +415,7 @@ class AddokServer:
                 raise ZonageError(f"addok HTTP server exited (code {self.process.returncode}):\n{_log_tail(log)}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                    if response.status == 200:
+                    if response.status == 200 and self.process.poll() is None:
                         return self
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
@@ -433,6 +435,18 @@ class AddokServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise a user error when ``host:port`` is already taken (another server would answer in our place)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise ZonageError(f"port {port} already in use on {host}: another server is running there; stop it or "
+                              "choose another --port") from None
 
 
 @dataclass

@@ -17,8 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
@@ -60,6 +62,9 @@ class BanGeocoder:
         ``Retry-After`` header, when given, is used instead (within the ceiling).
     timeout_s
         Seconds to wait for one answer.
+    connect_timeout_s
+        Seconds to open a connection before anything is sent: a dead address or a refused
+        connection is reported at once, not after the retries.
     sleep
         Function used to wait (tests may record the waits).
     """
@@ -78,6 +83,7 @@ class BanGeocoder:
         backoff_s: float = 2.0,
         max_backoff_s: float = 60.0,
         timeout_s: float = 600.0,
+        connect_timeout_s: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not 0 < requests_per_second <= PUBLISHED_RATE_LIMIT:
@@ -92,6 +98,7 @@ class BanGeocoder:
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
         self.timeout_s = float(timeout_s)
+        self.connect_timeout_s = float(connect_timeout_s)
         self.sleep = sleep
         self.cache_key = f"ban:{self.endpoint}"
         self.batch_size = self.chunk_rows
@@ -153,6 +160,10 @@ class BanGeocoder:
             try:
                 status, headers, payload = self._post(body, boundary)
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+                if isinstance(reason, ConnectionRefusedError | socket.gaierror):  # no server there: say so now
+                    raise ZonageError(f"BAN API {self.endpoint}: connection refused or unknown host ({reason}); "
+                                      "check the address and the network, or use --geocoder addok or commune") from None
                 status, headers, payload, problem = 0, None, b"", f"network error: {exc}"
             if status == 200:
                 return _parse(payload)
@@ -165,8 +176,20 @@ class BanGeocoder:
             raise ZonageError(f"BAN API {self.endpoint} refused the file: HTTP {status} {text}")
         raise ZonageError(f"BAN API {self.endpoint}: gave up after {self.max_retries + 1} attempts ({problem})")
 
+    def _reachable(self) -> None:
+        """Open (and close) a TCP connection within ``connect_timeout_s``: a dead address fails in seconds."""
+        parsed = urllib.parse.urlsplit(self.endpoint)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            socket.create_connection((parsed.hostname or "", port), timeout=self.connect_timeout_s).close()
+        except OSError as exc:
+            raise ZonageError(f"BAN API {self.endpoint}: cannot connect within {self.connect_timeout_s:g} s ({exc}); "
+                              "check the address and the network, or use --geocoder addok or commune") from None
+
     def geocode(self, queries: Sequence[Query]) -> list[Match | None]:
         """Best match (or None) for each query, in order (posts the addresses to the API)."""
+        if any(q.text for q in queries):
+            self._reachable()
         results: list[Match | None] = [None] * len(queries)
         todo = [i for i, q in enumerate(queries) if q.text]
         for chunk in self._chunks(queries, todo):

@@ -1541,17 +1541,23 @@ def check_application(
         key, structure = _structure_of(application, role)
         if structure is not None and key is not None:
             structures[role.id] = (key, structure)
-    region = _region_of(application.get("region"), common)
-    if region is None:
-        dep_region = common.departement_regions()
-        for key, structure in structures.values():
-            insee = _located_row(structure, key, located_sites).get("insee")
-            if isinstance(insee, str) and insee:
-                region = dep_region.get(insee[:3] if insee.startswith("97") else insee[:2])
-                if region:
-                    break
+    declared = _region_of(application.get("region"), common)
+    found = None
+    dep_region = common.departement_regions()
+    for key, structure in structures.values():
+        insee = _located_row(structure, key, located_sites).get("insee")
+        if isinstance(insee, str) and insee:
+            found = dep_region.get(insee[:3] if insee.startswith("97") else insee[:2])
+            if found:
+                break
+    region = found or declared  # the located région wins: a declaration is a fact to check, not an answer
     scheme = base.resolve(region, start)
     out = _Collector(scheme)
+    if declared is not None and found is not None and declared != found:
+        names = common.regions
+        out.add("needs_review", "REGION_DECLARED_DIFFERS", "application",
+                {"declared": names[declared].name if declared in names else declared,
+                 "region_name": names[found].name if found in names else found})
     for i in scheme.applied:
         out_override = scheme.overrides[i]
         out.notes.append(Finding("OVERRIDE", "note", "application", out_override.note_fr, out_override.note_en))
@@ -1605,6 +1611,10 @@ def _check_roles(scheme: Scheme, structures: Mapping[str, tuple[str, Mapping[str
         fields = _site_fields(scheme, facts, role, start, speciality)
         values = {k: _first(v) for k, v in fields.items()}
         prefix = {"fr": role.label_fr, "en": role.label_en}
+        if row.get("finess_insee") is not None or row.get("finess_distance_m") is not None:
+            out.add("needs_review", "FINESS_ELSEWHERE", role.id,
+                    {**values, "distance": str(row.get("finess_distance_m", "?")),
+                     "finess_insee": str(row.get("finess_insee") or "?")}, prefix)
         zone = int(result.zone_status[0])
         for code in result.codes:
             if not code.mask[0]:

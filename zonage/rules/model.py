@@ -123,6 +123,9 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType({
     "cost": "annual cost (€)",
     "cost_key": "application key holding the cost",
     "note": "free note of the scheme",
+    "declared": "value declared by the application",
+    "distance": "distance (m)",
+    "finess_insee": "commune of the FINESS point",
 })
 
 #: Reason codes the site engine may emit for any scheme (templates required).
@@ -144,6 +147,7 @@ APPLICATION_CODES: tuple[str, ...] = (
     "SHARE_BELOW_MIN", "SHARE_ABOVE_MAX", "SHARE_MISSING", "SHARES_ABOVE_100",
     "DURATION_TOO_LONG", "DURATION_TOO_SHORT", "START_DATE_UNUSUAL",
     "FUNDING_MONTHLY", "FUNDING_SHARE_OF_COST", "FUNDING_COST_MISSING", "FUNDING_NOT_SPECIFIED",
+    "REGION_DECLARED_DIFFERS", "FINESS_ELSEWHERE",
 )
 
 #: Labels every rules set defines (status words and the "no effect" prefix of notes).
