@@ -163,8 +163,9 @@ def test_grand_est_map_size_layers_and_escaping(grand_est_map: Path, built: Path
     assert grand_est_map.name == "region_44.html" and grand_est_map.stat().st_size <= 5_000_000
     for needle in ("zonage.layers[\"zoning\"]", "zonage.layers[\"apl\"]", "zonage.layers[\"qpv\"]",
                    "zonage.layers[\"structures\"]", "L.control.layers", "zonage.addSearch", "zonage.addLegend",
-                   "L.control.scale", "leaflet@1.9.4"):
+                   "L.control.scale", "Leaflet 1.9.4, BSD-2-Clause"):
         assert needle in html, needle
+    assert "cdn.jsdelivr.net" not in html  # self-contained: Leaflet inlined
     assert "jquery" not in html.lower() and "bootstrap" not in html.lower()  # Leaflet only
     assert XSS not in html and "onerror=alert(1)>" not in html
     assert "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in html  # escaped text inside escaped JSON
@@ -177,8 +178,9 @@ def test_grand_est_map_size_layers_and_escaping(grand_est_map: Path, built: Path
 def test_normandie_and_layer_subset(built: Paths, tmp_path: Path) -> None:
     from zonage.maps import write_region_map
 
-    path = write_region_map(built, "28", None, tmp_path, layers=("zoning", "qpv", "apl"), tiles=None)
+    path = write_region_map(built, "28", None, tmp_path, layers=("zoning", "qpv", "apl"), tiles=None, cdn=True)
     html = path.read_text(encoding="utf-8")
+    assert "cdn.jsdelivr.net/npm/leaflet@1.9.4" in html  # --cdn: the small file
     assert path.stat().st_size <= 5_000_000 and 'zonage.layers["structures"]' not in html
     assert "Normandie" in html and 'zonage.layers["qpv"]' in html
 

@@ -51,6 +51,8 @@ def register(app: typer.Typer) -> None:
         out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder of the maps.")] = Path("maps"),
         static: Annotated[bool, typer.Option("--static", help="Also write PNG and PDF maps of each région.")] = False,
         tiles: Annotated[bool, typer.Option(help="Base map tiles (--no-tiles: none, nothing fetched).")] = True,
+        cdn: Annotated[bool, typer.Option(
+            "--cdn", help="Load Leaflet from its CDN (smaller file, needs the Internet); default: inlined.")] = False,
     ) -> None:
         """Interactive maps (HTML) of the zoning, QPV, APL and structures' eligibility; static maps on request."""
         from zonage.maps import write_national_map, write_region_map, write_region_static
@@ -67,13 +69,13 @@ def register(app: typer.Typer) -> None:
                 if "structures" in chosen or static:
                     with console.status(f"région {code}: assessing its centres de santé, MSP and hospitals"):
                         rows = eligibility_of_region(paths, code)[1].rows
-                path = write_region_map(paths, code, rows, out_dir, layers=chosen, tiles=tile)
+                path = write_region_map(paths, code, rows, out_dir, layers=chosen, tiles=tile, cdn=cdn)
                 out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)
                 if static:
                     for written in write_region_static(paths, code, rows, out_dir):
                         out.print(f"wrote {written}", highlight=False, soft_wrap=True)
             if national:
-                path = write_national_map(paths, out_dir, tiles=tile)
+                path = write_national_map(paths, out_dir, tiles=tile, cdn=cdn)
                 out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)
         except ZonageError as exc:
             fail_in(ctx, exc)

@@ -111,15 +111,18 @@ def write_region_map(
     region: str,
     rows: gpd.GeoDataFrame | None = None,
     out_dir: str | Path = "maps",
+    *,
+    cdn: bool = False,
     **options: object,
 ) -> Path:
     """Write ``<out_dir>/region_<region>.html`` and return its path.
 
     ``zonage run`` calls this after the batch with the batch's rows; ``options`` are
-    those of :func:`region_map` (``layers``, ``tiles``, ``picks``, ``apl``…).
+    those of :func:`region_map` (``layers``, ``tiles``, ``picks``, ``apl``…). The file is
+    self-contained (Leaflet inlined) unless ``cdn``.
     """
     fmap = region_map(paths, str(region), rows, **options)  # type: ignore[arg-type]
-    return save_map(fmap, Path(out_dir) / f"region_{region}.html")
+    return save_map(fmap, Path(out_dir) / f"region_{region}.html", cdn=cdn)
 
 
 def national_map_html(paths: Paths, *, tiles: str | None = "OpenStreetMap", tolerance_m: float | None = None):
@@ -134,9 +137,11 @@ def national_map_html(paths: Paths, *, tiles: str | None = "OpenStreetMap", tole
     )
 
 
-def write_national_map(paths: Paths, out_dir: str | Path = "maps", **options: object) -> Path:
-    """Write ``<out_dir>/zonage_national.html`` (every commune by class) and return its path."""
-    return save_map(national_map_html(paths, **options), Path(out_dir) / "zonage_national.html")  # type: ignore[arg-type]
+def write_national_map(paths: Paths, out_dir: str | Path = "maps", *, cdn: bool = False,
+                       **options: object) -> Path:
+    """Write ``<out_dir>/zonage_national.html`` (every commune by class, self-contained unless ``cdn``)."""
+    fmap = national_map_html(paths, **options)  # type: ignore[arg-type]
+    return save_map(fmap, Path(out_dir) / "zonage_national.html", cdn=cdn)
 
 
 def write_region_static(

@@ -7,9 +7,9 @@ layers; properties use short keys to keep the HTML small. All text that comes fr
 reaches a popup or tooltip, and the embedded JSON escapes ``<``, ``>`` and ``&`` so no
 value can close the ``<script>`` element. The data and scripts are added to the page
 verbatim (:class:`_Raw`), never through Jinja: branca re-parses rendered scripts as
-templates, and a structure named ``{{ … }}`` must stay text. Only Leaflet itself is loaded
-from a CDN (no jQuery, Bootstrap or icon fonts): with ``tiles=None`` the map needs nothing
-else.
+templates, and a structure named ``{{ … }}`` must stay text. Leaflet is the only library
+(no jQuery, Bootstrap or icon fonts) and is inlined from the package's copy when the map is
+saved (:func:`save_map`): with ``tiles=None`` the file needs nothing from the network.
 """
 
 from __future__ import annotations
@@ -627,10 +627,34 @@ def national_map(
                       bounds=(mainland if len(mainland) else communes).total_bounds, stroke_weight=0.15)
 
 
-def save_map(fmap: folium.Map, path: str | Path) -> Path:
-    """Write the map's HTML atomically and return the path."""
-    path = Path(path)
+#: Leaflet shipped with the package (npm ``leaflet@1.9.4``, BSD-2-Clause, ``vendor/LEAFLET-LICENSE``); the
+#: CSS has its three images inlined as data URIs.
+VENDOR = Path(__file__).resolve().parent / "vendor"
+
+
+def html_of(fmap: folium.Map, *, cdn: bool = False) -> str:
+    """The map's HTML, self-contained by default.
+
+    Leaflet is inlined (the file opens offline, from an e-mail attachment, on an intranet),
+    or loaded from its CDN with ``cdn=True`` (a smaller file that needs the Internet).
+    """
     html = fmap.get_root().render()
+    if cdn:
+        return html
+    script = f'<script src="{LEAFLET_JS}"></script>'
+    sheet = f'<link rel="stylesheet" href="{LEAFLET_CSS}"/>'
+    if script not in html or sheet not in html:
+        raise RuntimeError("the Leaflet links of the folium template changed: cannot inline Leaflet")
+    js = (VENDOR / "leaflet.js").read_text(encoding="utf-8")
+    css = (VENDOR / "leaflet.css").read_text(encoding="utf-8")
+    html = html.replace(script, f"<script>/* Leaflet {LEAFLET_VERSION}, BSD-2-Clause */\n{js}\n</script>", 1)
+    return html.replace(sheet, f"<style>/* Leaflet {LEAFLET_VERSION} */\n{css}\n</style>", 1)
+
+
+def save_map(fmap: folium.Map, path: str | Path, *, cdn: bool = False) -> Path:
+    """Write the map's HTML atomically (see :func:`html_of`) and return the path."""
+    path = Path(path)
+    html = html_of(fmap, cdn=cdn)
     with atomic_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")
     return path
