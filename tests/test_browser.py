@@ -146,7 +146,7 @@ def test_search_box_finds_a_commune(page: dict) -> None:
     box.clear()
     box.send_keys("Chalons en Champ")  # accents and hyphens are folded
     choices = [li.text for li in driver.find_elements(By.CSS_SELECTOR, ".zonage-search li")]
-    assert choices and choices[0] == "Châlons-en-Champagne (51108)"
+    assert choices and choices[0] == "Châlons-en-Champagne — 51 (51108)"
     box.send_keys(Keys.ENTER)
     WebDriverWait(driver, 10).until(
         lambda d: "Châlons" in "".join(e.text for e in d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content")))
@@ -189,6 +189,7 @@ def test_clicking_a_marker_opens_its_popup_and_names_stay_text(page: dict) -> No
     assert content.find_elements(By.TAG_NAME, "img") == []  # …never as an element
     assert f"N° FINESS : {page['xss_finess']}" in text and "Catégorie :" in text and "Adresse :" in text
     assert "400 médecins généralistes – volet 2" in text and ("éligible" in text or "à vérifier" in text)
+    assert "ZONE_" not in text and "STRUCTURE_KIND" not in text  # sentences, never reason codes
     time.sleep(0.3)
     _no_errors(driver)
 
@@ -202,4 +203,39 @@ def test_template_like_and_script_names_are_inert(page: dict) -> None:
         });
         return out;""")
     assert "{{ 7 * 7 }}" in props and "&lt;/script&gt;&lt;script&gt;alert(2)" in props
+    _no_errors(driver)
+
+
+def test_scheme_selector_recolours_markers(page: dict) -> None:
+    """Issue #13: one colour for many schemes; the selector shows each scheme's own status."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver = page["driver"]
+    select = Select(driver.find_element(By.CSS_SELECTOR, ".zonage-scheme select"))
+    assert select.first_selected_option.text.startswith("dispositifs MG")
+    names = [o.text for o in select.options]
+    assert any("volet 2" in n for n in names)
+    count = "var n = {}; zonage.layers.structures.eachLayer(function (l) { var c = l.options.fillColor;" \
+            " n[c] = (n[c] || 0) + 1; }); return n;"
+    before = driver.execute_script(count)
+    select.select_by_index(next(i for i, n in enumerate(names) if "ASR" in n))
+    after = driver.execute_script(count)
+    assert after != before and len(after) == 1  # ASR: not applicable in Grand Est, one colour
+    select.select_by_index(0)
+    assert driver.execute_script(count) == before
+    _no_errors(driver)
+
+
+def test_search_ranks_the_exact_name_first(page: dict) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = page["driver"]
+    box = driver.find_element(By.CSS_SELECTOR, ".zonage-search input")
+    box.clear()
+    box.send_keys("metz")
+    choices = [li.text for li in driver.find_elements(By.CSS_SELECTOR, ".zonage-search li")]
+    assert choices[0] == "Metz — 57 (57463)" and any(c.startswith("Metzeresche") or c.startswith("Metzing")
+                                                      for c in choices[1:])
+    box.clear()
     _no_errors(driver)

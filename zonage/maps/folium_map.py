@@ -209,7 +209,7 @@ def _runtime(map_name: str) -> str:
            "m": style.APL_MISSING}
     return f"""
 var zonage = window.zonage = {{map: {map_name}, layers: {{}}, classes: {js_literal(classes)},
-  apl: {js_literal(apl)}, front: [], strokeWeight: 0.35}};
+  apl: {js_literal(apl)}, front: [], strokeWeight: 0.35, colourBy: -1}};
 zonage.esc = function (s) {{
   return String(s === undefined || s === null ? '' : s).replace(/[&<>"']/g, function (c) {{
     return {{'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}}[c];
@@ -238,10 +238,45 @@ zonage.decode = function (fc) {{
 zonage.structurePopup = function (p) {{
   var d = zonage.dict, html = p.h + '<table>';
   (p.v || []).forEach(function (x) {{
-    html += '<tr><th>' + d.schemes[x[0]] + '</th><td><span class="zp-' + d.statuses[x[1]] + '">'
-      + d.verdicts[x[1]] + '</span> — ' + d.messages[x[2]] + '<br><small>' + d.reasons[x[3]] + '</small></td></tr>';
+    var role = x[3] >= 0 ? '<br><small>comme ' + d.roles[x[3]] + '</small>' : '';
+    html += '<tr><th>' + d.schemes[x[0]] + role + '</th><td><span class="zp-' + d.statuses[x[1]] + '">'
+      + d.verdicts[x[1]] + '</span> — ' + d.messages[x[2]] + '</td></tr>';
   }});
   return html + '</table></div>';
+}};
+zonage.statusOf = function (p) {{
+  if (zonage.colourBy < 0) {{ return p.s; }}
+  var found = (p.v || []).filter(function (x) {{ return x[0] === zonage.colourBy; }})[0];
+  return found ? zonage.dict.statuses[found[1]] : 'error';
+}};
+zonage.addSchemeSelector = function (layer, colours) {{
+  zonage.colourBy = -1;
+  var control = L.control({{position: 'topleft'}});
+  control.onAdd = function () {{
+    var div = L.DomUtil.create('div', 'zonage-scheme');
+    var label = L.DomUtil.create('label', '', div);
+    label.textContent = 'Couleur des structures : ';
+    var select = L.DomUtil.create('select', '', label);
+    select.setAttribute('aria-label', 'Dispositif qui colore les structures');
+    var first = L.DomUtil.create('option', '', select);
+    first.value = '-1';
+    first.textContent = 'dispositifs MG (lieu d’exercice)';
+    zonage.dict.schemes.forEach(function (name, i) {{
+      var o = L.DomUtil.create('option', '', select);
+      o.value = String(i);
+      o.innerHTML = name;
+    }});
+    L.DomEvent.disableClickPropagation(div);
+    select.addEventListener('change', function () {{
+      zonage.colourBy = parseInt(select.value, 10);
+      layer.eachLayer(function (l) {{
+        l.setStyle({{fillColor: colours[zonage.statusOf(l.feature.properties)] || '#525252'}});
+      }});
+    }});
+    zonage.schemeSelect = select;
+    return div;
+  }};
+  control.addTo(zonage.map);
 }};
 zonage.num = function (v, d) {{ return (v === undefined || v === null) ? 'n.d.' : v.toFixed(d).replace('.', ','); }};
 zonage.fold = function (s) {{
@@ -294,15 +329,17 @@ zonage.addSearch = function (features) {{
       list.innerHTML = '';
       var fq = zonage.fold(q.trim());
       if (!fq) {{ return; }}
-      var starts = [], contains = [];
-      for (var i = 0; i < entries.length && starts.length < 10; i++) {{
+      var exact = [], starts = [], contains = [];
+      for (var i = 0; i < entries.length; i++) {{
         var e = entries[i];
-        if (e[0].indexOf(fq) === 0 || e[1].properties.i.indexOf(fq) === 0) {{ starts.push(e[1]); }}
-        else if (contains.length < 10 && e[0].indexOf(fq) > 0) {{ contains.push(e[1]); }}
+        if (e[0] === fq || e[1].properties.i === fq) {{ exact.push(e[1]); }}
+        else if (e[0].indexOf(fq) === 0 || e[1].properties.i.indexOf(fq) === 0) {{ starts.push(e[1]); }}
+        else if (e[0].indexOf(fq) > 0) {{ contains.push(e[1]); }}
       }}
-      starts.concat(contains).slice(0, 10).forEach(function (f) {{
+      exact.concat(starts, contains).slice(0, 12).forEach(function (f) {{
         var li = L.DomUtil.create('li', '', list);
-        li.textContent = f.properties.n + ' (' + f.properties.i + ')';
+        var code = f.properties.i, dep = code.indexOf('97') === 0 ? code.slice(0, 3) : code.slice(0, 2);
+        li.textContent = f.properties.n + ' — ' + dep + ' (' + code + ')';
         li.addEventListener('click', function (e) {{
           L.DomEvent.stop(e);  // the list is emptied: the click must not reach the map (it would close the popup)
           input.value = li.textContent;
@@ -412,7 +449,8 @@ def structure_header(row: pd.Series) -> str:
         f"Catégorie : {esc(row.get('categorie')) or 'n.d.'}<br>"
         f"Adresse : {esc(row.get('adresse')) or 'n.d.'}<br>"
         f"Commune : {place or 'n.d.'} — zonage {esc(row.get('classe')) or 'n.d.'} — {qpv}<br>"
-        f'Statut : <span class="zp-{esc(status)}">{esc(style.STATUS_STYLE.get(status, ("", status))[1])}</span>'
+        f'Dispositifs MG : <span class="zp-{esc(status)}">{esc(style.STATUS_STYLE.get(status, ("", status))[1])}'
+        "</span>" + (f"<br><small>{esc(row.get('resume'))}</small>" if _clean(row.get("resume")) else "")
     )
 
 
@@ -434,7 +472,8 @@ def _structures_data(structures: gpd.GeoDataFrame, schemes: Sequence[str],
                      labels: dict[str, str]) -> tuple[str, str]:
     """Marker features (short keys) and the dictionary their verdicts refer to, as JS literals."""
     statuses = list(style.VERDICT_FR)
-    messages, reasons = _Dictionary(), _Dictionary()
+    messages, roles = _Dictionary(), _Dictionary()
+    site, labels_of_role = _role_labels()
     verdicts = []
     for _, row in structures.iterrows():
         items = []
@@ -444,8 +483,11 @@ def _structures_data(structures: gpd.GeoDataFrame, schemes: Sequence[str],
                 continue
             if status not in statuses:
                 statuses.append(status)
-            items.append([i, statuses.index(status), messages(row.get(f"message_{scheme}")),
-                          reasons(str(row.get(f"raisons_{scheme}") or "").replace(";", " ; "))])
+            role = row.get(f"role_{scheme}")
+            shown = -1
+            if isinstance(role, str) and role != site.get(scheme, role):  # a partner part: say which
+                shown = roles(labels_of_role.get((scheme, role), role))
+            items.append([i, statuses.index(status), messages(row.get(f"message_{scheme}")), shown])
         verdicts.append(items)
     headers = [structure_header(row) for _, row in structures.iterrows()]
     tips = [f"{esc(n)} — {esc(style.STATUS_STYLE.get(s, ('', s))[1])}"
@@ -458,9 +500,18 @@ def _structures_data(structures: gpd.GeoDataFrame, schemes: Sequence[str],
         "statuses": [esc(s) for s in statuses],
         "verdicts": [esc(style.VERDICT_FR.get(s, s)) for s in statuses],
         "messages": messages.values(),
-        "reasons": reasons.values(),
+        "roles": roles.values(),
     }
     return data, js_literal(dictionary)
+
+
+def _role_labels() -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """Each scheme's site role and the French label of every (scheme, role)."""
+    from zonage.rules import load_schemes
+
+    schemes = load_schemes()
+    return ({sid: sc.site_role for sid, sc in schemes.items()},
+            {(sid, rid): r.label_fr for sid, sc in schemes.items() for rid, r in sc.roles.items()})
 
 
 def _structures_layer_code(data: str) -> str:
@@ -468,7 +519,7 @@ def _structures_layer_code(data: str) -> str:
     return f"""L.geoJSON({data}, {{
   pointToLayer: function (f, latlng) {{
     return L.circleMarker(latlng, {{radius: 5, weight: 1.2, color: '#1a1a1a', fillOpacity: 0.92,
-      fillColor: {js_literal(colours)}[f.properties.s] || '#525252', className: 'zonage-structure'}});
+      fillColor: {js_literal(colours)}[zonage.statusOf(f.properties)] || '#525252', className: 'zonage-structure'}});
   }},
   onEachFeature: function (f, l) {{
     l.bindPopup(function () {{ return zonage.structurePopup(f.properties); }}, {{maxWidth: 460, maxHeight: 360}});
@@ -592,6 +643,9 @@ def region_map(
         data, dictionary = _structures_data(structures, schemes, scheme_labels or {})
         fmap.add_child(_Script(f"zonage.dict = {dictionary};", name="zonage_structures_dict"))
         fmap.add_child(_JsLayer("structures", "Structures (éligibilité)", _structures_layer_code(data)))
+        colours = {k: c for k, (c, _) in style.STATUS_STYLE.items()}
+        fmap.add_child(_Script(f"zonage.addSchemeSelector(zonage.layers.structures, {js_literal(colours)});",
+                               name="zonage_scheme_selector"))
         counts = {str(status): int(n) for status, n in structures["status"].value_counts().items()}
         sections.append(style.status_section(counts, unlocated))
     if "picks" in layers and picks is not None and len(picks):

@@ -212,6 +212,9 @@ CONTROL_CSS = """
 .zonage-legend .zl-sw{display:inline-block;width:14px;height:12px;flex:none}
 .zonage-legend .zl-star{display:inline-block;width:14px;text-align:center;font-size:14px;flex:none}
 .zonage-legend .zl-note{margin-top:6px;color:#555;font-size:10.5px}
+.zonage-scheme{background:#fff;padding:4px 6px;border-radius:4px;box-shadow:0 1px 5px rgba(0,0,0,.4);
+font:12px sans-serif}
+.zonage-scheme select{max-width:260px}
 .zonage-search{background:#fff;padding:4px;border-radius:4px;box-shadow:0 1px 5px rgba(0,0,0,.4);
  font:13px system-ui,sans-serif}
 .zonage-search input{width:220px;padding:3px 5px;border:1px solid #aaa;border-radius:3px}
