@@ -295,7 +295,7 @@ def test_export_csv_for_spreadsheets_and_parquet(built: Paths, tmp_path: Path) -
     assert len(back) == 34_919 and back.loc[back["insee"] == "01001", "classe"].iloc[0] == "ZAC"
     points = tmp_path / "finess_972.csv"
     _export(built, "finess", "--format", "csv", "--territory", "972", "-o", str(points))
-    table = pd.read_csv(points, dtype={"nofinesset": str})
+    table = pd.read_csv(points, dtype={"nofinesset": str}, sep=";", encoding="utf-8-sig")  # the defaults
     assert {"lon", "lat"} <= set(table.columns) and table["lon"].between(-61.3, -60.7).mean() > 0.95
     parquet = tmp_path / "communes_974.parquet"
     _export(built, "communes", "--format", "parquet", "--territory", "974", "-o", str(parquet))
@@ -316,3 +316,29 @@ def test_export_errors_are_one_line(built: Paths, tmp_path: Path) -> None:
         result = runner.invoke(app, ["--data", str(built.data), "export", *args, "-o", str(tmp_path / "x.csv")])
         assert result.exit_code == 2 and message in result.output, (args, result.output)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_zoning_with_polygons_and_qgis_style(built: Paths, tmp_path: Path) -> None:
+    """Issue #13: `zonage export zoning --format gpkg --region 28`, a QGIS style, filters by région/département."""
+    import sqlite3
+
+    target = tmp_path / "zonage_28.gpkg"
+    result = CliRunner().invoke(app, ["--data", str(built.data), "export", "zoning", "--format", "gpkg",
+                                      "--region", "28", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(target, layer="zonage_28")
+    assert len(frame) == 2644 and set(frame["departement"]) == {"14", "27", "50", "61", "76"}
+    assert set(frame["classe"]) <= {"ZIP", "ZAC", "HZ", "ZAR", "ZV", "mixed", "unknown"}
+    assert frame["libelle"].str.len().min() > 0 and frame.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+    with sqlite3.connect(target) as db:
+        (qml,) = db.execute("SELECT styleQML FROM layer_styles WHERE f_table_name = 'zonage_28'").fetchone()
+    assert 'attr="classe"' in qml and "ZIP — zone d" in qml and "242,142,43" in qml  # the map's ZIP orange
+    assert (tmp_path / "zonage_28.qml").read_text(encoding="utf-8") == qml
+    csv = tmp_path / "finess_57.csv"
+    result = CliRunner().invoke(app, ["--data", str(built.data), "export", "finess", "--format", "csv",
+                                      "--departement", "57", "-o", str(csv)])
+    assert result.exit_code == 0, result.output
+    raw = csv.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b";" in raw.split(b"\n")[0]  # French spreadsheet defaults
+    rows = pd.read_csv(csv, sep=";", dtype=str, encoding="utf-8-sig")
+    assert len(rows) > 500 and set(rows["dep"]) == {"57"}

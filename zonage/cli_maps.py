@@ -83,7 +83,8 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_command(
         ctx: typer.Context,
-        layer: Annotated[str, typer.Argument(help="Layer name (communes, qpv, zoning_communes, finess…).")],
+        layer: Annotated[str, typer.Argument(
+            help="Layer name (zoning: the zoning with commune polygons; communes, qpv, zoning_communes, finess…).")],
         fmt: Annotated[
             str | None, typer.Option("--format", "-f", help="geojson (RFC 7946), gpkg (QGIS), csv or parquet.")
         ] = None,
@@ -93,15 +94,27 @@ def register(app: typer.Typer) -> None:
         territory: Annotated[
             str | None, typer.Option(help="Only this territory (metro, 971…), in its metric CRS.")
         ] = None,
-        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets).")] = ",",
-        bom: Annotated[bool, typer.Option("--bom", help="UTF-8 BOM in CSV output (Excel).")] = False,
+        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets, the default).")] = ";",
+        bom: Annotated[bool, typer.Option("--bom/--no-bom", help="UTF-8 BOM in CSV output (Excel).")] = True,
+        region: Annotated[str | None, typer.Option(help="Only this région (INSEE code, e.g. 28).")] = None,
+        departement: Annotated[str | None, typer.Option(help="Only this département (e.g. 57).")] = None,
     ) -> None:
-        """Export a processed layer: GeoJSON (RFC 7946), GeoPackage, CSV or Parquet, written atomically."""
-        from zonage.maps.gis import export_layer
+        """Export a layer: GeoJSON (RFC 7946), GeoPackage, CSV or Parquet, written atomically.
+
+        ``zoning`` exports the doctors' zoning with the commune polygons and a QGIS style
+        (``.qml`` beside the file, and stored in the GeoPackage).
+        """
+        from zonage.maps.gis import export_layer, export_zoning
 
         try:
-            path = export_layer(paths_of(ctx), layer, output, fmt=fmt, territory=territory, sep=sep, bom=bom)
+            if layer == "zoning":
+                paths = export_zoning(paths_of(ctx), output, fmt=fmt, region=region, departement=departement,
+                                      sep=sep, bom=bom)
+            else:
+                paths = [export_layer(paths_of(ctx), layer, output, fmt=fmt, territory=territory, sep=sep, bom=bom,
+                                      region=region, departement=departement)]
         except ZonageError as exc:
             fail_in(ctx, exc)
             return
-        out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)
+        for path in paths:
+            out.print(f"écrit : {path} ({_size(path)})", highlight=False, soft_wrap=True)

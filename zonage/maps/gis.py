@@ -13,7 +13,9 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyogrio
 
 from zonage.config import Paths
@@ -50,6 +52,8 @@ def export_layer(
     territory: str | None = None,
     sep: str = ",",
     bom: bool = False,
+    region: str | None = None,
+    departement: str | None = None,
 ) -> Path:
     """Write layer ``name`` to ``output`` and return the path.
 
@@ -68,6 +72,8 @@ def export_layer(
         CRS for GPKG/Parquet.
     sep, bom
         CSV separator and UTF-8 byte-order mark (``;`` and BOM for French spreadsheets).
+    region, departement
+        Only the rows of this région / département (INSEE codes).
 
     Raises
     ------
@@ -89,8 +95,8 @@ def export_layer(
     if not geographic:
         if kind in ("geojson", "gpkg"):
             raise ZonageError(f"layer {name} is a table without geometries: export it as csv or parquet")
-        return write_table(read_layer(paths, name), target, fmt=kind, sep=sep, bom=bom)
-    if kind == "gpkg" and territory is None and len(parts) > 1:
+        return write_table(_filter(read_layer(paths, name), region, departement), target, fmt=kind, sep=sep, bom=bom)
+    if kind == "gpkg" and territory is None and len(parts) > 1 and region is None and departement is None:
         return _gpkg_per_territory(paths, name, parts, target)
     layer = name
     if territory is not None:
@@ -99,6 +105,7 @@ def export_layer(
         frame = read_layer(paths, name, territory=parts[0])  # its metric CRS
     else:
         frame = read_layer(paths, name, crs=WGS84)  # several territories together
+    frame = _filter(frame, region, departement)
     with _quiet_gpkg():
         return write_table(frame, target, fmt=kind, layer=layer, sep=sep, bom=bom)
 
@@ -111,3 +118,129 @@ def _gpkg_per_territory(paths: Paths, name: str, parts: list[str], target: Path)
             frame = read_layer(paths, name, territory=part)
             pyogrio.write_dataframe(_flat(frame), tmp, driver="GPKG", layer=f"{name}_{part}")
     return target
+
+
+#: Columns of the zoning export, with the French label a planner reads (machine names kept as column names).
+ZONING_COLUMNS: dict[str, str] = {
+    "insee": "code INSEE de la commune (COG 2025)",
+    "nom": "nom de la commune",
+    "departement": "département",
+    "region": "région",
+    "classe": "classe du zonage médecins (ZIP, ZAC, ZAR, ZV, HZ, mixed : selon l'arrondissement, unknown)",
+    "libelle": "libellé de la classe",
+    "vintage": "millésime des classes (export national de mai 2025 : arrêtés régionaux de 2022)",
+}
+
+
+def _filter(frame: Any, region: str | None, departement: str | None) -> Any:
+    """Rows of a région and/or a département (by ``region``/``departement`` columns, else the INSEE code)."""
+    if region is None and departement is None:
+        return frame
+    dep = frame["departement"].astype("string") if "departement" in frame.columns else (
+        frame["dep"].astype("string") if "dep" in frame.columns else None)
+    if dep is None and "insee" in frame.columns:
+        code = frame["insee"].astype("string")
+        dep = code.str.slice(0, 2).where(~code.str.startswith("97"), code.str.slice(0, 3))
+    keep = np.ones(len(frame), dtype=bool)
+    if departement is not None:
+        if dep is None:
+            raise ZonageError("this layer has no département to filter on")
+        keep &= (dep == str(departement).zfill(2)).fillna(False).to_numpy(dtype=bool)
+    if region is not None:
+        if "region" in frame.columns:
+            keep &= (frame["region"].astype("string") == str(region).zfill(2)).fillna(False).to_numpy(dtype=bool)
+        elif dep is not None:
+            from zonage.rules import load_schemes
+
+            common = next(iter(load_schemes().values())).common
+            assert common is not None
+            deps = set(common.regions[str(region).zfill(2)].departements) if str(region).zfill(2) in \
+                common.regions else set()
+            keep &= dep.isin(deps).fillna(False).to_numpy(dtype=bool)
+        else:
+            raise ZonageError("this layer has no région to filter on")
+    if not keep.any():
+        raise ZonageError(f"no row for région {region or '-'} / département {departement or '-'}")
+    return frame[keep]
+
+
+def zoning_frame(paths: Paths, *, region: str | None = None, departement: str | None = None) -> Any:
+    """Commune polygons (EPSG:4326) with their class of the doctors' zoning and its label."""
+    from zonage.maps.style import CLASS_STYLE
+
+    communes = read_layer(paths, "communes", crs=WGS84, columns=["insee", "nom", "departement", "region"])
+    zoning = read_layer(paths, "zoning_communes", columns=["insee", "classe", "vintage"])
+    per_commune = zoning.groupby("insee").agg(classe=("classe", lambda s: s.iloc[0] if s.nunique() == 1 else "mixed"),
+                                              vintage=("vintage", "first"))
+    frame = communes.merge(per_commune, left_on="insee", right_index=True, how="left")
+    frame["classe"] = frame["classe"].fillna("unknown").astype(str)
+    labels = {k: label for k, (_, label) in CLASS_STYLE.items()}
+    labels["mixed"] = labels["ARR"]
+    frame["libelle"] = frame["classe"].map(labels).fillna(frame["classe"])
+    frame = _filter(frame, region, departement)
+    return frame[[*ZONING_COLUMNS, "geometry"]].reset_index(drop=True)
+
+
+def qml_style(field: str = "classe") -> str:
+    """A QGIS style (QML): commune fill by zoning class, with the map's colours and labels."""
+    from xml.sax.saxutils import quoteattr
+
+    from zonage.maps.style import CLASS_STYLE
+
+    entries = [*CLASS_STYLE.items(), ("mixed", CLASS_STYLE["ARR"])]
+    entries = [(k, v) for k, v in entries if k != "ARR"]
+    categories, symbols = [], []
+    for i, (key, (colour, label)) in enumerate(entries):
+        rgb = ",".join(str(int(colour[j:j + 2], 16)) for j in (1, 3, 5))
+        categories.append(f'<category render="true" symbol="{i}" value={quoteattr(key)} label={quoteattr(label)}/>')
+        symbols.append(
+            f'<symbol type="fill" name="{i}" alpha="0.75" clip_to_extent="1" force_rhr="0">'
+            '<layer class="SimpleFill" enabled="1" locked="0" pass="0"><Option type="Map">'
+            f'<Option type="QString" name="color" value="{rgb},255"/>'
+            '<Option type="QString" name="outline_color" value="91,91,91,255"/>'
+            '<Option type="QString" name="outline_width" value="0.1"/>'
+            '<Option type="QString" name="style" value="solid"/></Option></layer></symbol>')
+    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+            '<qgis version="3.28" styleCategories="Symbology">\n'
+            f'<renderer-v2 type="categorizedSymbol" attr="{field}" symbollevels="0" enableorderby="0" '
+            'forceraster="0">\n<categories>' + "".join(categories) + "</categories>\n<symbols>"
+            + "".join(symbols) + "</symbols>\n</renderer-v2>\n</qgis>\n")
+
+
+def _store_style(gpkg: Path, layer: str, qml: str) -> None:
+    """Store ``qml`` as the default style of ``layer`` in the GeoPackage (QGIS's ``layer_styles`` table)."""
+    import sqlite3
+
+    with sqlite3.connect(gpkg) as db:
+        db.execute("""CREATE TABLE IF NOT EXISTS layer_styles (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT, f_table_schema TEXT, f_table_name TEXT,
+            f_geometry_column TEXT, styleName TEXT, styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
+            description TEXT, owner TEXT, ui TEXT, update_time DATETIME DEFAULT CURRENT_TIMESTAMP)""")
+        db.execute("INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+                   "styleName, styleQML, styleSLD, useAsDefault, description, owner) "
+                   "VALUES ('', '', ?, 'geom', ?, ?, '', 1, 'Zonage médecins (zonage)', '')", (layer, layer, qml))
+
+
+def export_zoning(paths: Paths, output: str | Path | None = None, *, fmt: str | None = None,
+                  region: str | None = None, departement: str | None = None, sep: str = ";",
+                  bom: bool = True) -> list[Path]:
+    """Export the zoning *with commune polygons* (GPKG with its QGIS style, GeoJSON, CSV as WKT) and a ``.qml``.
+
+    Returns the files written (the data file, then the QGIS style file beside it).
+    """
+    kind = format_of(output or f"x{EXTENSIONS.get(str(fmt or 'gpkg'), '')}", fmt or None)
+    scope = "_".join(p for p in (f"region_{region}" if region else "", f"dep_{departement}" if departement else "")
+                     if p)
+    target = Path(output) if output is not None else default_output("zonage" + (f"_{scope}" if scope else ""),
+                                                                       kind)
+    frame = zoning_frame(paths, region=region, departement=departement)
+    layer = target.stem
+    with _quiet_gpkg():
+        written = write_table(frame, target, fmt=kind, layer=layer, sep=sep, bom=bom)
+    qml = qml_style()
+    if kind == "gpkg":
+        _store_style(written, layer, qml)
+    style_path = written.with_suffix(".qml")
+    with atomic_path(style_path) as tmp:
+        tmp.write_text(qml, encoding="utf-8")
+    return [written, style_path]
