@@ -116,3 +116,16 @@ def test_main_job_run_region(built, mirror: Path, tmp_path: Path, monkeypatch) -
     assert (built.processed / "eligibility_region_44.geojson").exists()
     map_path = tmp_path / "maps" / "region_44.html"
     assert map_path.exists() and "carte : maps/region_44.html" in result.output.replace("\n", "")
+
+
+def test_output_equal_to_the_input_is_refused(tmp_path: Path) -> None:
+    """Issue 15: `-o` equal to the input overwrote the input."""
+    source = tmp_path / "in.csv"
+    text = "nom;lon;lat\nA;6,1757;49,1193\n"
+    source.write_text(text, encoding="utf-8")
+    for command in (["eligibility", str(source), "-o", str(tmp_path / "." / "in.csv")],
+                    ["geocode", str(source), "-o", str(source)]):
+        result = runner.invoke(app, ["--data", str(tmp_path / "data"), *command])
+        assert result.exit_code == 2, result.output
+        assert "erreur" in result.output and "Traceback" not in result.output
+        assert source.read_text(encoding="utf-8") == text

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -7,8 +8,8 @@ import pyogrio
 import pytest
 import shapely
 
-from zonage.errors import ZonageError
-from zonage.export import write_table
+from zonage.errors import InputDataError, ZonageError
+from zonage.export import inside_folder, refuse_same_file, write_table
 
 
 @pytest.fixture()
@@ -57,3 +58,63 @@ def test_parquet_round_trip_and_errors(frame: gpd.GeoDataFrame, tmp_path: Path) 
     with pytest.raises(ZonageError, match="cannot tell the format"):
         write_table(frame, tmp_path / "out.xyz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]
+
+
+def test_csv_neutralises_formulas_and_keeps_numbers(tmp_path: Path) -> None:
+    frame = pd.DataFrame({
+        "nom": ["=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx", "Élise", None],
+        "texte_nombre": ["-1.5", "+33", "-2,5", "1e-3", "-", "+33 6 12 34 56 78", "0612", ""],
+        "valeur": [-1.5, 2.0, -3.25, 0.0, -0.5, 1.0, 2.5, -7.0],
+        "entier": [-1, 2, -3, 4, -5, 6, 7, -8],
+    })
+    frame["=titre"] = "x"
+    path = write_table(frame, tmp_path / "out.csv", sep=";")
+    back = pd.read_csv(path, sep=";", dtype={"nom": str, "texte_nombre": str}, keep_default_na=False)
+    assert back["nom"].tolist() == [
+        "'=HYPERLINK(\"http://x\")", "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx", "Élise", ""]
+    assert back["texte_nombre"].tolist() == ["-1.5", "+33", "-2,5", "1e-3", "'-", "'+33 6 12 34 56 78", "0612", ""]
+    assert back["valeur"].tolist() == frame["valeur"].tolist() and back["valeur"].dtype == float
+    assert back["entier"].tolist() == frame["entier"].tolist()
+    assert list(back.columns)[-1] == "'=titre"
+    assert frame.loc[0, "nom"].startswith("=")  # the caller's frame is not modified
+
+
+def test_only_csv_is_neutralised(frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    frame = frame.assign(nom=["=1+1", "-x"])
+    assert gpd.read_parquet(write_table(frame, tmp_path / "out.parquet"))["nom"].tolist() == ["=1+1", "-x"]
+    assert gpd.read_file(write_table(frame, tmp_path / "out.gpkg"))["nom"].tolist() == ["=1+1", "-x"]
+
+
+def test_refuse_same_file(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("a\n1\n")
+    with pytest.raises(InputDataError, match=r"output .*in\.csv is the input file .*in\.csv"):
+        refuse_same_file(source, tmp_path / "other.csv", source)
+    with pytest.raises(InputDataError, match="would destroy the input"):
+        refuse_same_file(tmp_path / "sub" / ".." / "in.csv", str(source))  # another spelling
+    link = tmp_path / "hard.csv"
+    os.link(source, link)
+    with pytest.raises(InputDataError, match=r"output .*hard\.csv is the input file .*in\.csv"):
+        refuse_same_file(link, source)  # a hard link: same inode
+    symlink = tmp_path / "soft.csv"
+    symlink.symlink_to(source)
+    with pytest.raises(InputDataError, match="is the input file"):
+        refuse_same_file(symlink, source)
+    refuse_same_file(tmp_path / "out.csv", source, None)  # a new file
+    copy = tmp_path / "copy.csv"
+    copy.write_text(source.read_text())
+    refuse_same_file(copy, source)  # same content, another file
+
+
+def test_inside_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "outputs"
+    (folder / "sub").mkdir(parents=True)
+    assert inside_folder(folder, "carte.csv") == folder.resolve() / "carte.csv"
+    assert inside_folder(folder, "sub/carte.csv") == folder.resolve() / "sub" / "carte.csv"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (folder / "link").symlink_to(outside)
+    for name in ("../x.csv", "sub/../../x.csv", "/etc/passwd", str(tmp_path / "x.csv"), "link/x.csv", "", ".",
+                 "a\x00b"):
+        with pytest.raises(InputDataError, match=r"outside|not a file name inside"):
+            inside_folder(folder, name)

@@ -1,3 +1,8 @@
+import bz2
+import gzip
+import io
+import lzma
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -91,3 +96,63 @@ def test_excel_keeps_codes_as_text(tmp_path: Path) -> None:
     frame = read_table(file)
     assert frame.loc[0, "finess"] == "010000024" and frame.loc[0, "cp"] == "01440"
     assert np.isnan(read_points(frame, detect_columns(frame)).x[0])
+
+
+STRUCTURES = "Identifiant;Nom;Longitude;Latitude\nA1;Centre Élise;6,1757;49,1193\nA2;\"Maison; santé\";6,2;49,2\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "pack"),
+    [
+        ("in.csv.gz", gzip.compress),
+        ("in.csv", gzip.compress),  # used to give garbage, or 0 rows without an error
+        ("in.gz", gzip.compress),
+        ("in.csv.xz", lzma.compress),
+        ("in.csv.bz2", bz2.compress),
+        ("in.zip", None),
+    ],
+)
+def test_compressed_tables_by_content(tmp_path: Path, name: str, pack) -> None:
+    raw = STRUCTURES.encode("cp1252")
+    if pack is None:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("structures.csv", raw)
+        data = buffer.getvalue()
+    else:
+        data = pack(raw)
+    file = tmp_path / name
+    file.write_bytes(data)
+    frame = read_table(file)
+    assert len(frame) == 2 and frame.loc[1, "Nom"] == "Maison; santé"
+    points = read_points(frame, detect_columns(frame))
+    assert points.x.tolist() == [6.1757, 6.2] and list(points.errors) == [None, None]
+
+
+def test_lon_lat_two_columns_french(tmp_path: Path) -> None:
+    file = tmp_path / "points.csv"
+    file.write_bytes(b"lon;lat\r\n6,1757;49,1193\r\n6,18;49,12\r\n")
+    frame = read_table(file)
+    assert list(frame.columns) == ["lon", "lat"]
+    points = read_points(frame, detect_columns(frame))
+    assert points.y.tolist() == [49.1193, 49.12] and list(points.errors) == [None, None]
+
+
+def test_broken_last_record_is_an_error_not_a_lost_row(tmp_path: Path) -> None:
+    file = tmp_path / "structures.csv"
+    file.write_text(STRUCTURES + 'A3;"Cabinet;6,3;49,3\n', encoding="utf-8")
+    with pytest.raises(InputDataError, match=r"structures\.csv: row 3 \(line 4\): a quoted value .* never closed"):
+        read_table(file)
+
+
+def test_content_decides_over_the_name(tmp_path: Path) -> None:
+    workbook = tmp_path / "really_a_workbook.csv"
+    pd.DataFrame({"finess": ["010000024"]}).to_excel(workbook, index=False, engine="openpyxl")
+    assert read_table(workbook).loc[0, "finess"] == "010000024"
+    text = tmp_path / "export.xls"  # what many applications call "Excel export"
+    text.write_bytes("finess\tnom\n010000024\tÉlise\n".encode("cp1252"))
+    assert read_table(text).values.tolist() == [["010000024", "Élise"]]
+    html = tmp_path / "page.xls"
+    html.write_text("<html><table><tr><td>1</td></tr></table></html>")
+    with pytest.raises(InputDataError, match=r"page\.xls: this is a web page"):
+        read_table(html)

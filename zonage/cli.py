@@ -141,7 +141,8 @@ def build(
             def step(name: str) -> None:
                 progress.update(task, description=f"layer {name}", advance=1)
 
-            statuses = build_layers(specs, paths, only=layers, force=force, download=download, on_step=step)
+            statuses = build_layers(specs, paths, only=layers, force=force, download=download, on_step=step,
+                                    on_cleanup=lambda c: out.print(c.message(), highlight=False, soft_wrap=True))
         for status in statuses:
             if status.action == "built":
                 out.print(f"{status.name:<10} built in {status.seconds:.1f}s")
@@ -179,12 +180,28 @@ def _print_info(paths: Paths) -> None:
 @app.command()
 def info(
     layer: Annotated[str | None, typer.Argument(help="Show this layer's full report (JSON).")] = None,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Check every layer file against the build manifest (size and fingerprint).")] = False,
+    full: Annotated[bool, typer.Option("--full", help="With --verify: recompute every file's sha256.")] = False,
 ) -> None:
-    """Print each layer's rows, CRS, vintage and source (or one layer's report)."""
+    """Print each layer's rows, CRS, vintage and source (or one layer's report); --verify checks the files."""
     from zonage.layers.pipeline import read_manifest
 
     def action() -> None:
         paths = _State.paths()
+        if verify or full:
+            from zonage.layers.store import verify_layers
+
+            problems = verify_layers(paths, full=full)
+            if problems:
+                for problem in problems:
+                    out.print(f"erreur : {problem.message}", highlight=False, soft_wrap=True)
+                layers_to_rebuild = sorted({p.layer for p in problems if p.layer})
+                hint = f"zonage build --force {' '.join(layers_to_rebuild)}" if layers_to_rebuild else "zonage build"
+                raise ZonageError(f"{len(problems)} problème(s) dans {paths.processed} : lancer `{hint}`")
+            out.print(f"couches vérifiées ({'sha256 complet' if full else 'taille et empreinte'}) : tout est conforme",
+                      highlight=False)
+            return
         if layer is None:
             _print_info(paths)
             return
@@ -248,13 +265,16 @@ def eligibility(
 ) -> None:
     """Assess every structure of INPUT for every scheme; every row comes out once with a status."""
     from zonage.eligibility import assess
-    from zonage.export import format_of, write_table
+    from zonage.export import format_of, refuse_same_file, write_table
     from zonage.inputs import detect_columns, read_table
     from zonage.rules import load_schemes
     from zonage.workflows import batch_context
 
     def action() -> None:
         format_of(output)
+        refuse_same_file(output, input_file)
+        if verdicts is not None:
+            refuse_same_file(verdicts, input_file, output)
         paths = _State.paths()
         frame = read_table(input_file)
         spec = detect_columns(frame, lon=lon, lat=lat, x=x, y=y, id=id_column, finess=finess_column)

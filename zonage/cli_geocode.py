@@ -128,7 +128,7 @@ def geocode(
     import pandas as pd
 
     from zonage.crs import WGS84
-    from zonage.export import format_of, write_table
+    from zonage.export import format_of, refuse_same_file, write_table
     from zonage.geocode import default_cache_path, geocode_frame, make_geocoder
     from zonage.inputs import detect_columns, read_table
 
@@ -136,6 +136,7 @@ def geocode(
 
     def action() -> None:
         kind = format_of(output)
+        refuse_same_file(output, input_file)
         paths = cli._State.paths()
         frame = read_table(input_file)
         if isinstance(frame, gpd.GeoDataFrame):

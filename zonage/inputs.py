@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import numpy as np
@@ -21,7 +22,7 @@ from pyproj import CRS
 
 from zonage.crs import WGS84
 from zonage.errors import InputDataError
-from zonage.io import read_french_csv
+from zonage.io import COMPRESSIONS, file_kind, read_french_csv
 
 #: Column names recognised (after lower-casing and stripping accents), in order of preference.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -108,32 +109,78 @@ def detect_columns(frame: pd.DataFrame, **explicit: str | None) -> InputSpec:
     return InputSpec(**roles, geometry=is_geo)
 
 
+_TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".tab")
+_EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+_GEO_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb")
+_COMPRESSED_SUFFIXES = (".gz", ".gzip", ".zip", ".xz", ".bz2")
+
+
+def _format_suffix(path: Path) -> str:
+    """The extension that names the format, compression extensions aside (``in.csv.gz`` → ``.csv``)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    while suffixes and suffixes[-1] in _COMPRESSED_SUFFIXES:
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
+
+
+def _zip_holds_layer(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(PurePosixPath(n).suffix.lower() in _GEO_SUFFIXES for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def read_table(path: str | Path, *, layer: str | None = None) -> pd.DataFrame:
     """Read an input file; text columns stay text (codes keep their leading zeros).
 
-    CSV/TXT (French conventions detected), XLSX/XLS, GeoJSON/GPKG/SHP (a GeoDataFrame),
-    Parquet (GeoParquet gives a GeoDataFrame).
+    CSV/TXT (French conventions detected, see :func:`zonage.io.read_french_csv`),
+    XLSX/XLS, GeoJSON/GPKG/SHP (a GeoDataFrame), Parquet (GeoParquet gives a
+    GeoDataFrame). The content decides before the name: a gzip, zip, xz or bz2
+    file is unpacked whatever its name, a workbook saved as ``.csv`` is read as
+    a workbook, a text table saved as ``.xls`` as a text table.
+
+    Raises
+    ------
+    InputDataError
+        A missing, unreadable or unsupported file, or a table whose rows cannot
+        all be read (naming the row).
     """
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"input file {path} does not exist")
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    if path.is_dir():
+        raise InputDataError(f"input {path} is a folder, not a file")
+    suffix = _format_suffix(path)
     try:
-        if suffix in (".csv", ".txt", ".tsv", ".csv.gz"):
-            return read_french_csv(path, keep_default_na=False, na_values=[""])
-        if suffix in (".xlsx", ".xlsm", ".xls"):
+        kind = file_kind(path)
+        if kind in ("xlsx", "xls", "ods"):
             return pd.read_excel(path, dtype=str, sheet_name=layer or 0)
-        if suffix == ".parquet":
+        if kind == "parquet":
             try:
                 return gpd.read_parquet(path)
             except ValueError:
                 return pd.read_parquet(path)
-        if suffix in (".geojson", ".json", ".gpkg", ".shp", ".fgb"):
+        if kind == "sqlite" or (kind in COMPRESSIONS and suffix in _GEO_SUFFIXES) or (
+                kind == "zip" and _zip_holds_layer(path)):
+            return pyogrio.read_dataframe(path, layer=layer)
+        if kind is not None:  # a compressed table, or a format read_french_csv explains
+            return read_french_csv(path, keep_default_na=False, na_values=[""])
+        if suffix in _TEXT_SUFFIXES or suffix in _EXCEL_SUFFIXES:
+            with open(path, "rb") as fh:
+                head = fh.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+            if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<table")):
+                raise InputDataError(f"{path.name}: this is a web page or XML file, not a table: open it in a "
+                                     "spreadsheet and save it as .xlsx or CSV")
+            return read_french_csv(path, keep_default_na=False, na_values=[""])
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix in _GEO_SUFFIXES:
             return pyogrio.read_dataframe(path, layer=layer)
     except InputDataError:
         raise
     except Exception as exc:
-        raise InputDataError(f"{path.name}: cannot read ({exc})") from exc
+        raise InputDataError(f"{path.name}: cannot read ({' '.join(str(exc).split())})") from exc
     raise InputDataError(f"{path.name}: unsupported input format {suffix!r} (csv, xlsx, geojson, gpkg, parquet)")
 
 

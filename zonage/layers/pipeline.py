@@ -4,8 +4,15 @@ Each layer module exposes a :class:`LayerSpec`: which sources and other layers i
 reads and a pure ``build`` function returning frames and a report. This module
 fetches the sources, calls the builds, writes the frames with
 :mod:`zonage.layers.store` and records in ``data/processed/manifest.json`` the
-input checksums, row counts, CRS and vintages. A layer whose inputs (source
-checksums, upstream layers, code) are unchanged is not rebuilt.
+input checksums, row counts, CRS and vintages, and, for every file written, its
+size, quick fingerprint and sha256 (see *Integrity* in :mod:`zonage.layers.store`). A
+layer whose inputs (source checksums, upstream layers, code) are unchanged and whose
+files still match the manifest is not rebuilt; one whose files are missing, truncated or
+replaced is. Temporary files left by an interrupted build are removed first.
+
+Manifest entries written before the file records existed (layer format 1) are upgraded
+in place when their inputs are unchanged: each file is read through (a truncated file
+fails and the layer is rebuilt) and recorded, action ``recorded``.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import logging
 import time
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +31,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from zonage import __version__
 from zonage.config import Paths
@@ -30,7 +40,8 @@ from zonage.io import write_text_atomic
 from zonage.layers import store
 from zonage.sources import fetch, get_source
 
-MANIFEST = "manifest.json"
+MANIFEST = store.MANIFEST
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,39 +104,76 @@ class LayerSpec:
 
 
 def read_manifest(paths: Paths) -> dict:
-    """The build manifest (empty when nothing was built)."""
+    """The build manifest (empty when nothing was built).
+
+    Raises
+    ------
+    zonage.layers.store.LayerDamagedError
+        The manifest cannot be parsed (truncated, overwritten).
+    """
     file = paths.processed / MANIFEST
-    return json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
+    if not file.exists():
+        return {}
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise store.LayerDamagedError(store.LayerProblem(
+            "", "", file, "manifest",
+            f"the build manifest {file} is unreadable ({type(exc).__name__}): run `zonage build`")) from None
+    return manifest
 
 
-def _frame_summary(frame: pd.DataFrame, files: list[Path]) -> dict:
-    summary: dict = {"rows": len(frame), "files": [f.name for f in files]}
-    if isinstance(frame, gpd.GeoDataFrame):
-        by_territory = frame.groupby(store.TERRITORY).size()
-        summary["territories"] = {str(k): int(v) for k, v in by_territory.items()}
-        summary["crs"] = "per territory (EPSG:2154 mainland, local UTM overseas)"
-        summary["empty_geometries"] = int(frame.geometry.isna().sum() + frame.geometry.is_empty.sum())
-    else:
-        summary["crs"] = None
-    return summary
+def _readable(file: Path) -> bool:
+    """Whether a layer file reads through (used before recording files of a format-1 manifest)."""
+    try:
+        if file.suffix == ".npz":
+            with zipfile.ZipFile(file) as bundle:
+                return bundle.testzip() is None
+        pq.read_table(file)
+    except Exception:  # any failure to read means: rebuild
+        return False
+    return True
 
 
-def _outputs_present(paths: Paths, entry: dict) -> bool:
-    for name in entry.get("outputs", {}):
-        files = [paths.processed / name, paths.processed / f"{name}.parquet", paths.processed / f"{name}.npz"]
-        if not any(f.exists() for f in files):
-            return False
-    return bool(entry.get("outputs"))
+def _upgrade_entry(paths: Paths, entry: dict) -> dict | None:
+    """A format-1 entry with file records added, or None when its files are not exactly as listed and readable."""
+    outputs = entry.get("outputs")
+    if not isinstance(outputs, dict) or not outputs:
+        return None
+    upgraded = {**entry, "outputs": {}, "format": store.LAYER_FORMAT}
+    for name, summary in outputs.items():
+        listed = sorted(summary.get("files", [])) if isinstance(summary, dict) else []
+        folder = paths.processed / name
+        if folder.is_dir():
+            files = sorted(folder.glob("*.parquet"))
+        else:
+            files = [f for f in (paths.processed / f"{name}.parquet", paths.processed / f"{name}.npz") if f.exists()]
+        if not listed or sorted(f.name for f in files) != listed or not all(_readable(f) for f in files):
+            return None
+        upgraded["outputs"][name] = {**summary, "integrity": store.output_records(paths, files)}
+    return upgraded
+
+
+def _write_manifest(paths: Paths, manifest: dict) -> None:
+    write_text_atomic(paths.processed / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, default=str))
 
 
 @dataclass(frozen=True)
 class LayerStatus:
-    """What :func:`build` did for one layer."""
+    """What :func:`build` did for one layer.
+
+    ``action`` is ``built``, ``unchanged`` or ``recorded`` (unchanged, its files recorded
+    in a manifest written by an older version); ``reason`` says why a layer was built
+    (``forced``, ``inputs changed``, ``not built``, or the problem found in its files).
+    """
 
     name: str
-    action: str  # "built" or "unchanged"
+    action: str  # "built", "unchanged" or "recorded"
     seconds: float
     entry: dict
+    reason: str = ""
 
 
 def build(
@@ -136,6 +184,7 @@ def build(
     force: bool = False,
     download: bool = False,
     on_step: Callable[[str], None] | None = None,
+    on_cleanup: Callable[[store.Cleanup], None] | None = None,
 ) -> list[LayerStatus]:
     """Build layers in the order given (each spec after those it depends on).
 
@@ -153,6 +202,9 @@ def build(
         Allow source downloads when the mirror lacks a file.
     on_step
         Called with a short message as each layer starts (progress display).
+    on_cleanup
+        Called (before any layer) with what :func:`zonage.layers.store.clean_leftovers`
+        found, when it found leftovers of an interrupted build; also logged as a warning.
     """
     specs = list(specs)
     by_name = {s.name: s for s in specs}
@@ -167,7 +219,15 @@ def build(
                 wanted.add(dep)
                 stack.append(dep)
 
-    manifest = read_manifest(paths)
+    cleanup = store.clean_leftovers(paths)
+    if cleanup:
+        logger.warning("%s", cleanup.message())
+        if on_cleanup:
+            on_cleanup(cleanup)
+    try:
+        manifest = read_manifest(paths)
+    except store.LayerDamagedError:
+        manifest = {}  # unreadable: every layer is rebuilt
     statuses: list[LayerStatus] = []
     for spec in specs:
         if spec.name not in wanted:
@@ -193,22 +253,38 @@ def build(
         inputs["zonage"] = __version__
         key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:20]
         previous = manifest.get(spec.name, {})
-        if not force and previous.get("key") == key and _outputs_present(paths, previous):
-            statuses.append(LayerStatus(spec.name, "unchanged", 0.0, previous))
-            continue
+        if force:
+            reason = "forced"
+        elif not previous:
+            reason = "not built"
+        elif previous.get("key") != key:
+            reason = "inputs changed"
+        else:
+            problems = store.entry_problems(paths, spec.name, previous)
+            if not problems and previous.get("outputs"):
+                statuses.append(LayerStatus(spec.name, "unchanged", 0.0, previous))
+                continue
+            upgraded = _upgrade_entry(paths, previous) if "format" not in previous else None
+            if upgraded is not None:
+                manifest[spec.name] = upgraded
+                _write_manifest(paths, manifest)
+                statuses.append(LayerStatus(spec.name, "recorded", 0.0, upgraded))
+                continue
+            reason = problems[0].message if problems else "no outputs recorded"
         start = time.perf_counter()
         result = spec.build(BuildInputs(paths, fetched))
         outputs = {}
         for out_name, frame in result.frames.items():
-            files = store.write_layer(paths, out_name, frame)
-            outputs[out_name] = _frame_summary(frame, files)
+            files = store.write_layer(paths, out_name, frame, record=False)
+            outputs[out_name] = {**store.summarize(frame, files), "integrity": store.output_records(paths, files)}
         for out_name, arrays in result.arrays.items():
-            file = store.write_arrays(paths, out_name, arrays)
-            outputs[out_name] = {"rows": len(arrays), "files": [file.name], "crs": "arrays (npz)",
-                                 "bytes": file.stat().st_size}
+            file = store.write_arrays(paths, out_name, arrays, record=False)
+            outputs[out_name] = {**store.summarize_arrays(arrays, file),
+                                 "integrity": store.output_records(paths, [file])}
         seconds = time.perf_counter() - start
         entry = {
             "key": key,
+            "format": store.LAYER_FORMAT,
             "description": spec.description,
             "inputs": inputs,
             "sources": {
@@ -221,7 +297,10 @@ def build(
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(seconds, 2),
         }
+        for other in [n for n, e in manifest.items() if n != spec.name and isinstance(e, dict) and "key" not in e]:
+            if set(manifest[other].get("outputs", {})) & set(outputs):  # written outside a build, now replaced
+                del manifest[other]
         manifest[spec.name] = entry
-        write_text_atomic(paths.processed / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, default=str))
-        statuses.append(LayerStatus(spec.name, "built", seconds, entry))
+        _write_manifest(paths, manifest)
+        statuses.append(LayerStatus(spec.name, "built", seconds, entry, reason))
     return statuses

@@ -1,17 +1,54 @@
-"""Read and write processed layers (GeoParquet) in ``data/processed``.
+"""Read and write processed layers (GeoParquet) in ``data/processed``, and check them.
 
 A geographic layer is a folder with one GeoParquet file per territory
 (``communes/metro.parquet`` in EPSG:2154, ``communes/974.parquet`` in EPSG:2975…);
-a table is a single Parquet file. Writes are atomic: a layer is written to a
-temporary folder that replaces the old one in one rename.
+a table is a single Parquet file; an array bundle is one ``.npz`` file. Writes are
+atomic: a layer is written to a temporary folder (``.<name>.XXXXXXXX``) that replaces
+the old one in one rename, a file to a temporary ``.<file>.XXXXXXXX.part`` renamed onto it.
+
+Integrity
+---------
+The build manifest (``data/processed/manifest.json``, written by
+:mod:`zonage.layers.pipeline`) records every file of every layer: in the entry of the
+layer that built it (``manifest[layer]``), under ``outputs[<output>]["integrity"]``,
+keyed by the file's path relative to ``data/processed``::
+
+    {"communes/metro.parquet": {"bytes": 26642528, "quick": "<hex>", "sha256": "<hex>"}}
+
+``quick`` is :func:`quick_fingerprint` (sha256 of the size, the first and the last
+64 KiB), ``sha256`` that of the whole file; the entry carries ``"format":``
+:data:`LAYER_FORMAT`. Every read (:func:`read_layer`, :func:`read_geo_layer`,
+:func:`read_arrays`, :func:`territories`) checks the files it reads against these
+records (presence, size, quick fingerprint: one ``stat`` per read, the fingerprint
+once per file and process, again only if the file changes) and raises
+:class:`LayerDamagedError` on any mismatch, so that no command answers from a damaged
+folder. :func:`verify_layers` checks every recorded file (``full=True``: whole sha256).
+
+Manifests written before these records existed (no ``format`` in an entry: layer format
+1) are not trusted by readers, which ask for ``zonage build``; the build then records
+the files of a layer whose inputs are unchanged after reading each one through (a
+truncated Parquet or npz file fails), without rebuilding it — seconds, not minutes.
+
+A layer found only through a symbolic link (``processed/communes`` → another data
+folder's layer) is checked against the manifest of the folder it really lives in.
+Files written by :func:`write_layer` / :func:`write_arrays` outside a build are recorded
+in the manifest too (in the entry that owns the output, or an entry of their own).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import shutil
 import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -19,31 +56,342 @@ import pandas as pd
 
 from zonage.config import Paths
 from zonage.crs import TERRITORY_CRS, WGS84
-from zonage.errors import LayerMissingError
-from zonage.io import atomic_path
+from zonage.errors import LayerMissingError, ZonageError
+from zonage.io import atomic_path, sha256_file, write_text_atomic
 
 TERRITORY = "territory"
+#: The build manifest, in ``data/processed``.
+MANIFEST = "manifest.json"
+#: Version of the layout of ``data/processed`` and of the manifest's file records. Readers
+#: accept only layers whose manifest entry has this ``format``; 1 = entries without one
+#: (written before file records existed). Bump it when files are laid out differently.
+LAYER_FORMAT = 2
+#: Bytes read at each end of a file by :func:`quick_fingerprint`.
+QUICK_BYTES = 64 * 1024
+#: A leftover temporary file or folder modified more recently than this (seconds) may
+#: belong to a write in progress (an export, another process): the build keeps it.
+LEFTOVER_AGE_S = 60.0
+
+_MKTEMP = r"[a-z0-9_]{8}"  # the random part of tempfile.mkstemp / mkdtemp names
+_STAGING_DIR = re.compile(rf"^\..+\.{_MKTEMP}$")  # write_layer: .<name>.XXXXXXXX, .<name>.old.XXXXXXXX
+_PART_FILE = re.compile(rf"^\..+\.{_MKTEMP}\.part$")  # zonage.io.atomic_path: .<file>.XXXXXXXX.part
 
 
+class LayerDamagedError(ZonageError):
+    """A built layer's files no longer match the build manifest (missing, truncated, replaced…).
+
+    The message names the layer and the file, says what is wrong and what to run;
+    :attr:`problem` holds the same as a record.
+    """
+
+    def __init__(self, problem: LayerProblem):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class LayerProblem:
+    """One thing wrong with a data folder, as found by a read or by :func:`verify_layers`.
+
+    Attributes
+    ----------
+    layer
+        The manifest entry (the layer to pass to ``zonage build --force``); "" when unknown.
+    output
+        The output read (``communes``, ``departements``, ``locate_index``…); "" for the manifest.
+    file
+        The file concerned (the manifest itself for ``manifest`` problems).
+    kind
+        ``manifest`` (missing or unreadable), ``unrecorded`` (a layer the manifest does not
+        list), ``format`` (built by another version), ``missing``, ``truncated``, ``size``,
+        ``content`` (quick fingerprint differs), ``checksum`` (full sha256 differs).
+    message
+        One line for the user, ending with the command that repairs it.
+    """
+
+    layer: str
+    output: str
+    file: Path | None
+    kind: str
+    message: str
+
+
+# --------------------------------------------------------------------------- fingerprints
+def quick_fingerprint(path: str | Path, size: int | None = None) -> str:
+    """sha256 of the size (decimal), the first and the last :data:`QUICK_BYTES` of a file."""
+    size = os.stat(path).st_size if size is None else size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        digest.update(fh.read(QUICK_BYTES))
+        if size > QUICK_BYTES:
+            fh.seek(max(QUICK_BYTES, size - QUICK_BYTES))
+            digest.update(fh.read(QUICK_BYTES))
+    return digest.hexdigest()
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+#: Resolved file → (stat signature, quick fingerprint): each file is fingerprinted once per process.
+_QUICK_CACHE: dict[Path, tuple[tuple[int, int, int, int], str]] = {}
+#: Manifest file → (stat signature, parsed manifest).
+_MANIFEST_CACHE: dict[Path, tuple[tuple[int, int, int, int], dict]] = {}
+
+
+def _cached_quick(path: Path, st: os.stat_result) -> str:
+    key = path.resolve()
+    sig = _signature(st)
+    hit = _QUICK_CACHE.get(key)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    value = quick_fingerprint(path, st.st_size)
+    _QUICK_CACHE[key] = (sig, value)
+    return value
+
+
+def clear_integrity_cache() -> None:
+    """Forget every cached fingerprint and manifest (the next reads check their files again)."""
+    _QUICK_CACHE.clear()
+    _MANIFEST_CACHE.clear()
+
+
+def file_record(path: str | Path) -> dict[str, Any]:
+    """What the manifest records of one file: ``bytes``, ``quick`` and ``sha256``."""
+    path = Path(path)
+    st = path.stat()
+    return {"bytes": st.st_size, "quick": _cached_quick(path, st), "sha256": sha256_file(path)}
+
+
+def output_records(paths: Paths, files: Iterable[Path]) -> dict[str, dict[str, Any]]:
+    """File records of one output, keyed by path relative to ``data/processed`` (POSIX separators)."""
+    return {Path(f).relative_to(paths.processed).as_posix(): file_record(f) for f in sorted(files)}
+
+
+def summarize(frame: pd.DataFrame, files: list[Path]) -> dict[str, Any]:
+    """The manifest's summary of a written frame (rows, files, territories, CRS), without records."""
+    summary: dict[str, Any] = {"rows": len(frame), "files": [f.name for f in files]}
+    if isinstance(frame, gpd.GeoDataFrame):
+        by_territory = frame.groupby(TERRITORY).size()
+        summary["territories"] = {str(k): int(v) for k, v in by_territory.items()}
+        summary["crs"] = "per territory (EPSG:2154 mainland, local UTM overseas)"
+        summary["empty_geometries"] = int(frame.geometry.isna().sum() + frame.geometry.is_empty.sum())
+    else:
+        summary["crs"] = None
+    return summary
+
+
+def summarize_arrays(arrays: dict[str, np.ndarray], file: Path) -> dict[str, Any]:
+    """The manifest's summary of a written array bundle, without records."""
+    return {"rows": len(arrays), "files": [file.name], "crs": "arrays (npz)", "bytes": file.stat().st_size}
+
+
+# --------------------------------------------------------------------------- manifest lookup
+def _load_manifest(file: Path) -> dict | None:
+    """The parsed manifest (cached while the file is unchanged); None when absent.
+
+    Raises LayerDamagedError when it cannot be parsed.
+    """
+    try:
+        st = file.stat()
+    except FileNotFoundError:
+        return None
+    key = file.resolve()
+    hit = _MANIFEST_CACHE.get(key)
+    if hit is not None and hit[0] == _signature(st):
+        return hit[1]
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LayerDamagedError(LayerProblem(
+            "", "", file, "manifest",
+            f"the build manifest {file} is unreadable ({type(exc).__name__}): run `zonage build`")) from None
+    _MANIFEST_CACHE[key] = (_signature(st), manifest)
+    return manifest
+
+
+def _owner(manifest: dict, output: str) -> tuple[str, dict, dict] | None:
+    """(layer, entry, output summary) of the manifest entry that wrote ``output``."""
+    for layer, entry in manifest.items():
+        if isinstance(entry, dict) and isinstance(entry.get("outputs"), dict):
+            summary = entry["outputs"].get(output)
+            if isinstance(summary, dict):
+                return layer, entry, summary
+    return None
+
+
+def _rebuild(layer: str) -> str:
+    return f"run `zonage build` (or `zonage build --force {layer}`)" if layer else "run `zonage build`"
+
+
+@dataclass(frozen=True)
+class _Output:
+    """A recorded output: where its files are and what they should be."""
+
+    name: str
+    layer: str
+    base: Path  # the data/processed folder its paths are relative to
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def geo_files(self) -> list[str]:
+        return sorted(r for r in self.records if r.startswith(f"{self.name}/") and r.endswith(".parquet"))
+
+
+def _present(paths: Paths, name: str) -> Path | None:
+    """Whatever of layer ``name`` is on disk (folder, table or arrays), or None."""
+    for candidate in (paths.processed / name, paths.processed / f"{name}.parquet", paths.processed / f"{name}.npz"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _format_problem(layer: str, output: str, entry: dict, summary: dict, manifest_file: Path) -> LayerProblem | None:
+    version = entry.get("format", 1)
+    if version == LAYER_FORMAT and isinstance(summary.get("integrity"), dict):
+        return None
+    return LayerProblem(
+        layer, output, manifest_file, "format",
+        f"layer {output}: built by another version of zonage (layer format {version}, this version reads "
+        f"{LAYER_FORMAT}): {_rebuild(layer)}")
+
+
+def _output(paths: Paths, name: str) -> _Output | None:
+    """The manifest's record of output ``name``; None when it was never built.
+
+    Raises
+    ------
+    LayerDamagedError
+        Files of the layer are present but the manifest is missing, unreadable, does not
+        record them, or was written by another version.
+    """
+    present = _present(paths, name)
+    base = present.resolve().parent if present is not None else paths.processed
+    manifest_file = base / MANIFEST
+    manifest = _load_manifest(manifest_file)
+    found = None if manifest is None else _owner(manifest, name)
+    if found is None:
+        if present is None:
+            return None
+        if manifest is None:
+            raise LayerDamagedError(LayerProblem(
+                "", name, manifest_file, "manifest",
+                f"layer {name}: the build manifest {manifest_file} is missing, so {present} cannot be checked: "
+                "run `zonage build` (it rebuilds every layer)"))
+        raise LayerDamagedError(LayerProblem(
+            "", name, present, "unrecorded",
+            f"layer {name}: {present} is not recorded in the build manifest {manifest_file}: run `zonage build`"))
+    layer, entry, summary = found
+    problem = _format_problem(layer, name, entry, summary, manifest_file)
+    if problem is not None:
+        raise LayerDamagedError(problem)
+    return _Output(name, layer, base, summary["integrity"])
+
+
+def _file_problem(out: _Output, rel: str, *, full: bool = False) -> LayerProblem | None:
+    """What is wrong with one recorded file (None when it matches its record)."""
+    record = out.records[rel]
+    path = out.base / rel
+    head = f"layer {out.name}: {path}"
+    tail = _rebuild(out.layer)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return LayerProblem(out.layer, out.name, path, "missing", f"{head} is missing: {tail}")
+    expected = int(record.get("bytes", -1))
+    if st.st_size < expected and not _ends_whole(path):
+        return LayerProblem(out.layer, out.name, path, "truncated",
+                            f"{head} is truncated ({st.st_size:,} bytes, {expected:,} expected): {tail}")
+    if st.st_size != expected:
+        return LayerProblem(out.layer, out.name, path, "size",
+                            f"{head} has {st.st_size:,} bytes, {expected:,} expected (replaced by another file "
+                            f"or another build): {tail}")
+    if _cached_quick(path, st) != record.get("quick"):
+        return LayerProblem(out.layer, out.name, path, "content",
+                            f"{head} is not the file the build wrote (replaced by another file or another build): "
+                            f"{tail}")
+    if full and sha256_file(path) != record.get("sha256"):
+        return LayerProblem(out.layer, out.name, path, "checksum",
+                            f"{head} is corrupted (its sha256 differs from the build's): {tail}")
+    return None
+
+
+def _ends_whole(path: Path) -> bool:
+    """Whether a Parquet / npz file ends with its format's end marker (a truncated one does not)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 1024))
+            tail = fh.read()
+    except OSError:
+        return False
+    if path.suffix == ".parquet":
+        return tail.endswith(b"PAR1")
+    if path.suffix == ".npz":
+        return b"PK\x05\x06" in tail[-1024:]  # zip end of central directory
+    return False
+
+
+def _check(out: _Output, rels: Iterable[str]) -> None:
+    for rel in rels:
+        problem = _file_problem(out, rel)
+        if problem is not None:
+            raise LayerDamagedError(problem)
+
+
+def _record_direct_write(paths: Paths, name: str, summary: dict[str, Any]) -> None:
+    """Record files written outside a build in the manifest, so that readers accept them."""
+    file = paths.processed / MANIFEST
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
+    except ValueError:
+        manifest = {}
+    found = _owner(manifest, name) if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict):
+        manifest = {}
+    if found is not None:
+        found[1]["outputs"][name] = summary
+    else:
+        manifest[name] = {
+            "format": LAYER_FORMAT,
+            "description": "written by zonage.layers.store outside `zonage build`",
+            "outputs": {name: summary},
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    write_text_atomic(file, json.dumps(manifest, indent=2, ensure_ascii=False, default=str))
+
+
+# --------------------------------------------------------------------------- write
 def layer_location(paths: Paths, name: str) -> Path:
     """The folder (geographic layer) or file (table) of layer ``name``; may not exist."""
     folder = paths.processed / name
     return folder if folder.is_dir() else paths.processed / f"{name}.parquet"
 
 
-def write_layer(paths: Paths, name: str, frame: pd.DataFrame) -> list[Path]:
+def write_layer(paths: Paths, name: str, frame: pd.DataFrame, *, record: bool = True) -> list[Path]:
     """Write ``frame`` as layer ``name`` and return the files written.
 
     A GeoDataFrame must carry a ``territory`` column; each territory is reprojected
     to its metric CRS (:data:`zonage.crs.TERRITORY_CRS`) and written to its own file.
     Rows with no geometry keep their territory. A plain DataFrame becomes one file.
+
+    With ``record`` (default) the files are also recorded in the manifest, so that
+    :func:`read_layer` accepts them; the build passes False and records them itself.
     """
     paths.processed.mkdir(parents=True, exist_ok=True)
     if not isinstance(frame, gpd.GeoDataFrame):
         target = paths.processed / f"{name}.parquet"
         with atomic_path(target) as tmp:
             frame.to_parquet(tmp, index=False)
-        return [target]
+        files = [target]
+    else:
+        files = _write_geo(paths, name, frame)
+    if record:
+        _record_direct_write(paths, name, {**summarize(frame, files), "integrity": output_records(paths, files)})
+    return files
+
+
+def _write_geo(paths: Paths, name: str, frame: gpd.GeoDataFrame) -> list[Path]:
     if TERRITORY not in frame.columns:
         raise ValueError(f"layer {name}: a GeoDataFrame needs a {TERRITORY!r} column")
     unknown = set(frame[TERRITORY].dropna()) - set(TERRITORY_CRS)
@@ -73,10 +421,33 @@ def write_layer(paths: Paths, name: str, frame: pd.DataFrame) -> list[Path]:
     return sorted(final.glob("*.parquet"))
 
 
+def write_arrays(paths: Paths, name: str, arrays: dict[str, np.ndarray], *, record: bool = True) -> Path:
+    """Write named arrays as ``processed/<name>.npz`` (compressed, atomic; recorded as :func:`write_layer`)."""
+    target = paths.processed / f"{name}.npz"
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        # allow_pickle=True is numpy's default, spelled out so that the type checker does not match **arrays to it.
+        np.savez_compressed(fh, allow_pickle=True, **arrays)
+    if record:
+        _record_direct_write(paths, name, {**summarize_arrays(arrays, target),
+                                           "integrity": output_records(paths, [target])})
+    return target
+
+
+# --------------------------------------------------------------------------- read
 def territories(paths: Paths, name: str) -> list[str]:
-    """Territories present in geographic layer ``name``."""
-    folder = paths.processed / name
-    return sorted(p.stem for p in folder.glob("*.parquet")) if folder.is_dir() else []
+    """Territories of geographic layer ``name`` as built ([] for a table or a layer never built).
+
+    Raises
+    ------
+    LayerDamagedError
+        A file of the layer is missing or does not match the build manifest.
+    """
+    out = _output(paths, name)
+    if out is None:
+        return []
+    rels = out.geo_files()
+    _check(out, rels)
+    return [Path(rel).stem for rel in rels]
 
 
 def read_layer(
@@ -87,7 +458,7 @@ def read_layer(
     crs: str | None = None,
     columns: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Read layer ``name``.
+    """Read layer ``name``, after checking its files against the build manifest.
 
     Parameters
     ----------
@@ -106,28 +477,37 @@ def read_layer(
     Raises
     ------
     LayerMissingError
-        The layer has not been built.
+        The layer has not been built (or has no such territory).
+    LayerDamagedError
+        A file it reads is missing, truncated or replaced, the manifest is missing, or
+        the layer was built by another version (see the module's *Integrity*).
     """
-    folder = paths.processed / name
-    if folder.is_dir():
-        parts = [territory] if territory else territories(paths, name)
+    out = _output(paths, name)
+    if out is None:
+        raise LayerMissingError(f"layer {name} is not built yet: run `zonage build`")
+    geo = out.geo_files()
+    if geo:
+        have = [Path(rel).stem for rel in geo]
+        if territory and territory not in have:
+            raise LayerMissingError(f"layer {name} has no territory {territory!r} (have: {have})")
+        rels = [f"{name}/{territory}.parquet"] if territory else geo
+        _check(out, rels)
         frames = []
-        for part in parts:
-            file = folder / f"{part}.parquet"
-            if not file.exists():
-                raise LayerMissingError(f"layer {name} has no territory {part!r} (have: {territories(paths, name)})")
+        for rel in rels:
             cols = None if columns is None else [*columns, "geometry"]
-            frame = gpd.read_parquet(file, columns=cols)
+            frame = gpd.read_parquet(out.base / rel, columns=cols)
             if territory is None or crs:
                 frame = frame.to_crs(crs or WGS84)
             frames.append(frame)
         if len(frames) == 1:
             return frames[0]
         return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
-    file = paths.processed / f"{name}.parquet"
-    if not file.exists():
-        raise LayerMissingError(f"layer {name} is not built yet: run `zonage build`")
-    return pd.read_parquet(file, columns=columns)
+    table = f"{name}.parquet"
+    if table not in out.records:
+        raise LayerMissingError(f"layer {name} is neither a table nor a geographic layer "
+                                f"(files: {', '.join(out.records) or 'none'})")
+    _check(out, [table])
+    return pd.read_parquet(out.base / table, columns=columns)
 
 
 def read_geo_layer(
@@ -144,6 +524,8 @@ def read_geo_layer(
     ------
     LayerMissingError
         The layer has not been built, or was built as a table without geometries.
+    LayerDamagedError
+        As :func:`read_layer`.
     """
     frame = read_layer(paths, name, territory=territory, crs=crs, columns=columns)
     if not isinstance(frame, gpd.GeoDataFrame):
@@ -151,19 +533,154 @@ def read_geo_layer(
     return frame
 
 
-def write_arrays(paths: Paths, name: str, arrays: dict[str, np.ndarray]) -> Path:
-    """Write named arrays as ``processed/<name>.npz`` (compressed, atomic)."""
-    target = paths.processed / f"{name}.npz"
-    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-        # allow_pickle=True is numpy's default, spelled out so that the type checker does not match **arrays to it.
-        np.savez_compressed(fh, allow_pickle=True, **arrays)
-    return target
-
-
 def read_arrays(paths: Paths, name: str) -> dict[str, np.ndarray]:
-    """Read the arrays written by :func:`write_arrays` (raises LayerMissingError when absent)."""
-    file = paths.processed / f"{name}.npz"
-    if not file.exists():
+    """Read the arrays written by :func:`write_arrays`, after checking the file against the manifest.
+
+    Raises
+    ------
+    LayerMissingError
+        The arrays have not been built.
+    LayerDamagedError
+        As :func:`read_layer`.
+    """
+    out = _output(paths, name)
+    rel = f"{name}.npz"
+    if out is None or rel not in out.records:
         raise LayerMissingError(f"layer {name} is not built yet: run `zonage build`")
-    with np.load(file, allow_pickle=False) as data:
+    _check(out, [rel])
+    with np.load(out.base / rel, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+# --------------------------------------------------------------------------- verify
+def entry_problems(paths: Paths, layer: str, entry: dict, *, full: bool = False) -> list[LayerProblem]:
+    """Problems of the files of one manifest entry (``manifest[layer]``), checked in ``paths.processed``."""
+    manifest_file = paths.processed / MANIFEST
+    problems: list[LayerProblem] = []
+    outputs = entry.get("outputs") if isinstance(entry, dict) else None
+    if not isinstance(outputs, dict):
+        return problems
+    for output, summary in outputs.items():
+        if not isinstance(summary, dict):
+            continue
+        problem = _format_problem(layer, output, entry, summary, manifest_file)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        out = _Output(output, layer, paths.processed, summary["integrity"])
+        for rel in out.records:
+            found = _file_problem(out, rel, full=full)
+            if found is not None:
+                problems.append(found)
+    return problems
+
+
+def verify_layers(paths: Paths, full: bool = False) -> list[LayerProblem]:
+    """Check every file of every layer the build manifest records; [] when all match.
+
+    Parameters
+    ----------
+    paths
+        Data folders.
+    full
+        Also recompute each file's whole sha256 (reads every byte; by default only the
+        presence, size and quick fingerprint are checked, as every read does).
+
+    Returns
+    -------
+    list of LayerProblem
+        One per damaged file (or per layer built by another version); a single
+        ``manifest`` problem when the manifest is missing or unreadable.
+    """
+    manifest_file = paths.processed / MANIFEST
+    try:
+        manifest = _load_manifest(manifest_file)
+    except LayerDamagedError as exc:
+        return [exc.problem]
+    if manifest is None:
+        return [LayerProblem("", "", manifest_file, "manifest",
+                             f"the build manifest {manifest_file} is missing: run `zonage build`")]
+    problems: list[LayerProblem] = []
+    for layer, entry in manifest.items():
+        problems.extend(entry_problems(paths, layer, entry, full=full))
+    return problems
+
+
+# --------------------------------------------------------------------------- leftovers
+@dataclass(frozen=True)
+class Cleanup:
+    """Temporary files and folders left by interrupted writes, found by :func:`clean_leftovers`."""
+
+    removed: list[Path]
+    kept: list[Path]  # modified less than LEFTOVER_AGE_S ago: may belong to a write in progress
+
+    def __bool__(self) -> bool:
+        return bool(self.removed or self.kept)
+
+    def message(self) -> str:
+        """One line for the user ("" when nothing was found)."""
+        parts = []
+        if self.removed:
+            parts.append(f"removed {len(self.removed)} leftover(s) of an interrupted build: "
+                         + ", ".join(p.name for p in self.removed))
+        if self.kept:
+            parts.append(f"kept {len(self.kept)} recent temporary file(s) that may belong to a write in progress: "
+                         + ", ".join(p.name for p in self.kept))
+        return "; ".join(parts)
+
+
+def leftovers(paths: Paths) -> list[Path]:
+    """Temporary files and folders of interrupted writes in ``data/processed`` and ``data/raw``.
+
+    These are the staging folders of :func:`write_layer` (``.<name>.XXXXXXXX``,
+    ``.<name>.old.XXXXXXXX``) and the ``.<file>.XXXXXXXX.part`` files of
+    :func:`zonage.io.atomic_path`. Readers never look at them.
+    """
+    found: list[Path] = []
+    if paths.processed.is_dir():
+        for entry in paths.processed.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                if _STAGING_DIR.match(entry.name):
+                    found.append(entry)
+                else:
+                    found.extend(p for p in entry.iterdir() if p.is_file() and _PART_FILE.match(p.name))
+            elif entry.is_file() and _PART_FILE.match(entry.name):
+                found.append(entry)
+    if paths.raw.is_dir():
+        found.extend(p for p in paths.raw.rglob("*.part") if p.is_file() and _PART_FILE.match(p.name))
+    return sorted(found)
+
+
+def _last_modified(path: Path) -> float:
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for child in path.rglob("*"):
+            try:
+                newest = max(newest, child.lstat().st_mtime)
+            except FileNotFoundError:
+                continue
+    return newest
+
+
+def clean_leftovers(paths: Paths, *, min_age_s: float = LEFTOVER_AGE_S) -> Cleanup:
+    """Remove the :func:`leftovers` not modified for ``min_age_s`` seconds; report what was found.
+
+    :func:`zonage.layers.pipeline.build` calls it first. Younger ones are kept (and
+    reported): they may belong to a write in progress in another process.
+    """
+    removed: list[Path] = []
+    kept: list[Path] = []
+    now = time.time()
+    for path in leftovers(paths):
+        try:
+            if now - _last_modified(path) < min_age_s:
+                kept.append(path)
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            continue  # removed meanwhile by the write it belonged to
+        removed.append(path)
+    return Cleanup(removed, kept)

@@ -21,7 +21,7 @@ import pyogrio
 from zonage.config import Paths
 from zonage.crs import WGS84
 from zonage.errors import ZonageError
-from zonage.export import _flat, format_of, write_table
+from zonage.export import _flat, format_of, inside_folder, write_table
 from zonage.io import atomic_path
 from zonage.layers.store import layer_location, read_layer, territories
 
@@ -40,7 +40,7 @@ EXTENSIONS: dict[str, str] = {"geojson": ".geojson", "gpkg": ".gpkg", "csv": ".c
 def default_output(name: str, fmt: str, territory: str | None = None, folder: str | Path = "exports") -> Path:
     """``exports/<layer>[_<territory>].<ext>``."""
     stem = f"{name}_{territory}" if territory else name
-    return Path(folder) / f"{stem}{EXTENSIONS[fmt]}"
+    return inside_folder(folder, f"{stem}{EXTENSIONS[fmt]}")
 
 
 def export_layer(
