@@ -197,6 +197,16 @@ def parse_application(text: str, name: str, *, yaml_file: bool = True) -> dict[s
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputDataError(f"{name}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    return validate_application(data, name, text=text, yaml_file=yaml_file)
+
+
+def validate_application(data: Any, name: str = "application", *, text: str = "",
+                         yaml_file: bool = False) -> dict[str, Any]:
+    """Validate an application already parsed (a mapping) into plain values.
+
+    Same checks and messages as :func:`parse_application`; ``text`` (the source, when
+    there is one) lets the messages name the line.
+    """
     if not isinstance(data, dict) or "scheme" not in data:
         raise InputDataError(f"{name}: an application is a mapping with at least a 'scheme' key")
     _refuse_computed(data, name, text, yaml_file)

@@ -1,0 +1,88 @@
+"""The public facade: each main task in a few lines, on the real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import zonage
+from zonage import Workspace
+from zonage.config import Paths
+
+ON = "2025-03-01"
+
+
+@pytest.fixture(scope="module")
+def ws(built: Paths) -> Workspace:
+    return Workspace(built.data, mirror=built.mirror, build=False)
+
+
+def test_public_names() -> None:
+    assert zonage.__all__ == ["Workspace", "__version__"]
+    assert "Workspace(" in repr(Workspace("/nonexistent-data", mirror="/nonexistent-mirror", build=False))
+
+
+def test_layer_filtered_by_region_and_departement(ws: Workspace) -> None:
+    region = ws.layer("communes", region="28")
+    assert len(region) > 2000 and set(region["region"].astype(str)) == {"28"}
+    dep = ws.layer("communes", departement="57")
+    assert len(dep) > 700 and set(dep["departement"].astype(str)) == {"57"}
+    assert dep.crs.to_epsg() == 4326  # every territory together: degrees
+    assert ws.layer("communes", departement="57", crs="EPSG:2154").crs.to_epsg() == 2154
+
+
+def test_assess_a_dataframe_keeps_every_row(ws: Workspace) -> None:
+    frame = pd.DataFrame({"nom": ["MSP de Givet", "hors de France", "sans coordonnées"],
+                          "type": ["MSP", "MSP", "MSP"],
+                          "lon": [4.8240, -30.0, None], "lat": [50.1380, 40.0, None]})
+    result = ws.assess(frame, on=ON)
+    rows = result.rows
+    assert list(rows["nom"]) == list(frame["nom"])
+    assert list(rows["status"]) == ["ok", "error", "error"]
+    assert rows.loc[0, "insee"] == "08190"  # Givet
+    assert rows.loc[0, "statut_mg"] in {"eligible", "not_eligible", "to_check"}
+    # the same answer as the batch engine called by hand
+    from zonage.eligibility import assess
+    from zonage.workflows import batch_context
+
+    context = batch_context(ws.paths)
+    direct = assess(frame, context["locator"], finess=context["finess"], crosswalk=context["crosswalk"],
+                    on=pd.Timestamp(ON).date())
+    pd.testing.assert_frame_equal(rows, direct.rows)
+
+
+def test_check_application_from_a_mapping(ws: Workspace) -> None:
+    from zonage.errors import InputDataError
+
+    application = {
+        "scheme": "400mg_volet1", "start": "2024-11-01",
+        "hospital": {"finess": "080000110"},
+        "ambulatory": {"name": "MSP (exemple)", "category": "603", "lon": 4.9403, "lat": 49.7010},
+        "doctor": {"diploma_mg": True, "thesis": True, "installed": False, "practising_in_priority_zone": False},
+    }
+    verdict = ws.check_application(application)
+    from_file = ws.check_application(Path(__file__).parents[1] / "docs/examples/application_400mg_volet1.yaml")
+    assert verdict.status == from_file.status
+    assert verdict.status in {"eligible", "not_eligible", "to_check"}
+    forged = {**application, "ambulatory": {**application["ambulatory"], "located": {"zone": "ZIP"}}}
+    with pytest.raises(InputDataError, match="computed by the tool"):
+        ws.check_application(forged)
+
+
+def test_map_and_export(ws: Workspace, tmp_path: Path) -> None:
+    fmap = ws.map("28")
+    path = ws.save_map(fmap, tmp_path / "normandie.html")
+    assert path.stat().st_size > 100_000 and "leaflet" in path.read_text(encoding="utf-8").lower()
+    written = ws.export("zoning", tmp_path / "zonage_57.gpkg", departement="57")
+    assert written[0].exists()
+
+
+def test_access_and_prioritise_of_a_region(ws: Workspace) -> None:
+    run = ws.access(region="28")
+    assert len(run.communes) > 2000 and set(run.communes["region"].astype(str)) == {"28"}
+    assert run.communes["access"].notna().all()
+    plan = ws.prioritise("28", 5, on=ON, max_per_structure=1)
+    assert len(plan.picks) == 5
+    assert plan.picks.groupby(plan.picks.columns[0]).size().max() >= 1

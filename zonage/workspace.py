@@ -1,0 +1,208 @@
+"""The public entry point for notebooks and scripts: one object that knows the data folder.
+
+>>> from zonage import Workspace
+>>> ws = Workspace("data", mirror="../shared/data")     # builds what is missing on first use
+>>> result = ws.assess("structures.csv", on="2025-03-01")  # doctest: +SKIP
+>>> result.rows[["nom", "statut_mg", "resume"]]           # doctest: +SKIP
+
+The five main tasks, each a line or two:
+
+* **eligibility of a list** — :meth:`Workspace.assess` (file or DataFrame → one row per input row);
+* **one application** — :meth:`Workspace.check_application` (YAML/JSON file or mapping);
+* **accessibility** — :meth:`Workspace.access` (2SFCA family per commune, and aggregates);
+* **where to fund posts** — :meth:`Workspace.prioritise`;
+* **maps and exports** — :meth:`Workspace.map`, :meth:`Workspace.save_map`, :meth:`Workspace.export`.
+
+Layers are read with :meth:`Workspace.layer` (filtered by région or département). The
+locator, the FINESS table and the COG crosswalk are read once and kept.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from zonage.config import Paths, resolve_paths
+
+__all__ = ["Workspace"]
+
+
+def _day(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    from zonage.rules.evaluate import _parse_date
+
+    return _parse_date(value, "on")
+
+
+class Workspace:
+    """A data folder (``data/raw``, ``data/processed``) and the tasks that run on it.
+
+    Parameters
+    ----------
+    data
+        Data folder (default ``$ZONAGE_DATA`` or ``./data``).
+    mirror
+        Mirror folder of the official files (default ``$ZONAGE_MIRROR``); the layers are
+        built from it (or downloaded, with ``download=True``) when missing.
+    download
+        Allow downloads from the official URLs when a source is missing.
+    build
+        Build the missing layers on first use (``False``: raise instead).
+    """
+
+    def __init__(self, data: str | Path | None = None, *, mirror: str | Path | None = None,
+                 download: bool = False, build: bool = True) -> None:
+        self.paths: Paths = resolve_paths(Path(data) if data is not None else None,
+                                          Path(mirror) if mirror is not None else None)
+        self.download = download
+        self.auto_build = build
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"Workspace(data={str(self.paths.data)!r}, mirror={str(self.paths.mirror)!r})"
+
+    # -- layers -----------------------------------------------------------------------------
+    def build(self, *layers: str, force: bool = False) -> list[Any]:
+        """Fetch what is missing and build the layers (nothing to do when inputs are unchanged)."""
+        from zonage.layers import all_specs
+        from zonage.layers.pipeline import build
+
+        statuses = build(all_specs(), self.paths, only=list(layers) or None, force=force, download=self.download)
+        self._ready = True
+        return statuses
+
+    def _ensure(self) -> None:
+        if not self._ready and self.auto_build:
+            self.build()
+        self._ready = True
+
+    def layer(self, name: str, *, region: str | None = None, departement: str | None = None,
+              crs: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+        """A processed layer, optionally only one région's or département's rows (INSEE codes)."""
+        from zonage.layers.store import read_layer
+        from zonage.maps.gis import _filter
+
+        self._ensure()
+        frame = read_layer(self.paths, name, crs=crs, columns=columns)
+        return _filter(frame, region, departement)
+
+    @functools.cached_property
+    def schemes(self) -> Mapping[str, Any]:
+        """The packaged schemes (:func:`zonage.rules.load_schemes`)."""
+        from zonage.rules import load_schemes
+
+        return load_schemes()
+
+    @functools.cached_property
+    def _context(self) -> dict[str, Any]:
+        from zonage.workflows import batch_context
+
+        self._ensure()
+        return batch_context(self.paths)
+
+    # -- tasks ------------------------------------------------------------------------------
+    def assess(self, table: str | Path | pd.DataFrame, *, on: date | str | None = None,
+               geocoder: str | None = None, speciality: str | None = None,
+               deficits: str | Path | pd.DataFrame | None = None, **options: Any) -> Any:
+        """Eligibility of every row of a file or DataFrame (:func:`zonage.eligibility.assess`).
+
+        ``geocoder``: ``addok`` (local), ``ban`` (national API: addresses leave the machine) or
+        ``commune`` for rows given by address; ``deficits``: deficit zones per speciality (ASTP).
+        """
+        from zonage.eligibility import assess
+        from zonage.inputs import read_table
+
+        frame = read_table(table) if not isinstance(table, pd.DataFrame) else table
+        geocoding = None
+        if geocoder is not None:
+            from zonage.geocode import default_cache_path, make_geocoder
+
+            geocoding = make_geocoder(geocoder, paths=self.paths, cache=default_cache_path(self.paths.data))
+        table_of_deficits = None
+        if deficits is not None:
+            from zonage.rules.deficits import read_deficits
+
+            table_of_deficits = read_deficits(deficits)
+        context = self._context
+        return assess(frame, context["locator"], self.schemes, finess=context["finess"],
+                      crosswalk=context["crosswalk"], on=_day(on), geocoder=geocoding, speciality=speciality,
+                      deficits=table_of_deficits, **options)
+
+    def region_structures(self, region: str, *, on: date | str | None = None) -> Any:
+        """Eligibility of the région's FINESS centres de santé, MSP and hospitals (the ``zonage run`` batch)."""
+        from zonage.workflows import region_structures
+
+        self._ensure()
+        return self.assess(region_structures(self.paths, region), on=on)
+
+    def check_application(self, application: str | Path | Mapping[str, Any], *,
+                          deficits: pd.DataFrame | None = None) -> Any:
+        """Verdict on one application (file or mapping): every condition met, failed or to check."""
+        from zonage.application_schema import validate_application
+        from zonage.applications import locate_structures, read_application
+        from zonage.rules import check_application
+
+        data = read_application(application) if not isinstance(application, Mapping) else \
+            validate_application(dict(application))
+        context = self._context
+        located = locate_structures(data, context["locator"], context["finess"])
+        return check_application(located, self.schemes, deficits=deficits)
+
+    def access(self, *, region: str | None = None, **options: Any) -> Any:
+        """Accessibility of every commune (2SFCA family, :func:`zonage.access.run.commune_accessibility`).
+
+        With ``region``, the communes table of the result is cut to that région.
+        """
+        from zonage.access.run import commune_accessibility
+
+        self._ensure()
+        run = commune_accessibility(self.paths, **options)
+        if region is not None:
+            run.communes = run.communes[run.communes["region"].astype(str) == str(region)].reset_index(drop=True)
+        return run
+
+    def prioritise(self, region: str, posts: int | Mapping[str, int], *, on: date | str | None = None,
+                   candidates: Any = None, out_of_model: bool = False, **config: Any) -> Any:
+        """Where ``posts`` posts help most (:func:`zonage.priority.study.prioritise`).
+
+        ``config``: keys of the ``[allocation]`` table (``objective``, ``max_per_structure``…).
+        """
+        from zonage.priority import load_config
+        from zonage.priority.study import prioritise
+
+        self._ensure()
+        params = load_config(overrides={"allocation": config} if config else None)
+        return prioritise(self.paths, region, posts, candidates=candidates, config=params, on=_day(on),
+                          evaluate_out_of_model=out_of_model)
+
+    def map(self, region: str | None = None, rows: Any = None, **options: Any) -> Any:
+        """The folium map of a région (or of France with ``region=None``), to show or :meth:`save_map`."""
+        from zonage.maps import national_map_html, region_map
+
+        self._ensure()
+        if region is None:
+            return national_map_html(self.paths, **options)
+        return region_map(self.paths, str(region), rows, **options)
+
+    @staticmethod
+    def save_map(fmap: Any, path: str | Path, *, cdn: bool = False) -> Path:
+        """Write a map to an HTML file (self-contained unless ``cdn``)."""
+        from zonage.maps.folium_map import save_map
+
+        return save_map(fmap, path, cdn=cdn)
+
+    def export(self, layer: str, output: str | Path, *, region: str | None = None, departement: str | None = None,
+               **options: Any) -> list[Path]:
+        """Export a layer (``zoning``: with commune polygons and a QGIS style) for QGIS or a spreadsheet."""
+        from zonage.maps.gis import export_layer, export_zoning
+
+        self._ensure()
+        if layer == "zoning":
+            return export_zoning(self.paths, output, region=region, departement=departement, **options)
+        return [export_layer(self.paths, layer, output, region=region, departement=departement, **options)]
