@@ -35,9 +35,9 @@ __all__ = ["Workspace"]
 def _day(value: date | str | None) -> date | None:
     if value is None or isinstance(value, date):
         return value
-    from zonage.rules.evaluate import _parse_date
+    from zonage.rules.coerce import parse_date
 
-    return _parse_date(value, "on")
+    return parse_date(value, "on")
 
 
 class Workspace:

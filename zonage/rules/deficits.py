@@ -72,7 +72,7 @@ def deficit_of(insee: Sequence[Any] | np.ndarray, speciality: str, table: pd.Dat
     ``speciality`` and the table's specialities are compared after the synonyms of
     ``_common.toml`` (``common``) and without accents or case.
     """
-    from zonage.rules.evaluate import _canonical
+    from zonage.rules.coerce import _canonical
 
     key = _canonical(speciality, common)
     specialities = table["speciality"].map(lambda v: _canonical(str(v), common))

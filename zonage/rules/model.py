@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from enum import IntEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -67,6 +68,29 @@ ZONE_CLASSES: tuple[str, ...] = ("ZIP", "ZAC", "ZAR", "ZV", "HZ", "QPV", "DEFICI
 #: Statuses of an answer, best first. ``not_applicable``: the scheme is not open in the
 #: structure's région, or to its kind of structure (no part of the scheme may be hosted there).
 STATUSES: tuple[str, ...] = ("eligible", "needs_review", "not_eligible", "not_applicable")
+
+
+class Status(IntEnum):
+    """An answer's status as the engine codes it in arrays (best first); ``code`` is the text of :data:`STATUSES`."""
+
+    ELIGIBLE = 0
+    NEEDS_REVIEW = 1
+    NOT_ELIGIBLE = 2
+    NOT_APPLICABLE = 3
+
+    @property
+    def code(self) -> str:
+        """Machine name (``eligible``, ``needs_review``, ``not_eligible``, ``not_applicable``)."""
+        return STATUSES[self.value]
+
+
+class KindState(IntEnum):
+    """How a role takes a structure's kind (see :func:`zonage.rules.evaluate._kind_state`)."""
+
+    ACCEPTED = 0
+    TO_CHECK = 1  # accepted subject to a check the seeds ask for
+    UNKNOWN = 2  # the kind is not known: may be one the role accepts
+    REFUSED = 4
 
 #: Tests a doctor-profile condition may use (see :class:`Condition`).
 CONDITION_TESTS: tuple[str, ...] = (
