@@ -3,9 +3,9 @@
 The packaged defaults are ``zonage/priority/config/default.toml`` (every key is
 documented there). A planner's file holds only what it changes: it is deep-merged on
 top of the defaults (tables merge, values and arrays replace), then everything is
-checked: unknown keys, wrong types, weights < 0, thresholds out of order, caps outside
-0–1, unknown choices. Any problem raises :class:`PriorityConfigError` naming the file,
-the key path (``simulation.caps.regions.44``) and what is wrong.
+checked with pydantic models (:mod:`zonage.settings`): unknown keys, wrong types, weights
+< 0, thresholds out of order, caps outside 0–1, unknown choices. Any problem raises
+:class:`PriorityConfigError` naming the file, the key path (``simulation.caps.regions.44``) and what is wrong.
 
 File layout::
 
@@ -27,17 +27,17 @@ File layout::
 
 from __future__ import annotations
 
-import copy
-import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
 
 from zonage.errors import ZonageError
+from zonage.settings import StrictModel, deep_merge, read_toml, validate
 
 __all__ = [
     "CRITERIA",
@@ -184,234 +184,197 @@ def default_config_path() -> Path:
     return Path(str(resources.files("zonage.priority").joinpath("config/default.toml")))
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise PriorityConfigError(f"{path}: no such parameter file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PriorityConfigError(f"{path}: not valid TOML: {exc}") from None
+class _Criterion(StrictModel):
+    weight: float = Field(ge=0)
+    direction: Literal["lower", "higher"]
 
 
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+_CriterionName = Literal["apl", "gp_density", "population", "qpv_population", "n_qpv", "gap"]
 
 
-class _Reader:
-    """Typed access to a nested dict, raising errors that name the file and key path."""
+class _Scoring(StrictModel):
+    normalisation: Literal["rank", "minmax"]
+    gap_threshold: float = Field(gt=0)
+    consultations_per_gp: float = Field(gt=0)
+    density_per: float = Field(gt=0)
+    min_coverage: float = Field(ge=0, le=1)
+    criteria: dict[_CriterionName, _Criterion]
 
-    def __init__(self, data: Mapping[str, Any], where: str) -> None:
-        self.data = data
-        self.where = where
 
-    def fail(self, key: str, problem: str) -> PriorityConfigError:
-        return PriorityConfigError(f"{self.where}: {key}: {problem}")
+class _Caps(StrictModel):
+    default: float = Field(ge=0, le=1)
+    regions: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
 
-    def table(self, key: str) -> dict[str, Any]:
-        node: Any = self.data
-        for part in key.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                raise self.fail(key, "missing table")
-            node = node[part]
-        if not isinstance(node, Mapping):
-            raise self.fail(key, f"expected a table, got {type(node).__name__}")
-        return dict(node)
 
-    def only(self, key: str, allowed: set[str]) -> None:
-        unknown = sorted(set(self.table(key)) - allowed)
-        if unknown:
-            raise self.fail(f"{key}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+class _Margin(StrictModel):
+    enabled: bool
+    share: float = Field(ge=0, le=1)
+    order: Literal["apl_asc", "qpv_first"]
+    fill: Literal["stop", "skip"]
 
-    def value(self, key: str) -> Any:
-        table, _, name = key.rpartition(".")
-        node = self.table(table) if table else dict(self.data)
-        if name not in node:
-            raise self.fail(key, "missing value")
-        return node[name]
 
-    def number(self, key: str, *, low: float | None = None, high: float | None = None,
-               strict_low: bool = False) -> float:
-        value = self.value(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(key, f"expected a number, got {value!r}")
-        if low is not None and (value < low or (strict_low and value == low)):
-            raise self.fail(key, f"{value!r} must be {'>' if strict_low else '≥'} {low}")
-        if high is not None and value > high:
-            raise self.fail(key, f"{value!r} must be ≤ {high}")
-        return float(value)
+class _Simulation(StrictModel):
+    zip_max: float = Field(ge=0)
+    vivier_max: float = Field(ge=0)
+    territory: Literal["bv2012", "commune"]
+    arrondissements: bool
+    vivier_order: Literal["apl_asc"]
+    vivier_fill: Literal["stop", "skip"]
+    vivier_rest: Literal["ZAC", "ZV"]
+    caps: _Caps
+    margin: _Margin
 
-    def integer(self, key: str) -> int:
-        value = self.value(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"expected an integer, got {value!r}")
+
+_Class = Literal["ZIP", "ZAC", "ZAR", "ZV", "HZ", "unknown"]
+
+
+class _Comparison(StrictModel):
+    class_map: dict[_Class, _Class]
+
+
+class _Data(StrictModel):
+    apl_year: int = Field(ge=2000, le=2100)
+    apl_column: Literal["apl_65", "apl"]
+    apl_weight: Literal["pop_std", "population"]
+
+
+_Names = Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)]
+
+
+class _Costs(StrictModel):
+    default: float = Field(gt=0)
+    schemes: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+
+
+class _Allocation(StrictModel):
+    baseline: Literal["engine", "drees"]
+    apl_year: int = Field(ge=2015, le=2100)
+    objective: str
+    objective_weights: tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)],
+                             Annotated[float, Field(ge=0)]]
+    models: _Names
+    threshold: float = Field(gt=0)
+    consultations_per_post: float = Field(gt=0)
+    consultations_per_gp: float = Field(gt=0)
+    demand: Literal["pop_std", "population"]
+    method: Literal["e2sfca", "2sfca"]
+    decay: str
+    cutoff: float = Field(gt=0)
+    schemes: _Names
+    statuses: tuple[Literal["eligible", "needs_review", "not_eligible"], ...] = Field(min_length=1)
+    max_per_structure: int = Field(ge=0)
+    min_per_departement: int = Field(ge=0)
+    budget: float = Field(ge=0)
+    territory: Literal["bv2012", "commune", "epci", "departement"]
+    naive_apl: Literal["engine", "drees"]
+    exclude_names: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    costs: _Costs
+
+    @field_validator("objective")
+    @classmethod
+    def _objective(cls, value: str) -> str:
+        from zonage.priority.objectives import OBJECTIVES
+
+        if value not in OBJECTIVES:
+            raise ValueError(f"{value!r} is not one of {', '.join(OBJECTIVES)}")
         return value
 
-    def flag(self, key: str) -> bool:
-        value = self.value(key)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {value!r}")
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from zonage.priority.ensemble import DEFAULT_ENSEMBLE
+
+        known = [m.name for m in DEFAULT_ENSEMBLE]
+        wrong = [v for v in value if v not in known]
+        if wrong:
+            raise ValueError(f"{wrong[0]!r} is not one of {', '.join(known)}")
         return value
 
-    def choice(self, key: str, choices: tuple[str, ...]) -> str:
-        value = self.value(key)
-        if value not in choices:
-            raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
-        return str(value)
-
-    def strings(self, key: str, *, choices: tuple[str, ...] | None = None) -> tuple[str, ...]:
-        value = self.value(key)
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(key, f"expected a non-empty list of names, got {value!r}")
+    @field_validator("models", "schemes", "statuses")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(value)) != len(value):
-            raise self.fail(key, f"{value!r} names an item twice")
-        if choices is not None:
-            wrong = [v for v in value if v not in choices]
-            if wrong:
-                raise self.fail(key, f"{wrong[0]!r} is not one of {', '.join(choices)}")
-        return tuple(value)
+            raise ValueError(f"{list(value)!r} names an item twice")
+        return value
+
+    @field_validator("objective_weights")
+    @classmethod
+    def _weights(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not any(w > 0 for w in value):
+            raise ValueError(f"expected three weights ≥ 0, one > 0, got {list(value)!r}")
+        return value
+
+    @field_validator("decay")
+    @classmethod
+    def _decay(cls, value: str) -> str:
+        from zonage.access.decay import parse_decay
+
+        parse_decay(value)  # ValueError names what is wrong
+        return value
+
+
+class _File(StrictModel):
+    data: _Data
+    scoring: _Scoring
+    simulation: _Simulation
+    comparison: _Comparison
+    allocation: _Allocation | None = None
+
+
+def _lists_as_tuples(value: Any) -> Any:
+    """TOML arrays as tuples (strict pydantic takes a tuple field from a tuple only)."""
+    if isinstance(value, Mapping):
+        return {k: _lists_as_tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_lists_as_tuples(v) for v in value)
+    return value
 
 
 def _build(data: Mapping[str, Any], where: str) -> PriorityConfig:
-    r = _Reader(data, where)
-    unknown = sorted(set(data) - {"data", "scoring", "simulation", "comparison", "allocation"})
-    if unknown:
-        raise r.fail(unknown[0], "unknown table (allowed: allocation, comparison, data, scoring, simulation)")
-    r.only("data", {"apl_year", "apl_column", "apl_weight"})
-    r.only("scoring", {"normalisation", "gap_threshold", "consultations_per_gp", "density_per", "min_coverage",
-                         "criteria"})
-    r.only("simulation", {"zip_max", "vivier_max", "territory", "arrondissements", "vivier_order", "vivier_fill",
-                          "vivier_rest", "caps", "margin"})
-    r.only("simulation.caps", {"default", "regions"})
-    r.only("simulation.margin", {"enabled", "share", "order", "fill"})
-    r.only("comparison", {"class_map"})
+    """Validate the merged parameters (:mod:`zonage.settings`) into the frozen configuration."""
+    parsed = validate(_File, _lists_as_tuples(data), where, error=PriorityConfigError)
+    scoring, simulation = parsed.scoring, parsed.simulation
 
-    criteria = []
-    for name in r.table("scoring.criteria"):
-        key = f"scoring.criteria.{name}"
-        if name not in CRITERIA:
-            raise r.fail(key, f"unknown criterion (known: {', '.join(CRITERIA)})")
-        r.only(key, {"weight", "direction"})
-        criteria.append(Criterion(name, r.number(f"{key}.weight", low=0.0), r.choice(f"{key}.direction", _DIRECTIONS)))
-    if not any(c.weight > 0 for c in criteria):
-        raise r.fail("scoring.criteria", "at least one criterion needs a weight > 0")
-    scoring = ScoringConfig(
-        normalisation=r.choice("scoring.normalisation", _NORMALISATIONS),
-        gap_threshold=r.number("scoring.gap_threshold", low=0.0, strict_low=True),
-        consultations_per_gp=r.number("scoring.consultations_per_gp", low=0.0, strict_low=True),
-        density_per=r.number("scoring.density_per", low=0.0, strict_low=True),
-        min_coverage=r.number("scoring.min_coverage", low=0.0, high=1.0),
-        criteria=tuple(criteria),
+    def fail(key: str, problem: str) -> PriorityConfigError:
+        return PriorityConfigError(f"{where}: {key}: {problem}")
+
+    if not any(c.weight > 0 for c in scoring.criteria.values()):
+        raise fail("scoring.criteria", "at least one criterion needs a weight > 0")
+    if not simulation.zip_max < simulation.vivier_max:
+        raise fail("simulation.vivier_max",
+                   f"{simulation.vivier_max!r} must be greater than zip_max ({simulation.zip_max!r})")
+    a = parsed.allocation
+    allocation = AllocationConfig() if a is None else AllocationConfig(
+        baseline=a.baseline, apl_year=a.apl_year, objective=a.objective,
+        objective_weights=tuple(float(w) for w in a.objective_weights),  # type: ignore[arg-type]
+        models=a.models, threshold=a.threshold, consultations_per_post=a.consultations_per_post,
+        consultations_per_gp=a.consultations_per_gp, demand=a.demand, method=a.method, decay=a.decay,
+        cutoff=a.cutoff, schemes=a.schemes, statuses=a.statuses, max_per_structure=a.max_per_structure,
+        min_per_departement=a.min_per_departement, budget=a.budget, territory=a.territory,
+        naive_apl=a.naive_apl, exclude_names=a.exclude_names, cost_default=a.costs.default,
+        costs=MappingProxyType(dict(a.costs.schemes)),
     )
-
-    zip_max = r.number("simulation.zip_max", low=0.0)
-    vivier_max = r.number("simulation.vivier_max", low=0.0)
-    if not zip_max < vivier_max:
-        raise r.fail("simulation.vivier_max", f"{vivier_max!r} must be greater than zip_max ({zip_max!r})")
-    caps: dict[str, float] = {}
-    for region in r.table("simulation.caps.regions"):
-        caps[str(region)] = r.number(f"simulation.caps.regions.{region}", low=0.0, high=1.0)
-    simulation = SimulationConfig(
-        zip_max=zip_max,
-        vivier_max=vivier_max,
-        territory=r.choice("simulation.territory", _TERRITORIES),
-        arrondissements=r.flag("simulation.arrondissements"),
-        vivier_order=r.choice("simulation.vivier_order", _ORDERS),
-        vivier_fill=r.choice("simulation.vivier_fill", _FILLS),
-        vivier_rest=r.choice("simulation.vivier_rest", _RESTS),
-        cap_default=r.number("simulation.caps.default", low=0.0, high=1.0),
-        caps=MappingProxyType(caps),
-        margin_enabled=r.flag("simulation.margin.enabled"),
-        margin_share=r.number("simulation.margin.share", low=0.0, high=1.0),
-        margin_order=r.choice("simulation.margin.order", _MARGIN_ORDERS),
-        margin_fill=r.choice("simulation.margin.fill", _FILLS),
-    )
-
-    class_map = r.table("comparison.class_map")
-    for source, target in class_map.items():
-        if source not in _CLASSES or target not in _CLASSES:
-            raise r.fail(f"comparison.class_map.{source}", f"classes must be among {', '.join(_CLASSES)}")
-
-    allocation = _allocation(r) if "allocation" in data else AllocationConfig()
-
-    apl_year = r.integer("data.apl_year")
-    if not 2000 <= apl_year <= 2100:
-        raise r.fail("data.apl_year", f"{apl_year} is not a plausible year")
     return PriorityConfig(
-        apl_year=apl_year,
-        apl_column=r.choice("data.apl_column", _APL_COLUMNS),
-        apl_weight=r.choice("data.apl_weight", _APL_WEIGHTS),
-        scoring=scoring,
-        simulation=simulation,
-        class_map=MappingProxyType({str(k): str(v) for k, v in class_map.items()}),
+        apl_year=parsed.data.apl_year,
+        apl_column=parsed.data.apl_column,
+        apl_weight=parsed.data.apl_weight,
+        scoring=ScoringConfig(
+            normalisation=scoring.normalisation, gap_threshold=scoring.gap_threshold,
+            consultations_per_gp=scoring.consultations_per_gp, density_per=scoring.density_per,
+            min_coverage=scoring.min_coverage,
+            criteria=tuple(Criterion(name, c.weight, c.direction) for name, c in scoring.criteria.items()),
+        ),
+        simulation=SimulationConfig(
+            zip_max=simulation.zip_max, vivier_max=simulation.vivier_max, territory=simulation.territory,
+            arrondissements=simulation.arrondissements, vivier_order=simulation.vivier_order,
+            vivier_fill=simulation.vivier_fill, vivier_rest=simulation.vivier_rest,
+            cap_default=simulation.caps.default, caps=MappingProxyType(dict(simulation.caps.regions)),
+            margin_enabled=simulation.margin.enabled, margin_share=simulation.margin.share,
+            margin_order=simulation.margin.order, margin_fill=simulation.margin.fill,
+        ),
+        class_map=MappingProxyType({str(k): str(v) for k, v in parsed.comparison.class_map.items()}),
         raw=MappingProxyType(dict(data)),
         allocation=allocation,
-    )
-
-
-def _allocation(r: _Reader) -> AllocationConfig:
-    """Read and check the ``[allocation]`` table."""
-    from zonage.access.decay import parse_decay
-
-    r.only("allocation", {"baseline", "apl_year", "objective", "objective_weights", "models", "threshold",
-                          "consultations_per_post", "consultations_per_gp", "demand",
-                          "method", "decay", "cutoff", "schemes", "statuses", "max_per_structure",
-                          "min_per_departement", "budget", "territory", "naive_apl", "exclude_names", "costs"})
-    r.only("allocation.costs", {"default", "schemes"})
-    decay = r.value("allocation.decay")
-    if not isinstance(decay, str):
-        raise r.fail("allocation.decay", f"expected a decay name, got {decay!r}")
-    try:
-        parse_decay(decay)
-    except ValueError as exc:
-        raise r.fail("allocation.decay", str(exc)) from None
-    counts = {}
-    for key in ("max_per_structure", "min_per_departement"):
-        counts[key] = r.integer(f"allocation.{key}")
-        if counts[key] < 0:
-            raise r.fail(f"allocation.{key}", f"{counts[key]!r} must be ≥ 0 (0: none)")
-    costs = {str(scheme): r.number(f"allocation.costs.schemes.{scheme}", low=0.0, strict_low=True)
-             for scheme in r.table("allocation.costs.schemes")}
-    from zonage.priority.ensemble import DEFAULT_ENSEMBLE
-    from zonage.priority.objectives import OBJECTIVES
-
-    weights = r.value("allocation.objective_weights")
-    if (not isinstance(weights, list) or len(weights) != 3
-            or not all(isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in weights)
-            or not any(w > 0 for w in weights)):
-        raise r.fail("allocation.objective_weights", f"expected three weights ≥ 0, one > 0, got {weights!r}")
-    apl_year = r.integer("allocation.apl_year")
-    if not 2015 <= apl_year <= 2100:
-        raise r.fail("allocation.apl_year", f"{apl_year!r} is not a plausible APL year")
-    return AllocationConfig(
-        baseline=r.choice("allocation.baseline", _BASELINES),
-        apl_year=apl_year,
-        objective=r.choice("allocation.objective", OBJECTIVES),
-        objective_weights=(float(weights[0]), float(weights[1]), float(weights[2])),
-        models=r.strings("allocation.models", choices=tuple(m.name for m in DEFAULT_ENSEMBLE)),
-        threshold=r.number("allocation.threshold", low=0.0, strict_low=True),
-        consultations_per_post=r.number("allocation.consultations_per_post", low=0.0, strict_low=True),
-        consultations_per_gp=r.number("allocation.consultations_per_gp", low=0.0, strict_low=True),
-        demand=r.choice("allocation.demand", _DEMANDS),
-        method=r.choice("allocation.method", _ALLOCATION_METHODS),
-        decay=decay,
-        cutoff=r.number("allocation.cutoff", low=0.0, strict_low=True),
-        schemes=r.strings("allocation.schemes"),
-        statuses=r.strings("allocation.statuses", choices=_STATUSES),
-        max_per_structure=counts["max_per_structure"],
-        min_per_departement=counts["min_per_departement"],
-        budget=r.number("allocation.budget", low=0.0),
-        territory=r.choice("allocation.territory", _ALLOCATION_TERRITORIES),
-        naive_apl=r.choice("allocation.naive_apl", _BASELINES),
-        exclude_names=() if r.value("allocation.exclude_names") == [] else r.strings("allocation.exclude_names"),
-        cost_default=r.number("allocation.costs.default", low=0.0, strict_low=True),
-        costs=MappingProxyType(costs),
     )
 
 
@@ -437,16 +400,16 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
         A file is missing or not TOML, or a key is unknown, of the wrong type or out of range.
     """
     default = default_config_path()
-    data = _read_toml(default)
+    data = read_toml(default, error=PriorityConfigError)
     sources = [str(default)]
     where = str(default)
     if path is not None:
-        extra = _read_toml(Path(path))
-        data = _merge(data, extra)
+        extra = read_toml(Path(path), error=PriorityConfigError)
+        data = deep_merge(data, extra)
         sources.append(str(path))
         where = str(path)
     if overrides:
-        data = _merge(data, overrides)
+        data = deep_merge(data, overrides)
         sources.append("overrides")
         where = f"{where} + overrides"
     return replace(_build(data, where), sources=tuple(sources))

@@ -38,7 +38,6 @@ from __future__ import annotations
 import copy
 import re
 import string
-import tomllib
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, datetime
@@ -69,6 +68,7 @@ from zonage.rules.model import (
     ZoneRule,
     ZoningOrder,
 )
+from zonage.settings import deep_merge, read_toml
 
 __all__ = ["COMMON_FILE", "apply_overrides", "load_schemes", "packaged_dir"]
 
@@ -256,24 +256,7 @@ def _check_choice(table: _Table, key: str, value: str, pattern: re.Pattern | Non
 
 
 def _read_toml(path: Path | Any, name: str) -> dict:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{name}: not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise RulesError(f"{name}: cannot read: {exc}") from exc
-
-
-def deep_merge(base: dict, patch: dict) -> dict:
-    """``patch`` merged into a copy of ``base``: tables merge recursively, other values replace."""
-    out = copy.deepcopy(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    return read_toml(path, name, error=RulesError)
 
 
 # -- templates ---------------------------------------------------------------------------------
