@@ -12,9 +12,9 @@ import pandas as pd
 
 from zonage.config import Paths
 from zonage.eligibility import BatchResult, assess
-from zonage.errors import ZonageError
 from zonage.layers.store import read_layer
 from zonage.locate import Locator
+from zonage.regions import require_region
 from zonage.rules import Scheme
 
 #: FINESS categories of the structures that host posts: centres de santé, MSP, hospitals.
@@ -34,10 +34,7 @@ def region_structures(paths: Paths, region: str, categories: Sequence[str] = tup
     ``commune``, ``categetab``, ``libcategetab``: the batch then looks each FINESS
     number up, as it would for a planner's own list.
     """
-    deps = read_layer(paths, "departements", columns=["departement", "region"])
-    wanted = set(deps.loc[deps["region"] == str(region), "departement"])
-    if not wanted:
-        raise ZonageError(f"unknown région {region!r}: expected an INSEE région code such as 44 (Grand Est)")
+    wanted = set(require_region(region).departements)
     finess = read_layer(paths, "finess", columns=["nofinesset", "rs", "adresse", "code_postal", "commune",
                                                   "categetab", "libcategetab", "dep"])
     chosen = finess[finess["dep"].isin(wanted) & finess["categetab"].isin(list(categories))]

@@ -52,12 +52,11 @@ from zonage.priority.allocation import (
 from zonage.priority.config import AllocationConfig, PriorityConfig, load_config
 from zonage.priority.ensemble import TravelModel, ensemble_by_name
 from zonage.priority.objectives import Objective, make_objective, measures, rooms_of
+from zonage.regions import require_region
 
 __all__ = ["MEASURES", "Prioritisation", "RegionInputs", "model_problems", "out_of_model", "prioritise",
            "region_inputs"]
 
-#: Overseas régions → territory of their communes (every other région: ``metro``).
-REGION_TERRITORY: Mapping[str, str] = {"01": "971", "02": "972", "03": "973", "04": "974", "06": "976"}
 #: The three measures every plan is judged on (gains; see :func:`zonage.priority.objectives.measures`).
 MEASURES: tuple[str, ...] = ("consultations_under", "shortfall_squared", "lifted")
 MEASURE_FR: Mapping[str, str] = {
@@ -180,10 +179,10 @@ def region_inputs(paths: Paths, region: str, config: PriorityConfig, posts: Mapp
     from zonage.priority.scoring import aggregate_territories, load_inputs
 
     a: AllocationConfig = config.allocation
-    region = str(region)
+    known = require_region(region)
+    region, territory = known.code, known.territory
     schemes = list(posts)
     models = list(models or ensemble_by_name(a.models))
-    territory = REGION_TERRITORY.get(region, "metro")
     communes = read_layer(paths, "communes", territory=territory, columns=[
         "insee", "nom", "population", "departement", "departement_nom", "region", "region_nom", "bv2012",
         "epci_siren"])

@@ -46,6 +46,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from zonage.regions import REGIONS
 from zonage.rules.model import (
     CONDITION_TESTS,
     FUNDING_KINDS,
@@ -58,7 +59,6 @@ from zonage.rules.model import (
     Override,
     Posts,
     QpvGeneration,
-    Region,
     Role,
     RulesError,
     Scheme,
@@ -302,11 +302,7 @@ def _build_common(raw: dict, name: str, paths: tuple[str, ...], *, partial: bool
         start = t.day("from")
         generations.append(QpvGeneration(g, start, t.day("from_overseas", start)))
         t.finish()
-    regions = {}
-    for code, t in top.entries("regions", {}, pattern=_REGION, what="région code").items():
-        regions[code] = Region(code, t.text("name"), t.texts("departements", pattern=re.compile(r"^(\d{2,3}|2A|2B)$")),
-                               bool(t.boolean("overseas", False)))
-        t.finish()
+    regions = dict(REGIONS)  # one région table for the package: zonage.regions
     specialities_t = top.table("specialities", {})
     specialities: dict[str, tuple[str, ...]] = {}
     if specialities_t is not None:

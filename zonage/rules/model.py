@@ -11,8 +11,6 @@ interprets these objects; :mod:`zonage.rules.load` builds and validates them.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,12 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from zonage.errors import ZonageError
-
-
-def _name_key(text: str) -> str:
-    """Lower-case ASCII letters and digits only (région names compared this way)."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "", plain)
+from zonage.regions import Region, region_code
 
 __all__ = [
     "APPLICATION_CODES",
@@ -399,16 +392,6 @@ class ZoningOrder:
 
 
 @dataclass(frozen=True)
-class Region:
-    """An INSEE région: code, name and départements."""
-
-    code: str
-    name: str
-    departements: tuple[str, ...]
-    overseas: bool = False
-
-
-@dataclass(frozen=True)
 class Common:
     """Settings shared by all schemes (``_common.toml``): templates, labels, QPV dates, régions."""
 
@@ -435,20 +418,8 @@ class Common:
 
     def region_code(self, value: object) -> str | None:
         """INSEE code of a région given by code (``28``, ``"2"`` → ``"02"``) or by name; None if unknown."""
-        if value is None:
-            return None
-        text = str(value).strip()
-        if isinstance(value, float) and value.is_integer():
-            text = str(int(value))
-        if text.isdigit() and len(text) < 2:
-            text = text.zfill(2)
-        if text in self.regions:
-            return text
-        key = _name_key(text)
-        for code, region in self.regions.items():
-            if _name_key(region.name) == key:
-                return code
-        return None
+        code = region_code(value)
+        return code if code in self.regions else None
 
     def departement_regions(self) -> dict[str, str]:
         """Département code → région code."""

@@ -29,6 +29,7 @@ import pyogrio
 
 from zonage.crs import TERRITORY_CRS, WGS84
 from zonage.errors import SourceFormatError
+from zonage.regions import DEPARTEMENT_REGION
 
 #: Columns of every QPV reader's output.
 QPV_COLUMNS: tuple[str, ...] = (
@@ -41,28 +42,6 @@ QPV_COMMUNES_COLUMNS: tuple[str, ...] = ("code_qp", "lib_qp", "insee_com", "lib_
 
 #: Code prefix of each QPV generation (``QP`` 2015, ``QN`` 2024).
 GENERATION_PREFIX: dict[str, int] = {"QP": 2015, "QN": 2024}
-
-_REGION_DEPARTEMENTS: dict[str, tuple[str, ...]] = {
-    "01": ("971",), "02": ("972",), "03": ("973",), "04": ("974",), "06": ("976",),
-    "11": ("75", "77", "78", "91", "92", "93", "94", "95"),
-    "24": ("18", "28", "36", "37", "41", "45"),
-    "27": ("21", "25", "39", "58", "70", "71", "89", "90"),
-    "28": ("14", "27", "50", "61", "76"),
-    "32": ("02", "59", "60", "62", "80"),
-    "44": ("08", "10", "51", "52", "54", "55", "57", "67", "68", "88"),
-    "52": ("44", "49", "53", "72", "85"),
-    "53": ("22", "29", "35", "56"),
-    "75": ("16", "17", "19", "23", "24", "33", "40", "47", "64", "79", "86", "87"),
-    "76": ("09", "11", "12", "30", "31", "32", "34", "46", "48", "65", "66", "81", "82"),
-    "84": ("01", "03", "07", "15", "26", "38", "42", "43", "63", "69", "73", "74"),
-    "93": ("04", "05", "06", "13", "83", "84"),
-    "94": ("2A", "2B"),
-}
-
-#: Département code → region code (regions of 2016).
-DEPARTEMENT_REGION: dict[str, str] = {
-    dep: reg for reg, deps in _REGION_DEPARTEMENTS.items() for dep in deps
-}
 
 #: Accepted spellings of the ANCT schema's fields (lower case) → harmonised name.
 _ANCT_ALIASES: dict[str, tuple[str, ...]] = {
@@ -175,7 +154,7 @@ def _harmonise(
     dep = normalise_departement(departement) if departement is not None else None
     dep = departement_of_code(code) if dep is None else dep.fillna(departement_of_code(code))
     reg = region.astype("string").str.strip() if region is not None else None
-    reg_from_dep = dep.map(DEPARTEMENT_REGION).astype("string")
+    reg_from_dep = dep.map(dict(DEPARTEMENT_REGION)).astype("string")
     reg = reg_from_dep if reg is None else reg.str.zfill(2).fillna(reg_from_dep)
     out = gpd.GeoDataFrame({
         "code_qp": code,
