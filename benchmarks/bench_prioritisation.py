@@ -18,6 +18,10 @@ Printed: the mean and the minimum over held-out models of the ratio plan / naive
 
 ``--exact``: the greedy's gap to the exact optimum (MILP, HiGHS) on the reference model and
 on the whole ensemble, for the configured objective.
+
+``--road-times``: also judge the plan (optimised on all six straight-line models) and the naive
+rule on the real road times of the Alpes-Maritimes (``$ZONAGE_MIRROR/access06``, testing use only:
+see ``benchmarks/road_times.py``), straight lines elsewhere; meaningful for PACA (``--region 93``).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ def main() -> None:
     parser.add_argument("--date", default="2025-03-01")
     parser.add_argument("--exact", action="store_true")
     parser.add_argument("--max-per-structure", type=int, default=None)
+    parser.add_argument("--road-times", action="store_true")
     args = parser.parse_args()
     regions = args.region or ["44", "28"]
     sizes = args.posts or [10, 40, 100]
@@ -73,6 +78,8 @@ def main() -> None:
             for m in MEASURES:
                 line[f"{m}_mean"] = round(float(greedy[f"{m}_ratio"].mean()), 3)
                 line[f"{m}_min"] = round(float(greedy[f"{m}_ratio"].min()), 3)
+            if args.road_times:
+                line.update(_judged_on_roads(paths, inputs, config, goal, problems, models, constraints))
             rows_out.append(line)
             print(pd.DataFrame([line]).to_string(index=False), flush=True)
             if args.exact:
@@ -92,6 +99,28 @@ def main() -> None:
                           "rows", flush=True)
     print()
     print(pd.DataFrame(rows_out).to_string(index=False))
+
+
+def _judged_on_roads(paths, inputs, config, goal, problems, models, constraints) -> dict:
+    """Plan (all six models) and naive rule judged on real road times where the 06 table covers."""
+    from road_times import commune_road_times, road_problem
+
+    from zonage.priority.study import plan_measures
+
+    road, covered = commune_road_times(paths.mirror / "access06")
+    problem, coverage = road_problem(inputs, config, goal, models[0], road, covered)
+    stacked = stack_problems(problems, goal)
+    greedy = allocate(stacked, constraints, check_engine=False)
+    naive = naive_allocation(stacked, constraints, inputs.territories["apl"])
+    ours = plan_measures(problem, greedy.posts.sum(axis=1).to_numpy(dtype="float64"))
+    theirs = plan_measures(problem, naive.posts.sum(axis=1).to_numpy(dtype="float64"))
+    out = dict(coverage)
+    for m in MEASURES:
+        out[f"{m}_roads"] = round(ours[m] / theirs[m], 3) if theirs[m] > 0 else float("nan")
+    in_06 = inputs.candidates["insee"].astype(str).isin(covered)
+    out["posts_in_covered"] = int(greedy.posts.sum(axis=1)[in_06.to_numpy()].sum())
+    out["naive_posts_in_covered"] = int(naive.posts.sum(axis=1)[in_06.to_numpy()].sum())
+    return out
 
 
 if __name__ == "__main__":

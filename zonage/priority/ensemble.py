@@ -15,7 +15,8 @@ stays a MILP), whereas the worst case is not submodular and would let one odd mo
 dictate every post. The spread (min–max over the models) is reported with every plan.
 
 The Alpes-Maritimes OD table of the mirror (real road times, IRIS level) covers one
-département of PACA only: it is not a member for Grand Est or Normandie.
+département of PACA only and carries no licence (testing use): it is not a member; it
+judges PACA plans in ``benchmarks/bench_prioritisation.py --road-times`` (BENCHMARKS.md).
 """
 
 from __future__ import annotations
