@@ -566,7 +566,7 @@ def test_candidates_are_sites_of_the_post_not_partners() -> None:
          "role_400mg_volet1": ["ambulatoire", "ambulatoire", "hospitalier", "hospitalier"],
          "statut_400mg_volet2": ["not_applicable", "eligible", "eligible", "not_eligible"],
          "role_400mg_volet2": ["ambulatoire"] * 4},
-        geometry=[shapely.Point(6.17, 49.12)] * 4, crs=4326,
+        geometry=[shapely.Point(6.17 + k / 100, 49.12) for k in range(4)], crs=4326,
     )
     communes = pd.DataFrame({"insee": ["57463"], "departement": ["57"], "region": ["44"], "bv2012": ["57463"]})
     kept, dropped = _candidates(rows, [V1, V2], ["eligible"], communes, "44", "bv2012")
@@ -575,3 +575,28 @@ def test_candidates_are_sites_of_the_post_not_partners() -> None:
     assert dropped["eligible as site for none of the schemes"] == 2
     by_name, dropped = _candidates(rows, [V1, V2], ["eligible"], communes, "44", "bv2012", ("medical",))
     assert by_name["finess"].tolist() == ["3"] and dropped["excluded by name"] == 1
+
+
+def test_establishments_of_one_site_are_one_candidate() -> None:
+    """A hospital campus holds several FINESS establishments: one post per site, not one per number."""
+    import geopandas as gpd
+    import shapely
+
+    from zonage.priority.study import _candidates
+
+    campus = shapely.Point(6.1000, 49.1000)
+    rows = gpd.GeoDataFrame(
+        {"finess": ["1", "2", "3", "4"],
+         "nom": ["CH DIGNE", "CH SPE PSY DIGNE", "MSP DU CAMPUS", "HOPITAL DE JOUR"],
+         "categetab": ["355", "355", "603", "355"], "insee": ["57463"] * 4, "status": ["ok"] * 4,
+         "statut_400mg_volet1": ["eligible"] * 4, "statut_400mg_volet2": ["eligible", "eligible", "eligible",
+                                                                             "not_eligible"]},
+        # 1, 2, 3 within 25 m of each other (the same campus); 4 one kilometre away
+        geometry=[campus, shapely.Point(6.1001, 49.1001), shapely.Point(6.1002, 49.1000),
+                  shapely.Point(6.1137, 49.1000)], crs=4326,
+    )
+    communes = pd.DataFrame({"insee": ["57463"], "departement": ["57"], "region": ["44"], "bv2012": ["57463"]})
+    kept, dropped = _candidates(rows, [V1, V2], ["eligible"], communes, "44", "bv2012")
+    assert kept["finess"].tolist() == ["3", "4"]  # the MSP stands for the campus (eligible for both, MSP first)
+    assert kept.loc["3", "meme_site"] == "1 CH DIGNE; 2 CH SPE PSY DIGNE" and kept.loc["4", "meme_site"] == ""
+    assert dropped["same site as another candidate"] == 2

@@ -99,6 +99,50 @@ def _near(points: np.ndarray, targets: np.ndarray, radius: float) -> np.ndarray:
     return np.isfinite(distance)
 
 
+#: Candidates closer than this (metres) are one site: a post there has the same catchment whichever
+#: FINESS establishment hosts it (a hospital campus holds several: CH, psychiatric CH, day hospital…).
+SITE_METRES = 25.0
+_SITE_ORDER = {"603": 0, "124": 1}  # MSP, centre de santé before hospitals when one must stand for the site
+
+
+def _one_per_site(frame: gpd.GeoDataFrame, schemes: Sequence[str],
+                  statuses: Sequence[str]) -> tuple[gpd.GeoDataFrame, int]:
+    """One candidate per site: the establishment eligible for most schemes stands for the others.
+
+    The others are listed in ``meme_site`` ("FINESS nom; …") so that the pick says which
+    establishments share the place. Returns the frame and how many were merged.
+    """
+    if frame.empty:
+        return frame.assign(meme_site=pd.Series(dtype="string")), 0
+    metric = frame.geometry.to_crs(frame.geometry.estimate_utm_crs()) if frame.crs and frame.crs.is_geographic \
+        else frame.geometry
+    xy = np.column_stack([metric.x.to_numpy(), metric.y.to_numpy()])
+    pairs = cKDTree(xy).query_pairs(SITE_METRES, output_type="ndarray")
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(frame)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else \
+        coo_matrix((n, n))
+    _, site = connected_components(graph, directed=False)
+    usable = sum(frame[f"statut_{s}"].isin(list(statuses)).to_numpy().astype(int) for s in schemes)
+    category = frame["categetab"].astype("string") if "categetab" in frame.columns else pd.Series("", index=frame.index)
+    order = pd.DataFrame({"site": site, "usable": -np.asarray(usable),
+                          "kind": category.map(_SITE_ORDER).fillna(9).to_numpy(), "pos": np.arange(n)})
+    order = order.sort_values(["site", "usable", "kind", "pos"])
+    first = order.drop_duplicates("site")["pos"].to_numpy()
+    labels = (frame["candidate"].astype(str) + " " + frame.get("nom", pd.Series("", index=frame.index))
+              .astype("string").fillna("")).to_numpy()
+    others: dict[int, list[str]] = {}
+    head = dict(zip(order.drop_duplicates("site")["site"], first, strict=True))
+    for pos, s_id in zip(order["pos"], order["site"], strict=True):
+        if pos != head[s_id]:
+            others.setdefault(head[s_id], []).append(str(labels[pos]))
+    kept = frame.iloc[np.sort(first)].copy()
+    kept["meme_site"] = pd.array(["; ".join(others.get(p, [])) for p in np.sort(first)], dtype="string")
+    return kept, n - len(first)
+
+
 def _candidates(rows: gpd.GeoDataFrame, schemes: Sequence[str], statuses: Sequence[str], communes: pd.DataFrame,
                 region: str, level_column: str,
                 exclude_names: Sequence[str] = ()) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
@@ -160,11 +204,13 @@ def _candidates(rows: gpd.GeoDataFrame, schemes: Sequence[str], statuses: Sequen
         usable |= frame[f"statut_{s}"].isin(list(statuses)).to_numpy()
     dropped["eligible as site for none of the schemes"] = int((~usable).sum())
     frame = frame[usable]
+    frame, merged = _one_per_site(frame, schemes, statuses)
+    dropped["same site as another candidate"] = merged
     for column in _CANDIDATE_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.NA
-    keep = ["candidate", *_CANDIDATE_COLUMNS, "departement", "territory", *[f"statut_{s}" for s in schemes],
-            "geometry"]
+    keep = ["candidate", *_CANDIDATE_COLUMNS, "meme_site", "departement", "territory",
+            *[f"statut_{s}" for s in schemes], "geometry"]
     out = gpd.GeoDataFrame(frame[keep], geometry="geometry", crs=rows.crs).set_index("candidate")
     out["insee"] = out["insee"].astype("string")
     return out, dropped
@@ -242,8 +288,17 @@ def region_inputs(paths: Paths, region: str, config: PriorityConfig, posts: Mapp
     s = config.scoring
     terr = aggregate_territories(inputs, a.territory, gap_threshold=s.gap_threshold,
                                  consultations_per_gp=s.consultations_per_gp, density_per=s.density_per)
-    terr = terr[terr["region"] == region].set_index("code")[["name", "departement", "population"]]
     codes = units.loc[scope.to_numpy(), level_column].astype("string")
+    # a territory across a région border (BV2012 95355 Magny-en-Vexin holds Château-sur-Epte, Eure) is
+    # attached to one région by the aggregation; it is the région's too for its communes here
+    terr_codes = terr["code"].astype("string")
+    foreign = (terr["region"] != region) & terr_codes.isin(set(codes.dropna()))
+    terr = terr[(terr["region"] == region) | foreign].set_index("code")[["name", "departement", "population"]]
+    if foreign.any():  # their département here: the one of the région's communes in them
+        own = units.loc[scope.to_numpy(), ["departement"]].assign(code=codes.to_numpy())
+        main_dep = own.groupby("code")["departement"].agg(lambda d: d.mode().iloc[0])
+        foreign_codes = pd.Index(terr_codes[foreign.to_numpy()])
+        terr.loc[foreign_codes, "departement"] = main_dep.reindex(foreign_codes).to_numpy()
     weights = demand[scope.to_numpy()]
     frame = pd.DataFrame({"code": codes.to_numpy(), "w": weights.to_numpy(),
                           "aw": weights.to_numpy() * baseline[scope.to_numpy()].to_numpy()})
@@ -386,6 +441,9 @@ def _explain(row: pd.Series, threshold: float, label: str, goal: str) -> str:
         territory = (f" ; bassin de vie {row['territory_name']} : {label} {_fr(row['territory_apl'])} → "
                      f"{_fr(row['territory_apl_after'])} avec le plan (rang {row['territory_apl_rank']} "
                      "par APL croissant)")
+    site = row.get("meme_site")
+    if isinstance(site, str) and site:
+        territory += f" ; même site que {site} (un seul poste par site)"
     return (f"{row['nom']} ({row['commune_nom']}, zonage {zone}) — {row['scheme']} : le poste atteint "
             f"{_fr(row['population_helped'], 0)} habitants sous {_fr(threshold, 1)} (moyenne des modèles de trajet) ; "
             f"{goal} : {_fr(row['gain'], 1)}{territory}")
@@ -515,7 +573,8 @@ def _tables(inputs: RegionInputs, problems: Sequence[AllocationProblem], greedy:
         first = ["rank", "rule", "candidate", "finess", "nom", "type_structure", "categetab", "libcategetab", "insee",
                  "commune_nom", "departement", "scheme", "classe", "qpv2024", "gain", "cumulative_gain",
                  "population_helped", "units_helped", "territory", "territory_name", "territory_apl",
-                 "territory_apl_after", "territory_apl_rank", "access_before", "access_after", "cost", "explanation"]
+                 "territory_apl_after", "territory_apl_rank", "access_before", "access_after", "cost", "meme_site",
+                 "explanation"]
         rest = [c for c in picks.columns if c not in first]
         picks = picks[first + rest]
         return gpd.GeoDataFrame(picks, geometry=picks["candidate"].map(points).to_numpy(), crs="EPSG:4326")
