@@ -242,3 +242,17 @@ def test_each_region_limit_passes_then_fails(scheme_id: str) -> None:
     elsewhere = {**app, "region": "44", key: {**app[key], "located": _point("44")}}
     verdict = check_application(elsewhere, SCHEMES, deficits=DEFICITS)
     assert "REGION_NOT_COVERED" in [f.code for f in verdict.failures]
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("CMP CATTP HJ ENF DU CH BRIEY A LONGWY", "unite_hospitaliere_specialisee"),
+    ("ANTENNE DE SMUR - CH CHARLEVILLE", "unite_hospitaliere_specialisee"),
+    ("HAD GHAM", "unite_hospitaliere_specialisee"),
+    ("CENTRE HOSPITALIER DE FUMAY", "ch"),
+    ("HOPITAL DE THANN", "ch"),
+])
+def test_hospital_units_are_told_from_hospitals(name: str, kind: str) -> None:
+    """A CMP or SMUR antenna filed under FINESS 355 is no consultation site by itself: to check."""
+    from zonage.rules.kinds import classify
+
+    assert classify(["355"], [None], [name])["type"].iloc[0] == kind

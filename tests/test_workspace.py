@@ -86,3 +86,12 @@ def test_access_and_prioritise_of_a_region(ws: Workspace) -> None:
     plan = ws.prioritise("28", 5, on=ON, max_per_structure=1)
     assert len(plan.picks) == 5
     assert plan.picks.groupby(plan.picks.columns[0]).size().max() >= 1
+
+
+def test_a_hospital_unit_is_to_check_where_a_hospital_is_eligible(ws: Workspace) -> None:
+    frame = pd.DataFrame({"nom": ["CH de Givet", "CMP de Givet"], "type": ["CH", "CMP"],
+                          "lon": [4.8240, 4.8240], "lat": [50.1380, 50.1380]})
+    rows = ws.assess(frame, on=ON).rows
+    assert rows.loc[0, "statut_400mg_volet2"] == "eligible"
+    assert rows.loc[1, "statut_400mg_volet2"] == "needs_review"
+    assert "STRUCTURE_KIND_TO_CHECK" in rows.loc[1, "raisons_400mg_volet2"]

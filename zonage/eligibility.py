@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 
 from zonage.crs import WGS84, transform_xy
-from zonage.inputs import InputSpec, detect_columns, duplicate_id_errors, read_points
+from zonage.inputs import (
+    GEOMETRY_NOT_POINT,
+    GEOMETRY_SURFACE,
+    InputSpec,
+    detect_columns,
+    duplicate_id_errors,
+    read_points,
+)
 from zonage.locate import Locator
 
 if TYPE_CHECKING:
@@ -43,6 +50,8 @@ LOCATED_COLUMNS: tuple[str, ...] = (
 )
 #: Coordinates given beside a FINESS number farther than this (m) from the FINESS point are flagged.
 FINESS_DISTANCE_M = 1000.0
+#: Per-row note of a geometry input that is not a point (where it was judged), French.
+GEOMETRY_NOTE_COLUMN = "note_geometrie"
 #: Columns the batch writes (an input column of the same name is kept as ``entree_<name>``).
 OUTPUT_PREFIXES: tuple[str, ...] = ("statut_", "role_", "raisons_", "message_")
 
@@ -115,7 +124,8 @@ def assess(
         FINESS category code…; an unknown word is an error naming the row); a ``date``
         column the date of each row's question.
     crs
-        CRS of x/y columns or of geometries without one.
+        CRS of x/y columns or of geometries without one (an unknown one raises
+        :class:`~zonage.errors.InputDataError`).
     finess
         The ``finess`` layer: rows with a FINESS number and no coordinates take the
         establishment's point, and every such row its category, APE code and name (which
@@ -144,6 +154,15 @@ def assess(
         unless the whole commune is in one class and the rule ignores QPV, which the
         message then says); a doubtful result (low score, postcode or commune
         disagreeing with the input) makes the answer ``needs_review``.
+
+    Notes
+    -----
+    Geometry inputs (see :func:`zonage.inputs.read_points`): a polygon is judged at an
+    interior point, its verdicts keep their status with the reason ``GEOMETRY_SURFACE``;
+    a line, several distinct points or a collection is judged at one of its points and
+    every verdict but ``not_applicable`` becomes ``needs_review`` (``GEOMETRY_NOT_POINT``);
+    both carry a French note in the ``note_geometrie`` column. Empty or invalid
+    geometries are error rows naming the reason.
     """
     from zonage.rules import evaluate_sites, load_schemes
 
@@ -219,8 +238,12 @@ def assess(
     _flag_finess_elsewhere(verdicts, located)
     if geo is not None:
         _flag_geocoding(verdicts, located, geo)
+    if points.geometry_kind is not None and points.geometry_note is not None:
+        _flag_geometry(verdicts, points.geometry_kind[ok], points.geometry_note[ok])
     verdicts["row"] = ok[verdicts["row"].to_numpy()]
     rows_out = _per_row(frame, n, errors, located, verdicts, x, y, src, schemes, kinds, ok)
+    if points.geometry_note is not None:
+        rows_out[GEOMETRY_NOTE_COLUMN] = pd.Series(points.geometry_note, index=rows_out.index, dtype=object)
     if geo is not None:
         rows_out = _with_geocoding(rows_out, geo)
     verdicts = verdicts.sort_values(["row", "scheme"], kind="stable").reset_index(drop=True)
@@ -545,6 +568,45 @@ def _flag_finess_elsewhere(verdicts: pd.DataFrame, located: pd.DataFrame) -> Non
         for m, t in zip(metres[hit], verdicts["message_en"].to_numpy(dtype=object)[hit], strict=True)]
 
 
+def _flag_geometry(verdicts: pd.DataFrame, kinds: np.ndarray, notes: np.ndarray) -> None:
+    """Geometry inputs that are not points: say where they were judged; lines and multi-points → ``needs_review``.
+
+    ``kinds`` and ``notes`` are per located row (the positions in ``verdicts["row"]``).
+    A polygon keeps its verdict (reason ``GEOMETRY_SURFACE``, the note appended to the
+    message); a line, several points or a collection cannot be one structure's place:
+    every verdict but ``not_applicable`` becomes ``needs_review`` (``GEOMETRY_NOT_POINT``).
+    """
+    if verdicts.empty:
+        return
+    position = verdicts["row"].to_numpy()
+    kind = kinds[position]
+    surface = kind == GEOMETRY_SURFACE
+    other = kind == GEOMETRY_NOT_POINT
+    if not (surface.any() or other.any()):
+        return
+    status = verdicts["status"].to_numpy(dtype=object).copy()
+    reasons = verdicts["reasons"].to_numpy(dtype=object).copy()
+    fr_text = verdicts["message_fr"].to_numpy(dtype=object).copy()
+    en_text = verdicts["message_en"].to_numpy(dtype=object).copy()
+    note = notes[position]
+    for i in np.flatnonzero(surface):
+        reasons[i] = f"{reasons[i]};GEOMETRY_SURFACE"
+        fr_text[i] = f"{fr_text[i]} ({note[i]})"
+        en_text[i] = f"{en_text[i]} (surface geometry: judged at an interior point)"
+    review = other & (status != "not_applicable")
+    for i in np.flatnonzero(other):
+        reasons[i] = f"{reasons[i]};GEOMETRY_NOT_POINT"
+        if review[i]:
+            status[i] = "needs_review"
+            fr_text[i] = f"à vérifier : {note[i]} — sinon {fr_text[i]}"
+            en_text[i] = (f"to check: the geometry is not a point (a line, several points or a collection): judged "
+                          f"at one of its points — otherwise {en_text[i]}")
+    verdicts["status"] = status
+    verdicts["reasons"] = reasons
+    verdicts["message_fr"] = fr_text
+    verdicts["message_en"] = en_text
+
+
 def _per_row(frame: pd.DataFrame, n: int, errors: np.ndarray, located: pd.DataFrame, verdicts: pd.DataFrame,
              x: np.ndarray, y: np.ndarray, src: str, schemes: Mapping[str, Scheme], kinds: pd.DataFrame,
              ok: np.ndarray) -> gpd.GeoDataFrame:
@@ -552,7 +614,7 @@ def _per_row(frame: pd.DataFrame, n: int, errors: np.ndarray, located: pd.DataFr
     out = pd.DataFrame(frame.drop(columns=[frame.geometry.name]) if isinstance(frame, gpd.GeoDataFrame)
                        else frame).reset_index(drop=True)
     written = {"row", "status", "error", "type_structure", "type_source", "type_libelle", "statut_mg", "resume",
-               "summary_en", *LOCATED_COLUMNS}
+               "summary_en", GEOMETRY_NOTE_COLUMN, *LOCATED_COLUMNS}
     written |= {c for c in out.columns if str(c).startswith(OUTPUT_PREFIXES) or str(c).startswith("qpv")}
     clash = [c for c in out.columns if c in written]
     out = out.rename(columns={c: f"entree_{c}" for c in clash})
@@ -609,8 +671,10 @@ def _summaries(out: pd.DataFrame, verdicts: pd.DataFrame, schemes: Mapping[str, 
     group = np.where((table["status"] == "eligible").to_numpy() & ~host, "partner", table["status"].to_numpy())
     table["group"] = group
     rank = {s: i for i, s in enumerate(STATUSES)}
-    gp = table[table["scheme"].map(lambda sid: schemes[sid].general_practice if sid in schemes else False)]
-    gp_status = np.where(gp["group"] == "partner", "not_eligible", gp["status"])
+    gp_rows = table["scheme"].map(lambda sid: schemes[sid].general_practice if sid in schemes else False).to_numpy()
+    gp = table[gp_rows]
+    # statut_mg answers "can it host a GP post?": a partner part (eligible or to check) is not a host
+    gp_status = np.where(~host[gp_rows], "not_eligible", gp["status"])
     best = pd.Series(gp_status, index=gp["row"].to_numpy()).map(rank).groupby(level=0).min()
     out.loc[best.index.to_numpy(), "statut_mg"] = np.array(STATUSES, dtype=object)[best.to_numpy()]
     order = ("eligible", "partner", "needs_review", "not_eligible", "not_applicable")

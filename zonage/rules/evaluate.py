@@ -111,7 +111,8 @@ def _kind_state(role: Role, kinds: np.ndarray) -> np.ndarray:
         kind = catalogue.get(value)
         if value in role.kinds:
             state[rows] = KindState.ACCEPTED
-        elif value in role.review_kinds:
+        elif value in role.review_kinds or (kind is not None and set(kind.review_as) & (role.kinds
+                                                                                    | role.review_kinds)):
             state[rows] = KindState.TO_CHECK
         elif kind is not None and kind.unknown:
             covered = {k.id for k in catalogue.values() if set(k.finess) & set(kind.finess)} if kind.finess \

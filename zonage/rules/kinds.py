@@ -62,6 +62,8 @@ class Kind:
     names: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
     unknown: bool = False
+    within: tuple[str, ...] = ()  # FINESS categories whose establishments this kind refines by name
+    review_as: tuple[str, ...] = ()  # a role accepting one of these kinds takes this one "to check"
 
     def label(self, lang: str) -> str:
         """The kind's label in ``lang``."""
@@ -79,7 +81,7 @@ def kind_catalogue() -> Mapping[str, Kind]:
     """Every kind of the packaged ``structure_kinds.toml``, by id (validated on load)."""
     text = resources.files("zonage.rules").joinpath("structure_kinds.toml").read_text(encoding="utf-8")
     raw = tomllib.loads(text)
-    allowed = {"label_fr", "label_en", "finess", "ape", "names", "words", "unknown"}
+    allowed = {"label_fr", "label_en", "finess", "ape", "names", "words", "unknown", "within", "review_as"}
     kinds: dict[str, Kind] = {}
     for kind_id, entry in raw.get("kinds", {}).items():
         extra = set(entry) - allowed
@@ -87,7 +89,8 @@ def kind_catalogue() -> Mapping[str, Kind]:
             raise ValueError(f"structure_kinds.toml: kinds.{kind_id}: unknown key {sorted(extra)[0]!r}")
         kinds[kind_id] = Kind(kind_id, entry["label_fr"], entry["label_en"], tuple(entry.get("finess", ())),
                               tuple(entry.get("ape", ())), tuple(entry.get("names", ())),
-                              tuple(entry.get("words", ())), bool(entry.get("unknown", False)))
+                              tuple(entry.get("words", ())), bool(entry.get("unknown", False)),
+                              tuple(entry.get("within", ())), tuple(entry.get("review_as", ())))
     for required in ("centre_sante", "autre", "inconnu"):
         if required not in kinds:
             raise ValueError(f"structure_kinds.toml: kind {required!r} is required")
@@ -209,6 +212,19 @@ def _column(values: Any, n: int) -> pd.Series:
     return cleaned.astype(object)
 
 
+def _unit_of(category: str, name: str | None) -> str | None:
+    """A kind that refines ``category`` by the establishment's name (a hospital's CMP, SMUR, HAD…), or None."""
+    if not name:
+        return None
+    _, _, _, patterns = _tables()
+    key = _key(name)
+    for kind_id, pattern in patterns:
+        kind = kind_catalogue()[kind_id]
+        if category in kind.within and pattern.search(key):
+            return kind_id
+    return None
+
+
 def _classify_one(category: Any, ape: Any, name: Any, given: Any) -> tuple[str, str, str, str]:
     category, ape, name, given = (None if v is None or (isinstance(v, float) and v != v) else str(v)
                                   for v in (category, ape, name, given))
@@ -218,6 +234,8 @@ def _classify_one(category: Any, ape: Any, name: Any, given: Any) -> tuple[str, 
         kind, source = given, "saisi"
     elif category is None:
         kind, source = "inconnu", "aucune"
+    elif category != "124" and (unit := _unit_of(category, name)) is not None:
+        kind, source = unit, "nom"
     elif category != "124":
         kind, source = by_category.get(category, "autre"), "categorie"
     else:
