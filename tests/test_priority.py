@@ -318,8 +318,8 @@ def test_toy_scores_add_up_and_follow_the_directions():
     # Lowest APL = most APL need; U without APL is not scored (too few criteria known).
     assert table["apl_need"].idxmax() == table["apl"].idxmin()
     assert math.isnan(table.loc["U", "score"]) and pd.isna(table.loc["U", "rank"])
-    assert "APL 2.00 (need" in table.loc["A", "explanation"]
-    assert "QPV population n/a (left out)" in table.loc["A", "explanation"]
+    assert "APL 2,00 (besoin" in table.loc["A", "explanation"]
+    assert "population en QPV inconnu (critère écarté)" in table.loc["A", "explanation"]
     assert scores.table["rank"].iloc[0] == 1 and scores.table["score"].iloc[0] == table["score"].max()
     # With known QPV populations the criterion counts: 0 where no QPV, the QPV's where one.
     known = toy_inputs(qpv=qpv, qpv_population=pd.DataFrame({"code_qp": ["Q1"], "population": [1200.0]}))
@@ -446,7 +446,7 @@ def test_real_cli(built, tmp_path, monkeypatch):
     result = runner.invoke(app, ["--data", str(built.data), "score", "--level", "departement", "--region", "28",
                                  "-o", str(out), "--components", str(tmp_path / "components.csv")])
     assert result.exit_code == 0, result.output
-    assert len(pd.read_csv(out, dtype={"code": str})) == 5
+    assert len(pd.read_csv(out, sep=";", dtype={"code": str})) == 5
     sim_out = tmp_path / "sim.csv"
     result = runner.invoke(app, ["--data", str(built.data), "simulate-zoning", "--region", "28", "-o", str(sim_out),
                                  "--agreement", str(tmp_path / "agreement.csv")])

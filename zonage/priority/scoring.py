@@ -28,6 +28,7 @@ import pandas as pd
 
 from zonage.config import Paths
 from zonage.errors import InputDataError
+from zonage.numbers import french_number
 from zonage.priority.config import CRITERIA, PriorityConfig, ScoringConfig
 
 __all__ = [
@@ -450,18 +451,19 @@ def _need(values: pd.Series, direction: str, method: str) -> pd.Series:
     return out
 
 
+#: French label, decimals and unit of each criterion in the sentences.
 _LABELS = {
-    "apl": ("APL", "{:.2f}"),
-    "gp_density": ("GP density", "{:.1f}/10k"),
-    "population": ("population", "{:,.0f}"),
-    "qpv_population": ("QPV population", "{:,.0f}"),
-    "n_qpv": ("QPV", "{:.0f}"),
-    "gap": ("gap", "{:,.0f} consult./yr"),
+    "apl": ("APL", 2, ""),
+    "gp_density": ("densité de généralistes", 1, " pour 10 000 hab."),
+    "population": ("population", 0, " hab."),
+    "qpv_population": ("population en QPV", 0, " hab."),
+    "n_qpv": ("QPV", 0, ""),
+    "gap": ("déficit", 0, " consultations/an"),
 }
 
 
-def _sentences(table: pd.DataFrame, names: list[str], labels: Mapping[str, tuple[str, str]]) -> list[str]:
-    """One sentence per territory: each criterion's value, need and points, largest contribution first."""
+def _sentences(table: pd.DataFrame, names: list[str], labels: Mapping[str, tuple[str, int, str]]) -> list[str]:
+    """One French sentence per territory: each criterion's value, need and points, largest contribution first."""
     values = table[names].to_numpy(dtype="float64")
     needs = table[[f"{n}_need" for n in names]].to_numpy(dtype="float64")
     pts = table[[f"{n}_points" for n in names]].to_numpy(dtype="float64")
@@ -470,12 +472,13 @@ def _sentences(table: pd.DataFrame, names: list[str], labels: Mapping[str, tuple
     for i in range(len(table)):
         parts = []
         for j in order[i]:
-            label, fmt = labels[names[j]]
+            label, decimals, unit = labels[names[j]]
             if np.isnan(values[i, j]):
-                parts.append(f"{label} n/a (left out)")
+                parts.append(f"{label} inconnu (critère écarté)")
             else:
-                parts.append(f"{label} {fmt.format(values[i, j])} (need {needs[i, j]:.2f}) +{pts[i, j]:.1f}")
-        sentences.append("; ".join(parts))
+                parts.append(f"{label} {french_number(values[i, j], decimals)}{unit} (besoin "
+                             f"{french_number(needs[i, j], 2)}) +{french_number(pts[i, j], 1)} pt")
+        sentences.append(" ; ".join(parts))
     return sentences
 
 

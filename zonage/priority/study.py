@@ -39,6 +39,7 @@ from zonage.access.decay import parse_decay
 from zonage.access.methods import accessibility
 from zonage.config import Paths
 from zonage.errors import ZonageError
+from zonage.numbers import french_number
 from zonage.priority.allocation import (
     Allocation,
     AllocationProblem,
@@ -424,11 +425,15 @@ class Prioritisation:
     out_of_model: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _fr(value: float, decimals: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n.d."
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\u202f").replace(".", ",")
+_fr = french_number
+
+
+def _short_fr(scheme_id: str) -> str:
+    """The scheme's short French name (``400 MG volet 2``), its id when unknown."""
+    from zonage.rules import load_schemes
+
+    scheme = load_schemes().get(str(scheme_id))
+    return scheme.short_fr if scheme is not None and scheme.short_fr else str(scheme_id)
 
 
 def _explain(row: pd.Series, threshold: float, label: str, goal: str) -> str:
@@ -444,7 +449,7 @@ def _explain(row: pd.Series, threshold: float, label: str, goal: str) -> str:
     site = row.get("meme_site")
     if isinstance(site, str) and site:
         territory += f" ; même site que {site} (un seul poste par site)"
-    return (f"{row['nom']} ({row['commune_nom']}, zonage {zone}) — {row['scheme']} : le poste atteint "
+    return (f"{row['nom']} ({row['commune_nom']}, zonage {zone}) — {_short_fr(row['scheme'])} : le poste atteint "
             f"{_fr(row['population_helped'], 0)} habitants sous {_fr(threshold, 1)} (moyenne des modèles de trajet) ; "
             f"{goal} : {_fr(row['gain'], 1)}{territory}")
 
