@@ -106,14 +106,15 @@ def test_application_lists_every_failure(built, mirror: Path, tmp_path: Path) ->
 
 def test_main_job_run_region(built, mirror: Path, tmp_path: Path, monkeypatch) -> None:
     """The README's main command: build (nothing to do here), the Grand Est batch, the map."""
-    monkeypatch.chdir(tmp_path)  # the map goes to ./maps
+    monkeypatch.chdir(tmp_path)  # the map goes to ./maps, the tables to ./outputs
     result = runner.invoke(app, ["--data", str(built.data), "--mirror", str(mirror), "run", "--region", "44"])
     assert result.exit_code == 0, result.output
     assert "couches : 0 construites, 8 inchangées" in result.output
     assert "région 44" in result.output and "centres de santé, MSP et hôpitaux" in result.output
     assert "Réponses par dispositif" in result.output and "statut_mg" in result.output
-    assert (built.processed / "eligibility_region_44.csv").exists()
-    assert (built.processed / "eligibility_region_44.geojson").exists()
+    assert (tmp_path / "outputs" / "eligibilite_region_44.csv").exists()
+    assert (tmp_path / "outputs" / "eligibilite_region_44.geojson").exists()
+    assert (tmp_path / "outputs" / "eligibilite_region_44_verdicts.csv").exists()
     map_path = tmp_path / "maps" / "region_44.html"
     assert map_path.exists() and "carte : maps/region_44.html" in result.output.replace("\n", "")
 

@@ -118,3 +118,20 @@ def test_inside_folder(tmp_path: Path) -> None:
                  "a\x00b"):
         with pytest.raises(InputDataError, match=r"outside|not a file name inside"):
             inside_folder(folder, name)
+
+
+def test_xlsx_format_and_atomic_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openpyxl import load_workbook
+
+    from zonage import export
+
+    assert export.format_of("resultat.XLSX") == "xlsx" and export.format_of("x", "xlsx") == "xlsx"
+    target = tmp_path / "out.xlsx"
+    write_table(pd.DataFrame({"insee": ["01053"], "apl": [2.5]}), target, layer="feuille")
+    before = target.read_bytes()
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 3)
+    with pytest.raises(ZonageError, match="do not fit in one Excel sheet"):
+        write_table(pd.DataFrame({"insee": ["01053"] * 3}), target)
+    assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx"]
+    book = load_workbook(target)
+    assert book.sheetnames == ["feuille"] and book.active["A2"].value == "01053"

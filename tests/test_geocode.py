@@ -560,7 +560,7 @@ def test_cli_eligibility_with_local_addok(addok: SimpleNamespace, built, tmp_pat
                                       "--verdicts", str(verdicts), "--geocoder", "addok",
                                       "--geocoder-url", addok.url, "--date", "2025-03-01"])
     assert result.exit_code == 0, result.output
-    rows = pd.read_csv(target, dtype=str, keep_default_na=False)
+    rows = pd.read_csv(target, sep=";", dtype=str, keep_default_na=False)
     assert len(rows) == 7 and rows["row"].tolist() == [str(i) for i in range(1, 8)]
     assert set(GEO_COLUMNS) <= set(rows.columns)
     assert rows["geo_status"].tolist() == ["ok", "ok", "commune_only", "review", "", "", ""]
@@ -571,7 +571,7 @@ def test_cli_eligibility_with_local_addok(addok: SimpleNamespace, built, tmp_pat
     assert rows["geo_flags"].iloc[1] == "cedex_cleaned;bp_cleaned;housenumber_not_found"
     assert rows["statut_mg"].tolist()[0] == "eligible" and rows["statut_mg"].iloc[3] == "needs_review"
     assert rows["status"].iloc[6] == "error" and "no coordinates" in rows["error"].iloc[6]
-    long = pd.read_csv(verdicts, dtype=str)
+    long = pd.read_csv(verdicts, sep=";", dtype=str)
     doubtful = long[long["row"] == "3"]
     doubtful = doubtful[doubtful["status"] != "not_applicable"]  # ASR (Normandie only) stays not applicable
     assert (doubtful["status"] == "needs_review").all() and doubtful["reasons"].str.contains("GEOCODE_DOUBTFUL").all()

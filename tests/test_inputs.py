@@ -62,6 +62,8 @@ def test_geometry_input_invalid_and_empty(tmp_path: Path) -> None:
     points = read_points(back, detect_columns(back))
     assert points.errors[0] is None
     assert "invalid geometry" in points.errors[1] and "empty geometry" in points.errors[2]
+    assert "row 2" in points.errors[1] and "(Self-intersection[" in points.errors[1]  # the reason, from GEOS
+    assert points.geometry_kind is not None and points.geometry_kind.tolist() == ["point", None, None]
 
 
 def test_wrong_crs_declared_on_geometries() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from datetime import date
@@ -342,3 +343,228 @@ def test_export_zoning_with_polygons_and_qgis_style(built: Paths, tmp_path: Path
     assert raw.startswith(b"\xef\xbb\xbf") and b";" in raw.split(b"\n")[0]  # French spreadsheet defaults
     rows = pd.read_csv(csv, sep=";", dtype=str, encoding="utf-8-sig")
     assert len(rows) > 500 and set(rows["dep"]) == {"57"}
+
+
+# -- issue 13: conventions, sources line, national map, arrondissements, static A4 -------------
+
+
+def test_conventions_hz_grey_unknown_hatched_legend_per_layer() -> None:
+    hz = style.CLASS_STYLE["HZ"][0]
+    red, green, blue = (int(hz[i:i + 2], 16) for i in (1, 3, 5))
+    assert red == green == blue and 150 < red < 240  # grey, neither white nor the APL "missing" grey
+    assert hz != style.APL_MISSING and "unknown" in style.HATCHED_CLASSES
+    section = style.zoning_section(["ZIP", "HZ", "unknown"])
+    assert [i.shape for i in section.items] == ["square", "square", "hatched"] and section.layer == "zoning"
+    html = style.legend_html("t", [section, style.apl_section("APL"), style.LegendSection("x", ())],
+                             note="n", notes=[("zoning", XSS)])
+    assert 'data-layer="zoning"' in html and 'data-layer="apl"' in html and "repeating-linear-gradient" in html
+    assert html.count('class="zl-section"') == 2 and "&lt;img" in html and "<img" not in html
+    from zonage.maps.gis import qml_style
+
+    qml = qml_style()  # QGIS gets the same conventions: HZ grey, "unknown" hatched
+    assert f'value="{red},{green},{blue},255"' in qml and qml.count('value="b_diagonal"') == 1
+
+
+def _toy_communes() -> gpd.GeoDataFrame:
+    frame = gpd.GeoDataFrame({"insee": ["57001", "57002", "97101"], "nom": ["A", "B", "C"],
+                              "classe": ["HZ", "unknown", "ZIP"], "classe_detail": ["", "", ""],
+                              "apl": [3.0, np.nan, 2.0], "territory": ["metro", "metro", "971"]},
+                             geometry=[shapely.box(6, 49, 6.1, 49.1), shapely.box(6.1, 49, 6.2, 49.1),
+                                       shapely.box(-61.6, 16.0, -61.5, 16.1)], crs=4326)
+    frame.attrs["apl_label"] = "APL test"
+    return frame
+
+
+def test_region_map_hatches_unknown_and_updates_the_legend() -> None:
+    html = region_map(_toy_communes(), title="t", layers=("zoning", "apl"), tiles=None).get_root().render()
+    assert "zonage.classFill(f.properties.k)" in html and "zonage-hatch" in html and "createPattern" in html
+    assert "overlayadd overlayremove" in html and "zonage.updateLegend" in html
+    assert "zonage.addViews([" not in html  # a région map has no territory buttons
+
+
+def test_national_map_has_overseas_buttons_and_progress(built: Paths, tmp_path: Path) -> None:
+    from zonage.maps import write_national_map
+    from zonage.maps.folium_map import national_map, territory_views
+
+    views = territory_views(_toy_communes())
+    assert [v[:2] for v in views] == [("metro", "Métropole"), ("971", "Guadeloupe")]
+    assert views[1][2] == pytest.approx((-61.6, 16.0, -61.5, 16.1))
+    html = national_map(_toy_communes(), tiles=None).get_root().render()
+    assert "zonage.addViews(" in html and "Guadeloupe" in html and "preferCanvas" in html
+    steps: list[str] = []
+    path = write_national_map(built, tmp_path, tiles=None, on_step=steps.append)
+    text = path.read_text(encoding="utf-8")
+    assert len(steps) == 5 and steps[0].startswith("communes") and steps[-1].startswith("écriture")
+    for name in ("Métropole", "Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"):
+        assert f'"n":"{name}"' in text, name
+    assert "Marseille, Lyon et Paris sont dessinées d" in text  # offline: the three cities drawn whole, said
+    assert "QPV 2024 : contours ANCT" in text and "QPV 2015 : contours CGET" in text
+
+
+def test_sources_line_is_french_and_true_to_the_layers(built: Paths) -> None:
+    ge_qpv = data.qpv_display(built, "44")
+    idf_qpv = data.qpv_display(built, "11")
+    assert len(ge_qpv) > 100 and idf_qpv.empty
+    ge = data.sources_note("APL médecins généralistes (DREES 2023)", layers=("zoning", "qpv", "apl", "structures"),
+                           qpv=ge_qpv)
+    idf = data.sources_note(None, layers=("zoning", "qpv"), qpv=idf_qpv)
+    assert ge.startswith("Sources : ") and "QPV 2024 : contours ANCT" in ge and "8 janvier 2021" in ge
+    assert "QPV 2024" not in idf and "aucun contour disponible pour cette région" in idf
+    assert "FINESS" not in idf and "APL" not in idf  # layers not drawn are not cited
+    assert "postes proposés : priorisation" in data.sources_note(None, layers=("zoning", "picks"))
+    paca = data.sources_note(None, layers=("qpv",), qpv=data.qpv_display(built, "93"))
+    assert "arrêté de l'ARS PACA" in paca
+    for english in ("export of", "extraction of", "in force", "regional zonings", "derived", "(ANCT)"):
+        assert english not in ge + idf, english
+
+
+def test_paris_drawn_whole_is_said_on_the_map(built: Paths, tmp_path: Path) -> None:
+    from zonage.maps import write_region_map
+
+    path = write_region_map(built, "11", None, tmp_path, layers=("zoning", "qpv"), tiles=None)
+    html = path.read_text(encoding="utf-8")
+    assert "Paris est dessinée d\\u0026#x27;un seul tenant" in html and "zonage fetch arrondissements_municipaux" \
+        in html
+    assert "QPV 2024 : contours" not in html and 'zonage.layers["qpv"]' not in html
+
+
+def _arrondissement_fixture(crs: int = 2154) -> gpd.GeoDataFrame:
+    """Three arrondissements and a stray code, with the ADMIN EXPRESS 3.x column names (built here)."""
+    frame = gpd.GeoDataFrame(
+        {"ID": ["ARM_1", "ARM_2", "ARM_3", "ARM_4"], "NOM": ["Paris 19e Arrondissement", "Lyon 1er Arrondissement",
+                                                              "Marseille 15e Arrondissement", "Ailleurs"],
+         "NOM_M": ["PARIS 19E ARRONDISSEMENT", "LYON 1ER ARRONDISSEMENT", "MARSEILLE 15E ARRONDISSEMENT", "X"],
+         "INSEE_ARM": ["75119", "69381", "13215", "99999"], "INSEE_COM": ["75056", "69123", "13055", "99999"],
+         "POPULATION": [180000, 30000, 90000, 0]},
+        geometry=[shapely.box(2.37, 48.87, 2.41, 48.9), shapely.box(4.82, 45.76, 4.84, 45.775),
+                  shapely.box(5.34, 43.33, 5.38, 43.37), shapely.box(0, 0, 1, 1)], crs=4326)
+    return frame.to_crs(crs)
+
+
+def test_arrondissement_loader_reads_admin_express_and_etalab(tmp_path: Path) -> None:
+    import gzip
+
+    from zonage.errors import SourceFormatError
+    from zonage.sources.arrondissements import read_arrondissements
+
+    gpkg = tmp_path / "ADMIN-EXPRESS-COG.gpkg"
+    communes = gpd.GeoDataFrame({"INSEE_COM": ["75056"]}, geometry=[shapely.box(2.2, 48.8, 2.5, 48.9)], crs=2154)
+    communes.to_file(gpkg, layer="COMMUNE", driver="GPKG")
+    _arrondissement_fixture().to_file(gpkg, layer="ARRONDISSEMENT_MUNICIPAL", driver="GPKG")
+    read = read_arrondissements(gpkg)
+    assert read["insee_arm"].tolist() == ["13215", "69381", "75119"]  # the stray code left out, sorted
+    assert read["insee_com"].tolist() == ["13055", "69123", "75056"] and read.crs.to_epsg() == 4326
+    assert read["nom"].iloc[2] == "Paris 19e Arrondissement"
+    assert read.geometry.iloc[2].bounds == pytest.approx((2.37, 48.87, 2.41, 48.9), abs=1e-6)
+    # etalab contours administratifs: code, commune, nom, gzip GeoJSON
+    etalab = _arrondissement_fixture(4326).rename(columns={"INSEE_ARM": "code", "INSEE_COM": "commune",
+                                                           "NOM": "nom"})[["code", "commune", "nom", "geometry"]]
+    gz = tmp_path / "arrondissements-municipaux-50m.geojson.gz"
+    gz.write_bytes(gzip.compress(etalab.to_json().encode()))
+    assert read_arrondissements(gz)["insee_arm"].tolist() == ["13215", "69381", "75119"]
+    wrong = _arrondissement_fixture().assign(INSEE_COM=["75056", "75056", "13055", "99999"])
+    wrong.to_file(tmp_path / "wrong.gpkg", layer="ARRONDISSEMENT_MUNICIPAL", driver="GPKG")
+    with pytest.raises(SourceFormatError, match="69381 attached to commune 75056"):
+        read_arrondissements(tmp_path / "wrong.gpkg")
+    _arrondissement_fixture().drop(columns=["INSEE_ARM"]).to_file(tmp_path / "nocode.gpkg", driver="GPKG")
+    with pytest.raises(SourceFormatError, match="no column insee_arm"):
+        read_arrondissements(tmp_path / "nocode.gpkg")
+    (tmp_path / "broken.gpkg").write_bytes(b"not a geopackage")
+    with pytest.raises(SourceFormatError, match="cannot read"):
+        read_arrondissements(tmp_path / "broken.gpkg")
+
+
+def test_arrondissements_used_when_present(built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    from zonage.sources import get_source
+
+    # Paris cut into its 20 arrondissements (vertical strips of the commune polygon, built here)
+    paris = data.communes_display(built, "11", tolerance_m=0).set_index("insee").loc["75056", "geometry"]
+    west, south, east, north = paris.bounds
+    edges = np.linspace(west, east, 21)
+    strips = [paris.intersection(shapely.box(a, south, b, north)) for a, b in itertools.pairwise(edges)]
+    codes = [f"751{i:02d}" for i in range(1, 21)]
+    fixture = gpd.GeoDataFrame({"code": codes, "commune": "75056", "nom": [f"Paris {i}e" for i in range(1, 21)]},
+                               geometry=strips, crs=4326)
+    mirror = tmp_path / "mirror"
+    target = mirror / get_source("arrondissements_municipaux").mirror_path
+    target.parent.mkdir(parents=True)
+    target.write_bytes(gzip.compress(fixture.to_json().encode()))
+    own = Paths(data=tmp_path / "data", mirror=mirror)
+    assert data.arrondissement_polygons(Paths(data=tmp_path / "empty")) is None  # absent: nothing downloaded
+    polygons = data.arrondissement_polygons(own)
+    assert polygons is not None and len(polygons) == 20 and (own.raw / target.relative_to(mirror)).exists()
+    monkeypatch.setattr(data, "arrondissement_polygons", lambda paths: polygons)
+    communes = data.communes_display(built, "11").set_index("insee")
+    assert communes.attrs["arrondissements"] == "drawn" and "75056" not in communes.index
+    assert communes.loc["75119", "classe"] == "ZIP" and communes.loc["75101", "classe"] == "HZ"
+    assert communes.loc["75110", "classe"] == "ZAC" and (communes.loc[codes, "commune"] == "75056").all()
+    assert communes.loc[codes, "apl"].notna().all()  # DREES APL by arrondissement
+    note = data.sources_note(None, layers=("zoning",), arrondissements="drawn")
+    assert "arrondissements municipaux de Paris, Lyon et Marseille : IGN ADMIN EXPRESS" in note
+
+
+def test_static_a4_place_names_picks_and_date(built: Paths, tmp_path: Path) -> None:
+    from datetime import date as day
+
+    from matplotlib.text import Annotation
+    from PIL import Image
+
+    from zonage.maps import static, write_region_static
+
+    picks_csv = tmp_path / "picks.csv"
+    picks_csv.write_text("\ufeffrang;structure;commune;longitude;latitude;justification\n"
+                         "1;MSP <b>Test</b>;Caen;-0,3707;49,1829;APL basse\n2;CDS;Rouen;1,0993;49,4432;x\n",
+                         encoding="utf-8")
+    picks = static.read_picks(picks_csv)
+    assert picks["rang"].tolist() == ["1", "2"] and picks.geometry.x.iloc[0] == pytest.approx(-0.3707)
+    written = write_region_static(built, "28", None, tmp_path, ("png", "pdf"), orientation="portrait",
+                                  picks=picks, on=day(2026, 12, 4))
+    png = next(p for p in written if p.name == "region_28_zonage.png")
+    with Image.open(png) as image:
+        assert image.size == pytest.approx((2481, 3507), abs=3)  # A4 portrait at 300 dpi
+        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.5)
+    pdf = next(p for p in written if p.name == "region_28_zonage.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and b"/Subtype /Image" not in pdf  # vectors, not a raster
+    communes = data.communes_display(built, "28", crs=None, tolerance_m=1000)
+    metric = communes.crs.to_string()
+    places = data.place_names(built, "28", 25, crs=metric)
+    assert places["nom"].iloc[0] == "Le Havre" and len(places) == 25
+    fig = static.zoning_figure(communes, title="Zonage — Normandie", caption=data.sources_note(), places=places,
+                               picks=picks, orientation="landscape", on=day(2026, 12, 4))
+    assert tuple(fig.get_size_inches()) == pytest.approx((11.69, 8.27))
+    ax = fig.axes[0]
+    labels = [t for t in ax.texts if isinstance(t, Annotation) and t.get_text() in set(places["nom"])]
+    names = [t.get_text() for t in labels]
+    assert {"Le Havre", "Rouen", "Caen"} <= set(names) and len(names) >= 8
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])  # no overlap
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Poste proposé (2)" in legend and "Hors zonage (HZ)" in legend
+    assert "Carte établie le 4 décembre 2026" in fig._supxlabel.get_text()
+    with pytest.raises(ZonageError, match="portrait ou paysage"):
+        static.orientation_of("carré")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("rang;structure\n1;x\n", encoding="utf-8")
+    with pytest.raises(ZonageError, match="longitude et latitude"):
+        static.read_picks(bad)
+
+
+def test_map_command_static_portrait_with_picks_and_national_steps(built: Paths, tmp_path: Path) -> None:
+    picks_csv = tmp_path / "picks.csv"
+    picks_csv.write_text("rank;nom;lon;lat\n1;MSP;-0.3707;49.1829\n", encoding="utf-8")
+    result = runner.invoke(app, ["--data", str(built.data), "map", "--region", "28", "--layers", "zoning,picks",
+                                 "--no-tiles", "--static", "--orientation", "portrait", "--picks", str(picks_csv),
+                                 "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "region_28_zonage.pdf").exists() and "Poste proposé (1)" in (
+        tmp_path / "region_28.html").read_text(encoding="utf-8")
+    result = runner.invoke(app, ["--data", str(built.data), "map", "--national", "--no-tiles",
+                                 "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "carte nationale, étape 1 : communes" in result.output and "étape 5 : écriture" in result.output
+    bad = runner.invoke(app, ["--data", str(built.data), "map", "--region", "28", "--orientation", "carré",
+                              "--out-dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "portrait ou paysage" in bad.output

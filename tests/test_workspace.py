@@ -95,3 +95,24 @@ def test_a_hospital_unit_is_to_check_where_a_hospital_is_eligible(ws: Workspace)
     assert rows.loc[0, "statut_400mg_volet2"] == "eligible"
     assert rows.loc[1, "statut_400mg_volet2"] == "needs_review"
     assert "STRUCTURE_KIND_TO_CHECK" in rows.loc[1, "raisons_400mg_volet2"]
+
+
+def test_addresses_only_are_geocoded_offline_with_a_hint(ws: Workspace) -> None:
+    """No local address index here: the postcode and town place the rows, flagged, with one hint."""
+    notes: list[str] = []
+    frame = pd.DataFrame({"nom": ["MSP"], "type": ["MSP"], "adresse": ["2 rue de la Gare"],
+                          "code_postal": ["08600"], "commune": ["Givet"]})
+    rows = ws.assess(frame, on=ON, notice=notes.append).rows
+    assert rows.loc[0, "status"] == "ok" and rows.loc[0, "insee"] == "08190"
+    assert "commune_fallback" in str(rows.loc[0, "geo_flags"])
+    assert len(notes) == 1 and "zonage geocoder setup" in notes[0]
+
+
+def test_vintages_write_and_show(ws: Workspace, tmp_path: Path) -> None:
+    vintages = ws.vintages()
+    assert {"communes", "qpv", "apl"} <= set(vintages["couche"])
+    written = ws.write(pd.DataFrame({"insee": ["01053"], "apl": [2.5]}), tmp_path / "out" / "t.csv")
+    raw = written.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"01053;2.5" in raw
+    html = ws.show(ws.map("28"))._repr_html_()
+    assert html.startswith("<iframe srcdoc=") and "unpkg.com" not in html and "cdn.jsdelivr" not in html

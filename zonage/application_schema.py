@@ -62,7 +62,7 @@ def _day(value: Any) -> Any:
         if len(parts) == 3 and all(p.isdigit() for p in parts):
             try:
                 return date(int(parts[2]), int(parts[1]), int(parts[0]))
-            except ValueError:
+            except (ValueError, OverflowError):  # 31/02/2024, 01/01/99999999999999999999
                 return value
     return value
 
@@ -71,6 +71,8 @@ Flag = Annotated[bool | None, BeforeValidator(_boolean)]
 Day = Annotated[date | None, BeforeValidator(_day)]
 Share = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: A région code (``"44"``, ``44``, ``"01"``): text, or a whole number of at most three digits.
+RegionCode = str | Annotated[int, Field(ge=0, le=999)]
 
 
 class _Strict(BaseModel):
@@ -108,7 +110,7 @@ class DoctorModel(_Strict):
     practising_in_priority_zone: Flag = None
     speciality: str | None = None
     internship_end: Day = None
-    internship_region: str | int | None = None
+    internship_region: RegionCode | None = None
     ordre_registration: Day = None
 
 
@@ -119,7 +121,7 @@ class ApplicationModel(_Strict):
     start: Day = None
     duration_years: float | None = Field(default=None, gt=0, le=10, allow_inf_nan=False)
     renewal: Flag = None
-    region: str | int | None = None
+    region: RegionCode | None = None
     doctor: DoctorModel | None = None
     shares: dict[str, Share] | None = None
     funding: dict[str, Money | list[Money]] | None = None
@@ -147,11 +149,58 @@ def load_yaml(text: str, name: str) -> Any:
                 raise InputDataError(f"{name}: line {line}: YAML anchors and aliases (& and *) are not accepted "
                                      "in an application: write each value out")
         return yaml.safe_load(text)
+    except (ValueError, OverflowError) as exc:  # a value YAML's resolver took for a date: 2024-13-45
+        bad = _bad_scalar_line(text)
+        where = f"line {bad}: " if bad else ""
+        raise InputDataError(f"{name}: {where}not a valid date ({exc}): write it as YYYY-MM-DD or DD/MM/YYYY, "
+                             "or quote it") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputDataError(f"{name}: {where}not valid YAML ({problem})") from None
+
+
+def _bad_scalar_line(text: str) -> int | None:
+    """Line of the first scalar that PyYAML's safe constructor cannot build (an impossible date)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    constructor = yaml.SafeLoader("")
+    todo = [root] if root is not None else []
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node, deep=True)
+            except (ValueError, OverflowError):
+                return int(node.start_mark.line) + 1
+            except yaml.YAMLError:
+                continue
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                todo.extend((key, value))
+    return None
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The part of a pydantic error location that indexes ``data``.
+
+    Union member tags such as ``constrained-float`` are left out.
+    """
+    path: list[Any] = []
+    node = data
+    for key in loc:
+        in_dict = isinstance(node, dict) and key in node
+        in_list = isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
+        if not (in_dict or in_list):
+            continue
+        node = node[key]
+        path.append(key)
+    return tuple(path)
 
 
 def _line_of(text: str, loc: tuple[Any, ...], yaml_file: bool) -> int | None:
@@ -213,8 +262,13 @@ def validate_application(data: Any, name: str = "application", *, text: str = ""
     try:
         model = ApplicationModel.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
+        errors = exc.errors()
+        # a union (``str | int``, ``amount | [amounts]``) reports one error per member: for the first
+        # value in error, the bound broken says more than "should be a valid string"
+        head = _data_path(data, tuple(errors[0]["loc"]))
+        first = next((e for e in errors if not e["type"].endswith("_type")
+                      and _data_path(data, tuple(e["loc"]))[:len(head)] == head), errors[0])
+        loc = _data_path(data, tuple(first["loc"])) or tuple(first["loc"])
         path = ".".join(str(p) for p in loc)
         line = _line_of(text, loc, yaml_file)
         where = f"line {line}: " if line else ""

@@ -237,7 +237,8 @@ def _parse_day(value: str | None, option: str = "--date"):
 @app.command()
 def eligibility(
     input_file: Annotated[Path, typer.Argument(help="CSV/XLSX/GeoJSON/GPKG/Parquet of structures.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Result file: .csv, .geojson, .gpkg or .parquet.")],
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", help="Result file: .csv, .xlsx (Excel, typed columns), .geojson, .gpkg or .parquet.")],
     scheme: Annotated[list[str] | None, typer.Option(help="Scheme id to assess (repeat; default: all).")] = None,
     rules: Annotated[Path | None, typer.Option(help="Folder of extra or overriding scheme TOML files.")] = None,
     crs: Annotated[str | None, typer.Option(help="CRS of x/y columns or of geometries without one.")] = None,
@@ -248,11 +249,17 @@ def eligibility(
     id_column: Annotated[str | None, typer.Option("--id", help="Identifier column (duplicates are errors).")] = None,
     finess_column: Annotated[str | None, typer.Option("--finess", help="FINESS number column.")] = None,
     verdicts: Annotated[Path | None, typer.Option(help="Also write the long table of verdicts (CSV/Parquet).")] = None,
-    sep: Annotated[str, typer.Option(help="CSV output separator (';' for French spreadsheets).")] = ",",
-    bom: Annotated[bool, typer.Option("--bom", help="UTF-8 BOM in CSV output (Excel).")] = False,
+    sep: Annotated[str, typer.Option(help="Séparateur des CSV (par défaut « ; », pour un tableur français).")] = ";",
+    bom: Annotated[bool, typer.Option("--bom/--no-bom", help="BOM UTF-8 en tête des CSV (Excel).")] = True,
+    decimal_comma: Annotated[bool, typer.Option(
+        "--decimal-comma/--decimal-point",
+        help="Nombres des CSV avec une virgule décimale (2,47) pour un tableur réglé en français (le séparateur "
+             "« , » devient alors « ; ») ; par défaut point décimal (2.47). Les codes restent du texte.")] = False,
     geocoder: Annotated[str | None, typer.Option(
-        help="Geocode rows given by address (adresse, code_postal, commune…): addok (local), ban (national API: "
-             "addresses sent over the Internet) or commune (postcode + town only).")] = None,
+        help="Géocodage des lignes données par une adresse (adresse, code_postal, commune…) : addok (index local), "
+             "ban (API nationale : les adresses partent sur Internet) ou commune (code postal + ville). Par défaut : "
+             "l'addok local s'il est installé (`zonage geocoder setup`), sinon la commune, avec une ligne d'aide, "
+             "chaque ligne marquée commune_fallback.")] = None,
     geocoder_url: Annotated[str | None, typer.Option(
         help="URL of the local addok API (default http://127.0.0.1:7878) or root of the BAN API.")] = None,
     date: Annotated[str | None, typer.Option(
@@ -264,9 +271,12 @@ def eligibility(
         help="Table of deficit zones per speciality (columns specialite + insee or departement).")] = None,
 ) -> None:
     """Assess every structure of INPUT for every scheme; every row comes out once with a status."""
+    from zonage.cli_geocode import print_notice
     from zonage.eligibility import assess
-    from zonage.export import format_of, refuse_same_file, write_table
-    from zonage.inputs import detect_columns, read_table
+    from zonage.export import check_writable, csv_style, format_of, refuse_same_file, write_table
+    from zonage.geocode import address_spec, check_locatable, default_cache_path
+    from zonage.geocode.local import batch_geocoding, geocoding_summary
+    from zonage.inputs import detect_columns, parse_crs, read_table
     from zonage.rules import load_schemes
     from zonage.workflows import batch_context
 
@@ -275,9 +285,17 @@ def eligibility(
         refuse_same_file(output, input_file)
         if verdicts is not None:
             refuse_same_file(verdicts, input_file, output)
+        csv_style(sep, bom, decimal_comma)  # a bad --sep, --crs or output place: refused before the batch runs
+        if crs is not None:
+            parse_crs(crs)
+        for target in (output, verdicts):
+            if target is not None:
+                check_writable(target)
         paths = _State.paths()
         frame = read_table(input_file)
-        spec = detect_columns(frame, lon=lon, lat=lat, x=x, y=y, id=id_column, finess=finess_column)
+        spec = address_spec(frame, detect_columns(frame, lon=lon, lat=lat, x=x, y=y, id=id_column,
+                                                  finess=finess_column))
+        check_locatable(frame, spec, input_file.name)
         schemes = load_schemes(rules)
         if scheme:
             unknown = sorted(set(scheme) - set(schemes))
@@ -287,30 +305,30 @@ def eligibility(
         out.print(f"{len(frame)} lignes lues dans {input_file} ; colonnes utilisées : {spec.describe()}",
                   soft_wrap=True)
         context = batch_context(paths)
-        geocoding = None
-        if geocoder:
-            from zonage.geocode import default_cache_path, make_geocoder
-
-            if geocoder == "ban":
-                console.print(f"[bold]note:[/] addresses are sent to {geocoder_url or 'the national address API'}",
-                              highlight=False, soft_wrap=True)
-            geocoding = make_geocoder(geocoder, paths=paths, url=geocoder_url, cache=default_cache_path(paths.data))
+        if geocoder == "ban":
+            console.print(f"[bold]note:[/] addresses are sent to {geocoder_url or 'the national address API'}",
+                          highlight=False, soft_wrap=True)
         on = _parse_day(date)
         table = None
         if deficits is not None:
             from zonage.rules.deficits import read_deficits
 
             table = read_deficits(deficits)
-        with _progress_bar("localisation et évaluation") as progress:
+        with batch_geocoding(paths, frame, spec, geocoder, url=geocoder_url, cache=default_cache_path(paths.data),
+                             option="--geocoder", notice=print_notice) as geocoding, \
+                _progress_bar("localisation et évaluation") as progress:
             task = progress.add_task("assess", total=len(frame))
             result = assess(frame, context["locator"], schemes, spec=spec, crs=crs, finess=context["finess"],
                             crosswalk=context["crosswalk"], geocoder=geocoding, on=on, speciality=speciality,
                             deficits=table,
                             progress=lambda done, total: progress.update(task, completed=done, total=total))
-        write_table(result.rows, output, sep=sep, bom=bom)
+        write_table(result.rows, output, **csv_style(sep, bom, decimal_comma))
         if verdicts:
-            write_table(result.verdicts, verdicts, sep=sep, bom=bom)
+            write_table(result.verdicts, verdicts, **csv_style(sep, bom, decimal_comma))
         _print_summary(result, schemes, on)
+        geocoded = geocoding_summary(result.rows)
+        if geocoded:
+            out.print(geocoded, highlight=False, soft_wrap=True, markup=False)
         out.print(f"{len(result.rows):,} lignes écrites dans {output}".replace(",", "\u202f"), soft_wrap=True)
 
     _run(action)
@@ -322,9 +340,13 @@ def run_region(
     download: Annotated[bool, typer.Option("--download", help="Allow downloads of missing sources.")] = False,
     date: Annotated[str | None, typer.Option(
         help="Date of the question (zoning order and QPV generation in force), YYYY-MM-DD; default today.")] = None,
+    decimal_comma: Annotated[bool, typer.Option(
+        "--decimal-comma/--decimal-point",
+        help="Tables CSV avec une virgule décimale (2,47) ; par défaut point décimal (2.47). Les CSV sont "
+             "toujours écrits avec « ; » et un BOM UTF-8 (tableur français).")] = False,
 ) -> None:
     """The main job: build the layers, then assess every centre de santé, MSP and hospital of a région."""
-    from zonage.export import write_table
+    from zonage.export import csv_style, write_table
     from zonage.layers import all_specs
     from zonage.layers.pipeline import build as build_layers
     from zonage.maps import write_region_map
@@ -347,10 +369,13 @@ def run_region(
                 paths, region, progress=lambda done, total: progress.update(task, completed=done, total=total),
                 on=on,
             )
-        target = paths.processed / f"eligibility_region_{region}.csv"
-        write_table(result.rows, target)
+        folder = Path("outputs")  # results beside the planner's work, not among the layers
+        folder.mkdir(exist_ok=True)
+        target = folder / f"eligibilite_region_{region}.csv"
+        csv = csv_style(";", True, decimal_comma)
+        write_table(result.rows, target, **csv)
         write_table(result.rows, target.with_suffix(".geojson"))
-        write_table(result.verdicts, paths.processed / f"eligibility_region_{region}_verdicts.csv")
+        write_table(result.verdicts, folder / f"eligibilite_region_{region}_verdicts.csv", **csv)
         out.print(f"[bold]région {region}[/] : {len(structures)} centres de santé, MSP et hôpitaux (FINESS)")
         from zonage.rules import load_schemes
 
@@ -397,11 +422,12 @@ def application(
 def _register_commands() -> None:
     """Commands defined beside this module, one file per engine family."""
     from zonage.cli_access import register as register_access
+    from zonage.cli_check import register as register_check
     from zonage.cli_geocode import register as register_geocode
     from zonage.cli_maps import register as register_maps
     from zonage.cli_priority import register as register_priority
 
-    for register in (register_geocode, register_access, register_priority, register_maps):
+    for register in (register_geocode, register_access, register_priority, register_maps, register_check):
         register(app)
 
 

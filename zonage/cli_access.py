@@ -1,23 +1,37 @@
-"""Command ``zonage access``: commune accessibility to GPs, written to data/processed.
+"""Command ``zonage access``: commune accessibility to GPs, for a planner (``-o``) or into data/processed.
 
 Registered on the main typer app by :func:`register`; like the rest of the command
 line it only parses arguments, calls the library (:func:`zonage.access.commune_accessibility`),
 writes the tables (:func:`zonage.export.write_table`, atomic) and prints a summary.
+
+With ``-o FILE`` the communes table goes to ``FILE`` and the territories and DREES
+comparison tables beside it (``<stem>_territoires``, ``<stem>_vs_drees``), with the
+spreadsheet conventions of ``score`` and ``prioritise`` (``;``, BOM, French column
+labels); without it, the working tables go to data/processed as before (``,``,
+machine column names). ``--region`` computes the région's territory (catchments
+cross région borders) and keeps the région's communes and territories.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import pandas as pd
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from zonage.cli_common import console, fail_in, out, paths_of
+from zonage.cli_priority import DecimalComma, RawColumns
 from zonage.errors import ZonageError
+from zonage.export import csv_style
+
+if TYPE_CHECKING:
+    from zonage.access.run import CommuneRun
 
 
 def parse_speeds(text: str) -> tuple[tuple[float, float], ...]:
@@ -41,6 +55,36 @@ def parse_speeds(text: str) -> tuple[tuple[float, float], ...]:
     if not bands or bands[-1][0] != math.inf:
         raise ZonageError(f"--speeds {text!r}: end with the speed beyond the last bound (e.g. 5:30,20:60,80)")
     return tuple(bands)
+
+
+def cut_to_region(run: CommuneRun, region: str) -> CommuneRun:
+    """``run`` with its tables cut to région ``region``: its communes, the territories they belong to, its rows.
+
+    The accessibility itself is not recomputed: it was computed over the whole territory
+    (metropolitan France or the overseas département), so catchments across the région's
+    border count.
+
+    Raises
+    ------
+    ZonageError
+        No commune of the run belongs to ``region``.
+    """
+    from zonage.access import LEVELS
+
+    communes = run.communes[run.communes["region"].astype(str) == str(region)].reset_index(drop=True)
+    if communes.empty:
+        raise ZonageError(f"--region {region}: no commune of this région in the territories computed; give an INSEE "
+                          "région code (44 Grand Est, 28 Normandie, 04 La Réunion…)")
+    aggregates = run.aggregates
+    keep = pd.Series(False, index=aggregates.index)
+    for level, column in LEVELS.items():
+        if column in communes.columns:
+            codes = set(communes[column].dropna().astype(str))
+            keep |= (aggregates["level"] == level) & aggregates["code"].astype(str).isin(codes)
+    comparison = run.comparison
+    if len(comparison):
+        comparison = comparison[comparison["region"].astype(str) == str(region)].reset_index(drop=True)
+    return replace(run, communes=communes, aggregates=aggregates[keep].reset_index(drop=True), comparison=comparison)
 
 
 def _summary(run, name: str, written: list) -> None:
@@ -83,7 +127,7 @@ def _summary(run, name: str, written: list) -> None:
         out.print(f"wrote {path}", soft_wrap=True, highlight=False)
 
 
-def _grid(paths, raster: Path, territory, method, decay, cutoff, model, point, scale, name, sep) -> None:
+def _grid(paths, raster: Path, territory, method, decay, cutoff, model, point, scale, name, csv) -> None:
     from zonage.access import grid_accessibility, write_geotiff
     from zonage.export import write_table
 
@@ -102,8 +146,8 @@ def _grid(paths, raster: Path, territory, method, decay, cutoff, model, point, s
     target = paths.processed
     written = [
         write_geotiff(run.grid, target / f"{name}_grid.tif"),
-        write_table(run.cells, target / f"{name}_grid_cells.csv", sep=sep),
-        write_table(run.aggregates, target / f"{name}_grid_territories.csv", sep=sep),
+        write_table(run.cells, target / f"{name}_grid_cells.csv", **csv),
+        write_table(run.aggregates, target / f"{name}_grid_territories.csv", **csv),
     ]
     cells = run.cells
     settings = run.settings
@@ -143,8 +187,23 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option(help="Territory to run (metro, 971, 972, 973, 974, 976; repeat).")
         ] = None,
         scale: Annotated[float, typer.Option(help="Express results per this many inhabitants.")] = 100_000.0,
-        name: Annotated[str, typer.Option(help="Prefix of the tables written to data/processed.")] = "access",
-        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets).")] = ",",
+        name: Annotated[str, typer.Option(help="Prefix of the tables written to data/processed (without -o).")
+                        ] = "access",
+        output: Annotated[Path | None, typer.Option(
+            "-o", "--output", help="Table des communes (.csv, .xlsx, .parquet) ; les territoires et la comparaison "
+                                   "DREES à côté (<nom>_territoires, <nom>_vs_drees). Sans -o : tables de travail "
+                                   "dans data/processed (access_communes.csv…).")] = None,
+        region: Annotated[str | None, typer.Option(
+            help="Code INSEE de la région (44 Grand Est, 28 Normandie…) : calcul sur son territoire (métropole ou "
+                 "DOM), tables réduites à ses communes et à leurs territoires.")] = None,
+        sep: Annotated[str | None, typer.Option(
+            help="Séparateur des CSV : « ; » par défaut avec -o (tableur réglé en français), « , » pour les tables "
+                 "de data/processed.")] = None,
+        bom: Annotated[bool | None, typer.Option(
+            "--bom/--no-bom", help="Marque BOM UTF-8 en tête des CSV ; par défaut oui avec -o, non sinon.",
+            show_default=False)] = None,
+        decimal_comma: DecimalComma = False,
+        raw_columns: RawColumns = False,
         grid: Annotated[
             Path | None,
             typer.Option(help="Population raster (GeoTIFF): compute per grid cell instead of per commune "
@@ -153,9 +212,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Accessibility of every commune to GPs (BPE counts, populations, straight-line costs); vs DREES APL."""
         from zonage.access import StraightLine, commune_accessibility, parse_decay
-        from zonage.export import write_table
+        from zonage.export import format_of, write_table
 
+        planner = output is not None
+        csv = csv_style(sep or (";" if planner else ","), planner if bom is None else bom, decimal_comma)
         try:
+            if output is not None:
+                format_of(output)
+                if grid is not None:
+                    raise ZonageError("-o applies to the commune tables; --grid writes to data/processed")
+            if region is not None and grid is not None:
+                raise ZonageError("--region applies to the commune tables; with --grid give --territory")
+            chosen_region = None
+            if region is not None:
+                from zonage.regions import require_region
+
+                chosen_region = require_region(region)
             paths = paths_of(ctx)
             try:
                 chosen_decay = parse_decay(decay) if decay else None
@@ -164,12 +236,14 @@ def register(app: typer.Typer) -> None:
                 raise ZonageError(str(exc)) from None
             start = time.perf_counter()
             if grid is not None:
-                _grid(paths, grid, territory, method, chosen_decay, cutoff, model, point, scale, name, sep)
+                _grid(paths, grid, territory, method, chosen_decay, cutoff, model, point, scale, name, csv)
                 out.print(f"done in {time.perf_counter() - start:.1f}s")
                 return
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                           TextColumn("{task.completed}/{task.total} territories"), TimeElapsedColumn(),
                           console=console, transient=True) as progress:
+                if chosen_region is not None and not territory:
+                    territory = [chosen_region.territory]
                 task = progress.add_task("accessibility", total=len(territory) if territory else None)
 
                 def step(done_territory: str, done: int, total: int) -> None:
@@ -180,13 +254,25 @@ def register(app: typer.Typer) -> None:
                                                 only=territory, point=point, scale=scale, progress=step)
                 except ValueError as exc:
                     raise ZonageError(str(exc)) from None
-            target = paths.processed
+            if chosen_region is not None:
+                run = cut_to_region(run, chosen_region.code)
+            if output is None:
+                folder = paths.processed
+                files = {part: folder / f"{name}_{part}.csv" for part in ("communes", "territories", "vs_drees")}
+            else:
+                files = {"communes": output,
+                         "territories": output.with_name(f"{output.stem}_territoires{output.suffix}"),
+                         "vs_drees": output.with_name(f"{output.stem}_vs_drees{output.suffix}")}
+
+            def labels(table: str) -> str | None:
+                return table if planner and not raw_columns else None
+
             written = [
-                write_table(run.communes, target / f"{name}_communes.csv", sep=sep),
-                write_table(run.aggregates, target / f"{name}_territories.csv", sep=sep),
+                write_table(run.communes, files["communes"], labels=labels("access_communes"), **csv),
+                write_table(run.aggregates, files["territories"], labels=labels("access_territories"), **csv),
             ]
             if len(run.comparison):
-                written.append(write_table(run.comparison, target / f"{name}_vs_drees.csv", sep=sep))
+                written.append(write_table(run.comparison, files["vs_drees"], labels=labels("access_vs_drees"), **csv))
             _summary(run, name, written)
             out.print(f"done in {time.perf_counter() - start:.1f}s")
         except ZonageError as exc:

@@ -1,4 +1,4 @@
-"""Command line for geocoding: ``zonage geocoder index|serve`` and ``zonage geocode``.
+"""Command line for geocoding: ``zonage geocoder setup|index|serve`` and ``zonage geocode``.
 
 Registered on the main application by :func:`register`. Like :mod:`zonage.cli`,
 it only parses arguments, calls :mod:`zonage.geocode` and prints.
@@ -15,7 +15,8 @@ import typer
 from zonage.errors import ZonageError
 
 geocoder_app = typer.Typer(
-    help="Local addok geocoder (the BAN's own, on this machine): index address files, serve them.",
+    help="Local addok geocoder (the BAN's own, on this machine): set up a département, index address files, "
+         "serve them.",
     no_args_is_help=True,
 )
 
@@ -30,9 +31,56 @@ def _folder(folder: Path | None) -> Path:
     return folder or _cli()._State.paths().data / "geocoder" / "addok"
 
 
+@geocoder_app.command("setup")
+def setup(
+    departement: Annotated[list[str] | None, typer.Option(
+        "--departement", "-d", help="Département to geocode at the address (repeat: -d 57 -d 54).")] = None,
+    download: Annotated[bool, typer.Option(
+        "--download", help="Download the BAN file of a département not found offline (adresse.data.gouv.fr).")
+                        ] = False,
+    file: Annotated[list[Path] | None, typer.Option(
+        "--file", help="Address file to index instead (BAN adresses-XX.csv[.gz], BAN adresses-addok-XX.ndjson.gz, "
+                       "BANO CSV); repeat for several.")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="With --download: download again.")] = False,
+    folder: Annotated[Path | None, typer.Option(
+        help="Work folder of the local addok (default <data>/geocoder/addok, the one other commands use).")] = None,
+    ban_url: Annotated[str, typer.Option(help="URL pattern of the BAN files, {dep} standing for the département.")
+                       ] = "https://adresse.data.gouv.fr/data/ban/adresses/latest/addok/adresses-addok-{dep}.ndjson.gz",
+    serve_after: Annotated[bool, typer.Option("--serve", help="Then serve the index (as `zonage geocoder serve`).")
+                           ] = False,
+) -> None:
+    """Make street-level geocoding work for départements: find (or download) their BAN file, index it, check it.
+
+    Offline the file comes from --file, a file downloaded before, or the mirror's addresses/ folder; a
+    re-run with the same files does nothing ("déjà indexé").
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from zonage.geocode.local import setup_local_geocoder
+
+    cli = _cli()
+
+    def action() -> None:
+        paths = cli._State.paths()
+        with Progress(TextColumn("téléchargement BAN"), BarColumn(), DownloadColumn(), console=cli.console,
+                      transient=True) as progress:
+            task = progress.add_task("download", total=None)
+            report = setup_local_geocoder(
+                paths, departement or [], files=file or [], download=download, refresh=refresh, folder=folder,
+                url_template=ban_url,
+                progress=lambda done, total: progress.update(task, completed=done, total=total))
+        for line in report.lines():
+            cli.out.print(line, highlight=False, soft_wrap=True, markup=False)
+        if serve_after:
+            _serve_folder(report.folder, 7878, "127.0.0.1")
+
+    cli._run(action)
+
+
 @geocoder_app.command("index")
 def index(
-    files: Annotated[list[Path], typer.Argument(help="BAN (adresses-XX.csv) or BANO address CSV files.")],
+    files: Annotated[list[Path], typer.Argument(
+        help="BAN (adresses-XX.csv, adresses-addok-XX.ndjson.gz) or BANO address files.")],
     folder: Annotated[Path | None, typer.Option(help="Work folder of the local addok (default <data>/geocoder/addok).")
                       ] = None,
     append: Annotated[bool, typer.Option("--append", help="Add to the existing index instead of replacing it.")
@@ -41,6 +89,7 @@ def index(
     """Load address files into the local addok (starts a private Redis for the time of the import)."""
     from zonage.geocode import GeocodeCache, default_cache_path
     from zonage.geocode.addok import LocalAddok
+    from zonage.geocode.local import forget_setup
 
     cli = _cli()
 
@@ -49,6 +98,7 @@ def index(
         local = LocalAddok(work, http=False)
         with local:
             report = local.index(files, reset=not append)
+        forget_setup(work)  # the index no longer matches what `geocoder setup` recorded
         cache = default_cache_path(cli._State.paths().data)
         if cache.exists():
             with GeocodeCache(cache) as store:
@@ -70,6 +120,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
 ) -> None:
     """Serve the indexed addresses: Redis + addok HTTP API (/search) until Ctrl-C."""
+    cli = _cli()
+    cli._run(lambda: _serve_folder(_folder(folder), port, host))
+
+
+def _serve_folder(work: Path, port: int, host: str) -> None:
+    """Redis + addok HTTP API on the index of ``work`` until Ctrl-C or SIGTERM."""
     from zonage.geocode.addok import AddokServer, RedisServer, write_config
 
     cli = _cli()
@@ -77,40 +133,39 @@ def serve(
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    def action() -> None:
-        work = _folder(folder)
-        if not (work / "addok.rdb").exists():
-            raise ZonageError(f"no index in {work}: run `zonage geocoder index FILE` first")
-        redis = RedisServer(work)
-        server = None
-        previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the children too
+    if not (work / "addok.rdb").exists():
+        raise ZonageError(f"no index in {work}: run `zonage geocoder setup --departement NN` (or "
+                          "`zonage geocoder index FILE`) first")
+    redis = RedisServer(work)
+    server = None
+    previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the children too
+    try:
+        redis.start()
+        write_config(work / "addok.conf", redis_port=redis.port)
+        server = AddokServer(work / "addok.conf", port=port, host=host).start()
+        cli.out.print(f"addok serving on {server.url} (Redis on 127.0.0.1:{redis.port}); Ctrl-C to stop",
+                      soft_wrap=True)
+        cli.out.print(f"use it with: zonage geocode INPUT -o OUTPUT --backend addok --url {server.url}",
+                      soft_wrap=True)
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
         try:
-            redis.start()
-            write_config(work / "addok.conf", redis_port=redis.port)
-            server = AddokServer(work / "addok.conf", port=port, host=host).start()
-            cli.out.print(f"addok serving on {server.url} (Redis on 127.0.0.1:{redis.port}); Ctrl-C to stop",
-                          soft_wrap=True)
-            cli.out.print(f"use it with: zonage geocode INPUT -o OUTPUT --backend addok --url {server.url}",
-                          soft_wrap=True)
-            server.wait()
-        except KeyboardInterrupt:
-            pass
+            if server is not None:
+                server.stop()
         finally:
-            try:
-                if server is not None:
-                    server.stop()
-            finally:
-                redis.stop()
-                signal.signal(signal.SIGTERM, previous)
-
-    cli._run(action)
+            redis.stop()
+            signal.signal(signal.SIGTERM, previous)
 
 
 def geocode(
     input_file: Annotated[Path, typer.Argument(help="CSV/XLSX/GeoJSON/GPKG/Parquet with address columns.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Result: .csv, .parquet, .geojson or .gpkg.")],
-    backend: Annotated[str, typer.Option(help="addok (local), ban (national API: addresses sent over the "
-                                              "Internet) or commune (postcode + town only).")] = "addok",
+    backend: Annotated[str | None, typer.Option(
+        help="addok (local), ban (national API: addresses sent over the Internet) or commune (postcode + town "
+             "only). Default: the local addok, else commune with a hint (every row flagged commune_fallback).")
+                       ] = None,
     url: Annotated[str | None, typer.Option(help="addok API URL (default http://127.0.0.1:7878) or BAN API root.")
                    ] = None,
     addok_config: Annotated[Path | None, typer.Option(help="Call the local addok in process with this config "
@@ -129,7 +184,8 @@ def geocode(
 
     from zonage.crs import WGS84
     from zonage.export import format_of, refuse_same_file, write_table
-    from zonage.geocode import default_cache_path, geocode_frame, make_geocoder
+    from zonage.geocode import address_spec, default_cache_path, geocode_frame
+    from zonage.geocode.local import departements_of_frame, open_geocoder
     from zonage.inputs import detect_columns, read_table
 
     cli = _cli()
@@ -141,13 +197,15 @@ def geocode(
         frame = read_table(input_file)
         if isinstance(frame, gpd.GeoDataFrame):
             frame = frame.drop(columns=frame.geometry.name)
-        spec = detect_columns(frame, address=address, postcode=postcode, commune=commune)
+        spec = address_spec(frame, detect_columns(frame, address=address, postcode=postcode, commune=commune))
         if backend == "ban":
             cli.console.print(f"[bold]note:[/] the addresses are sent to {url or 'the national address API'}",
                               highlight=False, soft_wrap=True)
-        geocoding = make_geocoder(backend, paths=paths, url=url, addok_config=addok_config,
-                                  cache=default_cache_path(paths.data) if cache else None, low_score=low_score)
-        with cli._progress_bar(f"geocoding ({backend})") as progress:
+        departements = departements_of_frame(frame, spec)
+        with open_geocoder(paths, backend, url=url, addok_config=addok_config,
+                           cache=default_cache_path(paths.data) if cache else None, low_score=low_score,
+                           option="--backend", departements=departements, notice=print_notice) as geocoding, \
+                cli._progress_bar(f"geocoding ({geocoding.name})") as progress:
             task = progress.add_task("geocode", total=len(frame))
             geo = geocode_frame(frame, geocoding, spec=spec,
                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
@@ -168,7 +226,14 @@ def geocode(
     cli._run(action)
 
 
+def print_notice(message: str) -> None:
+    """Print the one-line hint of a geocoder fallback (on stderr, with the other notes)."""
+    from rich.markup import escape
+
+    _cli().console.print(f"[bold]note :[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``geocoder index|serve`` and ``geocode`` to the main application."""
+    """Add ``geocoder setup|index|serve`` and ``geocode`` to the main application."""
     app.add_typer(geocoder_app, name="geocoder")
     app.command("geocode")(geocode)

@@ -49,19 +49,27 @@ def register(app: typer.Typer) -> None:
                               "picks (default: all)."),
         ] = None,
         out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder of the maps.")] = Path("maps"),
-        static: Annotated[bool, typer.Option("--static", help="Also write PNG and PDF maps of each région.")] = False,
+        static: Annotated[bool, typer.Option(
+            "--static", help="Also write A4 maps of each région: PNG (300 dpi) and PDF (vector).")] = False,
         tiles: Annotated[bool, typer.Option(help="Base map tiles (--no-tiles: none, nothing fetched).")] = True,
         cdn: Annotated[bool, typer.Option(
             "--cdn", help="Load Leaflet from its CDN (smaller file, needs the Internet); default: inlined.")] = False,
+        orientation: Annotated[str, typer.Option(
+            help="Cartes statiques A4 : paysage (landscape) ou portrait.")] = "paysage",
+        picks: Annotated[Path | None, typer.Option(
+            "--picks", help="Postes proposés à dessiner : le CSV (ou XLSX) écrit par « zonage prioritise ».")] = None,
     ) -> None:
         """Interactive maps (HTML) of the zoning, QPV, APL and structures' eligibility; static maps on request."""
         from zonage.maps import write_national_map, write_region_map, write_region_static
+        from zonage.maps.static import orientation_of, read_picks
         from zonage.workflows import eligibility_of_region
 
         try:
             chosen = parse_layers(layers)
             if not region and not national:
                 raise ZonageError("give --region CODE (repeatable) and/or --national")
+            page = orientation_of(orientation)
+            proposed = read_picks(picks) if picks is not None else None
             paths = paths_of(ctx)
             tile = "OpenStreetMap" if tiles else None
             for code in region or []:
@@ -69,13 +77,21 @@ def register(app: typer.Typer) -> None:
                 if "structures" in chosen or static:
                     with console.status(f"région {code}: assessing its centres de santé, MSP and hospitals"):
                         rows = eligibility_of_region(paths, code)[1].rows
-                path = write_region_map(paths, code, rows, out_dir, layers=chosen, tiles=tile, cdn=cdn)
+                path = write_region_map(paths, code, rows, out_dir, layers=chosen, tiles=tile, cdn=cdn,
+                                        picks=proposed)
                 out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)
                 if static:
-                    for written in write_region_static(paths, code, rows, out_dir):
+                    with console.status(f"région {code}: cartes statiques A4 ({page})"):
+                        files = write_region_static(paths, code, rows, out_dir, orientation=page, picks=proposed)
+                    for written in files:
                         out.print(f"wrote {written}", highlight=False, soft_wrap=True)
             if national:
-                path = write_national_map(paths, out_dir, tiles=tile, cdn=cdn)
+                steps = iter(range(1, 100))
+
+                def step(message: str) -> None:
+                    out.print(f"carte nationale, étape {next(steps)} : {message}", highlight=False, soft_wrap=True)
+
+                path = write_national_map(paths, out_dir, tiles=tile, cdn=cdn, on_step=step)
                 out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)
         except ZonageError as exc:
             fail_in(ctx, exc)
@@ -98,21 +114,28 @@ def register(app: typer.Typer) -> None:
         bom: Annotated[bool, typer.Option("--bom/--no-bom", help="UTF-8 BOM in CSV output (Excel).")] = True,
         region: Annotated[str | None, typer.Option(help="Only this région (INSEE code, e.g. 28).")] = None,
         departement: Annotated[str | None, typer.Option(help="Only this département (e.g. 57).")] = None,
+        decimal_comma: Annotated[bool, typer.Option(
+            "--decimal-comma/--decimal-point",
+            help="Nombres des CSV avec une virgule décimale (2,47), pour un tableur réglé en français ; par défaut "
+                 "point décimal (2.47), lu tel quel par QGIS et les scripts. Les codes restent du texte.")] = False,
     ) -> None:
         """Export a layer: GeoJSON (RFC 7946), GeoPackage, CSV or Parquet, written atomically.
 
         ``zoning`` exports the doctors' zoning with the commune polygons and a QGIS style
         (``.qml`` beside the file, and stored in the GeoPackage).
         """
+        from zonage.export import csv_options, csv_style
         from zonage.maps.gis import export_layer, export_zoning
 
+        sep = csv_style(sep, bom, decimal_comma)["sep"]
         try:
-            if layer == "zoning":
-                paths = export_zoning(paths_of(ctx), output, fmt=fmt, region=region, departement=departement,
-                                      sep=sep, bom=bom)
-            else:
-                paths = [export_layer(paths_of(ctx), layer, output, fmt=fmt, territory=territory, sep=sep, bom=bom,
-                                      region=region, departement=departement)]
+            with csv_options(decimal="," if decimal_comma else "."):
+                if layer == "zoning":
+                    paths = export_zoning(paths_of(ctx), output, fmt=fmt, region=region, departement=departement,
+                                          sep=sep, bom=bom)
+                else:
+                    paths = [export_layer(paths_of(ctx), layer, output, fmt=fmt, territory=territory, sep=sep,
+                                          bom=bom, region=region, departement=departement)]
         except ZonageError as exc:
             fail_in(ctx, exc)
             return

@@ -21,8 +21,36 @@ from rich.table import Table
 from zonage.cli_common import console, fail_in, out, paths_of
 from zonage.config import Paths
 from zonage.errors import ZonageError
+from zonage.export import csv_style
 
 _GEO = {".geojson", ".json", ".gpkg"}
+
+#: Folder of the outputs written without ``-o``: in the current directory, visible (never a temporary folder).
+OUTPUTS = Path("outputs")
+
+#: Options shared by the commands that write tables a planner opens in a spreadsheet.
+Sep = Annotated[str, typer.Option(help="Séparateur des CSV (« ; » par défaut : tableur réglé en français).")]
+Bom = Annotated[bool, typer.Option("--bom/--no-bom", help="Marque BOM UTF-8 en tête des CSV (Excel reconnaît "
+                                                          "alors les accents) ; par défaut oui.")]
+DecimalComma = Annotated[bool, typer.Option(
+    "--decimal-comma/--decimal-point",
+    help="Nombres des CSV avec une virgule décimale (2,47), pour un tableur réglé en français ; par défaut point "
+         "décimal (2.47), lu tel quel par QGIS, pandas et les scripts. Les codes (FINESS, INSEE, codes postaux) "
+         "restent du texte dans les deux cas. Pour Excel, -o FICHIER.xlsx donne des colonnes typées.")]
+RawColumns = Annotated[bool, typer.Option(
+    "--raw-columns", help="Noms de colonnes techniques (anglais) dans les CSV/XLSX au lieu des libellés français "
+                          "(correspondance : docs/COLUMNS.md). GeoJSON, GPKG et Parquet gardent toujours les noms "
+                          "techniques.")]
+
+
+def default_output(name: str) -> Path:
+    """``outputs/<name>.csv`` in the current directory (absolute), the default of the commands' ``-o``.
+
+    A name that would leave the folder (a région given as ``../x``) is refused.
+    """
+    from zonage.export import inside_folder
+
+    return inside_folder(OUTPUTS, f"{name}.csv")
 
 
 def _with_geometry(frame: pd.DataFrame, paths: Paths, path: Path) -> pd.DataFrame:
@@ -79,7 +107,9 @@ def register(app: typer.Typer) -> None:
     @app.command("score")
     def score_command(
         ctx: typer.Context,
-        output: Annotated[Path, typer.Option("-o", "--output", help="Scores: .csv, .parquet, .geojson or .gpkg.")],
+        output: Annotated[Path | None, typer.Option(
+            "-o", "--output", help="Scores : .csv, .xlsx, .parquet, .geojson ou .gpkg ; par défaut "
+                                   "outputs/score_<niveau>[_region_<code>].csv dans le dossier courant.")] = None,
         level: Annotated[str, typer.Option(help="commune, bv2012 (TVS proxy), epci or departement.")] = "bv2012",
         region: Annotated[str | None, typer.Option(help="INSEE région code: score only its territories.")] = None,
         config: Annotated[Path | None, typer.Option(help="TOML file of parameters (merged on the defaults).")] = None,
@@ -87,14 +117,22 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="Also write the long table of components (one row per criterion).")
         ] = None,
         top: Annotated[int, typer.Option(help="Territories shown in the summary.")] = 10,
-        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets).")] = ",",
+        sep: Sep = ";",
+        bom: Bom = True,
+        decimal_comma: DecimalComma = False,
+        raw_columns: RawColumns = False,
     ) -> None:
         """Multi-criteria need score per territory (APL, GP density, population, QPV, gap), with its components."""
         from zonage.export import format_of, write_table
         from zonage.priority import load_config, load_inputs, territories_scores
 
+        csv = csv_style(sep, bom, decimal_comma)
         try:
+            if output is None:
+                output = default_output(f"score_{level}" + (f"_region_{region}" if region else ""))
             format_of(output)
+            if components is not None:
+                format_of(components)
             paths = paths_of(ctx)
             params = load_config(config)
             inputs = load_inputs(paths, params, arrondissements=False)
@@ -103,9 +141,10 @@ def register(app: typer.Typer) -> None:
             if output.suffix.lower() in _GEO and level != "commune":
                 raise ZonageError(f"{output.name}: polygons are written for --level commune only; use .csv or "
                                   ".parquet")
-            write_table(_with_geometry(table, paths, output), output, sep=sep)
+            write_table(_with_geometry(table, paths, output), output, labels=None if raw_columns else "score", **csv)
             if components:
-                write_table(scores.components, components, sep=sep)
+                write_table(scores.components, components, labels=None if raw_columns else "score_components",
+                            **csv)
         except ZonageError as exc:
             fail_in(ctx, exc)
             return
@@ -124,7 +163,8 @@ def register(app: typer.Typer) -> None:
             shown.add_row(str(row.rank), str(row.code), str(row.name), f"{row.score:.1f}", f"{row.apl:.2f}",
                           f"{row.gp_density:.1f}", f"{row.population:,.0f}", str(row.explanation).split(";")[0])
         out.print(shown)
-        out.print(f"wrote {output}" + (f" and {components}" if components else ""), soft_wrap=True, highlight=False)
+        out.print(f"écrit : {output}" + (f" et {components}" if components else ""), soft_wrap=True,
+                  highlight=False)
 
     @app.command("simulate-zoning")
     def simulate_command(
@@ -199,9 +239,9 @@ def register(app: typer.Typer) -> None:
     @app.command("prioritise")
     def prioritise_command(
         ctx: typer.Context,
-        output: Annotated[
-            Path, typer.Option("-o", "--output", help="Ranked posts: .csv, .geojson, .gpkg or .parquet.")
-        ],
+        output: Annotated[Path | None, typer.Option(
+            "-o", "--output", help="Postes classés : .csv, .xlsx, .geojson, .gpkg ou .parquet ; par défaut "
+                                   "outputs/prioritise_region_<code>.csv dans le dossier courant.")] = None,
         region: Annotated[str, typer.Option(help="INSEE région code (44 Grand Est, 28 Normandie…).")] = "44",
         posts: Annotated[
             int | None, typer.Option(help="Posts to allocate, split evenly over the schemes (or give them per scheme).")
@@ -238,8 +278,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         territories: Annotated[Path | None, typer.Option(help="Also write the territories table.")] = None,
         top: Annotated[int, typer.Option(help="Posts shown in the printed summary.")] = 10,
-        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets, the default).")] = ";",
-        bom: Annotated[bool, typer.Option("--bom/--no-bom", help="UTF-8 BOM in CSV output (Excel).")] = True,
+        sep: Sep = ";",
+        bom: Bom = True,
+        decimal_comma: DecimalComma = False,
+        raw_columns: RawColumns = False,
         objective: Annotated[str | None, typer.Option(
             help="What plans are judged on: shortfall_squared (default), consultations_under, lifted, combined."
         )] = None,
@@ -270,7 +312,14 @@ def register(app: typer.Typer) -> None:
                     raise ZonageError(f"--{what} {value!r}: {amount!r} is not a {number.__name__}") from None
             return parsed
 
+        csv = csv_style(sep, bom, decimal_comma)
+
+        def labels(table: str) -> str | None:
+            return None if raw_columns else table
+
         try:
+            if output is None:
+                output = default_output(f"prioritise_region_{region}")
             for target in (output, naive, communes, territories):
                 if target is not None:
                     format_of(target)
@@ -329,18 +378,20 @@ def register(app: typer.Typer) -> None:
                                   progress=lambda done, total: step("eligibility", done, total)).rows
                 result = prioritise(paths, region, wanted, candidates=rows, config=params, progress=step, on=on,
                                     evaluate_out_of_model=out_of_model)
-            written = [write_table(result.picks.round(3), output, sep=sep, bom=bom)]
+            written = [write_table(result.picks.round(3), output, labels=labels("priority_picks"), **csv)]
             write_text_atomic(summary_path, json.dumps(_jsonable(result.summary), ensure_ascii=False, indent=2))
             written.append(summary_path)
             if naive:
-                written.append(write_table(result.naive.round(3), naive, sep=sep, bom=bom))
+                written.append(write_table(result.naive.round(3), naive, labels=labels("priority_picks"), **csv))
             if communes:
-                written.append(write_table(result.communes.round(4), communes, sep=sep, bom=bom))
+                written.append(write_table(result.communes.round(4), communes, labels=labels("priority_communes"),
+                                           **csv))
             if territories:
-                written.append(write_table(result.territories.round(4), territories, sep=sep, bom=bom))
+                written.append(write_table(result.territories.round(4), territories,
+                                           labels=labels("priority_territories"), **csv))
             if out_of_model:
                 target = output.with_name(f"{output.stem}_hors_modele.csv")
-                written.append(write_table(result.out_of_model.round(4), target, sep=sep, bom=bom))
+                written.append(write_table(result.out_of_model.round(4), target, **csv))
         except ZonageError as exc:
             fail_in(ctx, exc)
             return

@@ -1,17 +1,26 @@
-"""Write tables and layers: CSV, GeoJSON (RFC 7946), GeoPackage, Parquet — atomically.
+"""Write tables and layers: CSV, Excel (XLSX), GeoJSON (RFC 7946), GeoPackage, Parquet — atomically.
 
-Outputs never compute: they receive finished frames and only convert formats. CSV
-cells that a spreadsheet would run as a formula are neutralised; helpers refuse an
-output that would overwrite an input (:func:`refuse_same_file`) or a name that
-leaves its folder (:func:`inside_folder`).
+Outputs never compute: they receive finished frames and only convert formats. CSV and
+XLSX cells that a spreadsheet would run as a formula are neutralised; XLSX columns are
+typed (numbers as numbers, dates as dates, codes as text); CSV numbers can be written
+with a decimal comma. The spreadsheet formats can carry French column labels
+(:data:`COLUMN_LABELS`, documented in ``docs/COLUMNS.md``). Helpers refuse an output
+that would overwrite an input (:func:`refuse_same_file`) or a name that leaves its
+folder (:func:`inside_folder`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import math
 import os
 import re
+import warnings
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -22,11 +31,15 @@ from zonage.crs import WGS84
 from zonage.errors import InputDataError, ZonageError
 from zonage.io import atomic_path
 
-__all__ = ["FORMATS", "format_of", "inside_folder", "neutralise_formulas", "refuse_same_file", "write_table"]
+__all__ = [
+    "COLUMN_LABELS", "FORMATS", "CsvStyle", "csv_options", "csv_style", "format_of", "inside_folder", "label_columns",
+    "neutralise_formulas", "refuse_same_file", "write_table",
+]
 
 _Frame = TypeVar("_Frame", bound=pd.DataFrame)
 
-FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".parquet": "parquet"}
+FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg",
+           ".parquet": "parquet"}
 
 
 def format_of(path: str | Path, fmt: str | None = None) -> str:
@@ -38,7 +51,8 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise ZonageError(
-            f"{Path(path).name}: cannot tell the format from {suffix!r}; use .csv, .geojson, .gpkg, .parquet"
+            f"{Path(path).name}: cannot tell the format from {suffix!r}; use .csv, .xlsx, .geojson, .gpkg, "
+            ".parquet"
         )
     return FORMATS[suffix]
 
@@ -108,6 +122,26 @@ def _holds_carriage_return(frame: pd.DataFrame) -> bool:
     return False
 
 
+def check_writable(path: str | Path) -> None:
+    """Raise :class:`ZonageError` (one French line naming ``path``) if no file can be written there.
+
+    Creates the missing folders, then a temporary file beside ``path`` (removed at once),
+    as the atomic write will.
+    """
+    import tempfile
+
+    target = Path(path).expanduser()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=target.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        detail = exc.strerror or " ".join(str(exc).split())
+        raise ZonageError(f"impossible d'écrire {target} ({detail}) : choisir un dossier existant où l'on peut "
+                          "écrire") from None
+
+
 def refuse_same_file(output: str | Path, *inputs: str | Path | None) -> None:
     """Raise :class:`InputDataError` if ``output`` is one of ``inputs``.
 
@@ -154,6 +188,273 @@ def inside_folder(folder: str | Path, name: str | Path) -> Path:
     return target
 
 
+#: Column names that hold codes (FINESS, INSEE, postcodes, SIREN/SIRET, départements, régions…): written
+#: as text in XLSX even when a producer left them as numbers, so that no spreadsheet reads ``01053`` as 1053.
+CODE_COLUMN = re.compile(
+    r"^(?:code|codes?_.*|.*_code|finess|nofiness.*|.*_finess|finess_.*|insee|.*_insee|insee_.*|code_postal|"
+    r"postcode|cp|siren|siret|.*_siren|.*_siret|departement|dep|region|regions|bv2012|epci|candidate|"
+    r"categetab|qpv.*|code_qp|territory|id)$",
+    re.IGNORECASE,
+)
+
+#: French column labels of the tables a planner opens in a spreadsheet, per table: ``{table: {machine: label}}``.
+#: Applied to CSV and XLSX only (:func:`label_columns`); GeoJSON, GeoPackage and Parquet keep the machine
+#: names (stable field names for QGIS and scripts). Each label is described in ``docs/COLUMNS.md``.
+COLUMN_LABELS: dict[str, dict[str, str]] = {
+    "access_communes": {
+        "insee": "code_commune", "nom": "commune", "population": "population", "bv2012": "code_bassin_vie_2012",
+        "epci_siren": "siren_epci", "departement": "departement", "region": "code_region", "region_nom": "region",
+        "territory": "territoire", "gp_count": "nb_medecins_generalistes", "access": "accessibilite_mg_100k",
+    },
+    "access_territories": {
+        "level": "niveau", "code": "code", "supply": "offre", "method": "methode", "access": "accessibilite_mg_100k",
+        "weight": "population_ponderation", "units": "nb_unites",
+    },
+    "access_vs_drees": {
+        "year": "annee_apl", "level": "niveau", "region": "code_region", "region_nom": "region", "n": "nb_unites",
+        "pearson": "correlation_pearson", "spearman": "correlation_spearman",
+    },
+    "score": {
+        "level": "niveau", "code": "code", "name": "territoire", "region": "code_region",
+        "region_share": "part_population_region", "regions": "codes_regions", "departement": "departement",
+        "rank": "rang", "score": "score_besoin", "n_units": "nb_communes", "population": "population",
+        "pop_std": "population_standardisee", "apl": "apl", "apl_coverage": "part_population_avec_apl",
+        "gp_count": "nb_medecins_generalistes", "gp_density": "densite_mg_10k", "n_qpv": "nb_qpv",
+        "qpv_population": "population_qpv", "gap": "deficit_consultations_an", "gp_missing": "mg_manquants_etp",
+        "weight_coverage": "part_poids_connus", "missing": "criteres_manquants", "explanation": "explication",
+        **{f"{c}_{part}": f"{label}_{suffix}"
+           for c, label in (("apl", "apl"), ("gp_density", "densite_mg"), ("population", "population"),
+                            ("qpv_population", "population_qpv"), ("gap", "deficit"))
+           for part, suffix in (("need", "besoin"), ("points", "points"))},
+    },
+    "score_components": {
+        "level": "niveau", "code": "code", "name": "territoire", "region": "code_region", "criterion": "critere",
+        "value": "valeur", "unit": "unite", "direction": "sens", "need": "besoin", "weight": "poids",
+        "weight_used": "poids_utilise", "points": "points",
+    },
+    "priority_picks": {
+        "rank": "rang", "rule": "regle", "candidate": "candidat", "finess": "finess", "nom": "structure",
+        "type_structure": "type_structure", "categetab": "categorie_finess", "libcategetab": "libelle_categorie",
+        "insee": "code_commune", "commune_nom": "commune", "departement": "departement", "scheme": "dispositif",
+        "classe": "zonage", "qpv2024": "qpv_2024", "gain": "gain", "cumulative_gain": "gain_cumule",
+        "population_helped": "population_aidee", "units_helped": "nb_communes_aidees",
+        "territory": "code_bassin_vie", "territory_name": "bassin_vie", "territory_apl": "apl_bassin_vie",
+        "territory_apl_after": "apl_bassin_vie_apres", "territory_apl_rank": "rang_apl_bassin_vie",
+        "access_before": "accessibilite_avant", "access_after": "accessibilite_apres", "cost": "cout",
+        "explanation": "justification", "lon": "longitude", "lat": "latitude",
+    },
+    "priority_communes": {
+        "insee": "code_commune", "nom": "commune", "departement": "departement", "territory": "code_bassin_vie",
+        "population": "population", "demand": "demande_standardisee", "access_before": "accessibilite_avant",
+        "access_greedy": "accessibilite_apres_plan", "access_naive": "accessibilite_apres_regle_naive",
+        "posts_greedy": "postes_plan", "posts_naive": "postes_regle_naive",
+    },
+    "priority_territories": {
+        "code": "code_bassin_vie", "name": "bassin_vie", "departement": "departement", "population": "population",
+        "apl": "apl", "apl_rank": "rang_apl", "apl_after_greedy": "apl_apres_plan",
+        "apl_after_naive": "apl_apres_regle_naive", "posts_greedy": "postes_plan",
+        "posts_naive": "postes_regle_naive", "candidates": "nb_structures_candidates",
+    },
+}
+
+
+def label_columns(frame: _Frame, labels: Mapping[str, str] | str | None) -> _Frame:
+    """``frame`` with its columns renamed by ``labels`` (a mapping or a key of :data:`COLUMN_LABELS`).
+
+    Columns without a label keep their machine name; the geometry column is never renamed.
+    """
+    if labels is None:
+        return frame
+    mapping = COLUMN_LABELS[labels] if isinstance(labels, str) else labels
+    geometry = getattr(frame, "_geometry_column_name", None)
+    return frame.rename(columns={k: v for k, v in mapping.items() if k != geometry and k in frame.columns})
+
+
+_DECIMAL: ContextVar[str | None] = ContextVar("zonage_csv_decimal", default=None)
+
+
+@contextlib.contextmanager
+def csv_options(*, decimal: str | None = None) -> Iterator[None]:
+    """Within the block, CSV tables written without an explicit ``decimal`` use this one.
+
+    For commands that write through library functions without a ``decimal`` parameter
+    (``zonage export``): ``with csv_options(decimal=","): export_layer(...)``.
+    """
+    token = _DECIMAL.set(decimal)
+    try:
+        yield
+    finally:
+        _DECIMAL.reset(token)
+
+
+def _spreadsheet_table(frame: pd.DataFrame, *, points_only: bool) -> pd.DataFrame:
+    """A plain table: points as ``lon``/``lat`` (EPSG:4326), other geometries as WKT (or left out)."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return frame
+    points = frame.to_crs(WGS84) if frame.crs else frame
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    is_point = (points.geom_type == "Point").to_numpy()
+    if is_point.any() or frame.geometry.isna().all():
+        table["lon"] = np.where(is_point, points.geometry.x.round(6), np.nan)
+        table["lat"] = np.where(is_point, points.geometry.y.round(6), np.nan)
+    elif not points_only:
+        table["wkt"] = points.geometry.to_wkt(rounding_precision=6)
+    return table
+
+
+# --------------------------------------------------------------------------- Excel
+
+#: Excel's limits: rows per sheet (with the header) and characters per cell.
+XLSX_MAX_ROWS, XLSX_MAX_CELL = 1_048_576, 32_767
+_DATE_FORMAT, _DATETIME_FORMAT = "DD/MM/YYYY", "DD/MM/YYYY HH:MM"
+#: A text column whose every value is an ISO date (``2025-03-01``) is written as dates.
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+
+
+def _column_kind(name: str, values: pd.Series) -> str:
+    """How a column is written: ``code``, ``number``, ``bool``, ``date``, ``isodate``, ``datetime`` or ``text``."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        stamps = values.dropna()
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            stamps = stamps.dt.tz_localize(None)
+        return "date" if (stamps == stamps.dt.normalize()).all() else "datetime"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "code" if CODE_COLUMN.match(str(name)) else "number"
+    sample = values.dropna().head(200).tolist()
+    if sample and all(isinstance(v, dt.date) for v in sample):
+        return "datetime" if any(isinstance(v, dt.datetime) for v in sample) else "date"
+    if sample and all(isinstance(v, str) for v in sample) and not CODE_COLUMN.match(str(name)):
+        text = values.dropna().astype(str)
+        text = text[text != ""]
+        if len(text) and text.str.fullmatch(_ISO_DATE).all():
+            return "isodate"
+    return "text"
+
+
+def _cells(values: pd.Series, kind: str) -> list[Any]:
+    """Python values for openpyxl: None for missing, dates as dates, codes and text as str."""
+    if kind == "isodate":
+        return [dt.date.fromisoformat(v) if isinstance(v, str) and v else None for v in values.astype(object).tolist()]
+    if kind in ("date", "datetime"):
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            if isinstance(values.dtype, pd.DatetimeTZDtype):
+                values = values.dt.tz_localize(None)
+            stamps = values.astype(object).tolist()
+            return [None if pd.isna(v) else (v.date() if kind == "date" else v.to_pydatetime()) for v in stamps]
+        return [None if v is None or (isinstance(v, float) and math.isnan(v))
+                else v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v for v in values.tolist()]
+    cells = values.astype(object).tolist()
+    if kind == "number":
+        return [None if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v)) else v
+                for v in cells]
+    if kind == "bool":
+        return [None if v is None or v is pd.NA else bool(v) for v in cells]
+    if kind == "code":
+        return [None if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v))
+                else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in cells]
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    out: list[Any] = []
+    for v in cells:
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
+            out.append(None)
+        elif isinstance(v, str):
+            out.append(ILLEGAL_CHARACTERS_RE.sub("", v)[:XLSX_MAX_CELL])
+        elif isinstance(v, bool | int | float | np.integer | np.floating):
+            out.append(v.item() if isinstance(v, np.generic) else v)
+        else:
+            out.append(ILLEGAL_CHARACTERS_RE.sub("", str(v))[:XLSX_MAX_CELL])
+    return out
+
+
+def _width(header: str, cells: list[Any], kind: str) -> float:
+    """A column width (characters) fitting the header and most values, between 8 and 60."""
+    sample = cells[:500]
+    if kind in ("date", "isodate"):
+        longest = 10
+    elif kind == "datetime":
+        longest = 16
+    elif kind == "number":
+        longest = max((len(f"{v:,.2f}") if isinstance(v, float) else len(str(v)) for v in sample if v is not None),
+                      default=0)
+    else:
+        longest = max((len(str(v)) for v in sample if v is not None), default=0)
+    return float(min(60, max(8, len(header) + 2, longest + 2)))
+
+
+def _write_xlsx(table: pd.DataFrame, target: Path, sheet: str) -> None:
+    """Write ``table`` to an XLSX workbook at ``target``: typed cells, bold frozen header, autofilter."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    if len(table) + 1 > XLSX_MAX_ROWS:
+        raise ZonageError(f"{target.name}: {len(table):,} rows do not fit in one Excel sheet "
+                          f"({XLSX_MAX_ROWS - 1:,} at most); write .csv or .parquet")
+    book = Workbook(write_only=True)
+    sheet_out = book.create_sheet(title=re.sub(r"[\[\]:*?/\\]", "_", sheet)[:31] or "table")
+    headers = [str(c) for c in table.columns]
+    kinds = [_column_kind(h, table.iloc[:, i]) for i, h in enumerate(headers)]
+    columns = [_cells(table.iloc[:, i], kind) for i, kind in enumerate(kinds)]
+    for i, (header, kind) in enumerate(zip(headers, kinds, strict=True), start=1):
+        dimension = sheet_out.column_dimensions[get_column_letter(i)]
+        dimension.width = _width(header, columns[i - 1], kind)
+        if kind in ("code", "text"):
+            dimension.number_format = "@"
+    sheet_out.freeze_panes = "A2"
+    last = get_column_letter(max(1, len(headers)))
+    sheet_out.auto_filter.ref = f"A1:{last}{len(table) + 1}"
+    bold = Font(bold=True)
+    row: list[Any] = []
+    for header in headers:
+        cell = WriteOnlyCell(sheet_out, value=header)
+        cell.font = bold
+        cell.data_type = "s"  # a header is text, whatever it starts with
+        row.append(cell)
+    sheet_out.append(row)
+    # Text and codes are string cells (the text was neutralised: none starts with "="); their columns are
+    # formatted "@" so that a code typed later stays text too. Dates need their format on each cell.
+    dated = {i: _DATETIME_FORMAT if kind == "datetime" else _DATE_FORMAT for i, kind in enumerate(kinds)
+             if kind in ("date", "isodate", "datetime")}
+    for values in zip(*columns, strict=True) if columns else ():
+        cells: list[Any] = list(values)
+        for i, number_format in dated.items():
+            if cells[i] is not None:
+                cell = WriteOnlyCell(sheet_out, value=cells[i])
+                cell.number_format = number_format
+                cells[i] = cell
+        sheet_out.append(cells)
+    book.save(target)
+
+
+class CsvStyle(TypedDict):
+    """Keyword arguments of :func:`zonage.export.write_table` for CSV: separator, BOM, decimal mark."""
+
+    sep: str
+    bom: bool
+    decimal: str
+
+
+def check_sep(sep: str) -> None:
+    """Raise :class:`ZonageError` unless ``sep`` can separate CSV fields (one character, not a quote or line end)."""
+    if len(sep) != 1 or sep in '"\r\n':
+        raise ZonageError(f"séparateur CSV {sep!r} : donner un seul caractère, p. ex. --sep ';' ou --sep ','")
+
+
+def csv_style(sep: str, bom: bool, decimal_comma: bool) -> CsvStyle:
+    """The CSV settings of a command's options; a decimal comma turns the separator ``,`` into ``;``.
+
+    A separator that is not one character (``''``, ``';;'``) is refused (:func:`check_sep`).
+    """
+    check_sep(sep)
+    decimal = "," if decimal_comma else "."
+    return CsvStyle(sep=";" if decimal == "," and sep == "," else sep, bom=bom, decimal=decimal)
+
+
 def write_table(
     frame: pd.DataFrame,
     path: str | Path,
@@ -162,6 +463,8 @@ def write_table(
     layer: str | None = None,
     sep: str = ",",
     bom: bool = False,
+    decimal: str | None = None,
+    labels: Mapping[str, str] | str | None = None,
 ) -> Path:
     """Write ``frame`` to ``path`` atomically and return the path.
 
@@ -172,35 +475,55 @@ def write_table(
     path
         Output file; the format follows its extension unless ``fmt`` is given.
     fmt
-        ``csv``, ``geojson`` (RFC 7946: EPSG:4326, counter-clockwise exteriors, 6 decimals),
-        ``gpkg`` (named ``layer``, CRS kept) or ``parquet`` (GeoParquet for geometries).
+        ``csv``, ``xlsx`` (Excel), ``geojson`` (RFC 7946: EPSG:4326, counter-clockwise
+        exteriors, 6 decimals), ``gpkg`` (named ``layer``, CRS kept) or ``parquet``
+        (GeoParquet for geometries).
     layer
-        GeoPackage layer name (default: the file's stem).
+        GeoPackage layer name, or the XLSX sheet name (default: the file's stem).
     sep, bom
         CSV separator (``;`` for French spreadsheets) and UTF-8 byte-order mark.
         Text cells a spreadsheet would run as formulas are prefixed with ``'``
-        (see :func:`neutralise_formulas`); numbers are written unchanged.
+        (see :func:`neutralise_formulas`), in CSV and XLSX alike.
+    decimal
+        CSV decimal mark of numbers: ``"."`` (default) or ``","`` (``2,47``, for a
+        spreadsheet set to French; needs a separator other than ``,``). Text columns
+        (codes, names) are never touched. Default: the one set by :func:`csv_options`,
+        else ``"."``.
+    labels
+        Column labels for the spreadsheet formats (CSV, XLSX): a mapping or a key of
+        :data:`COLUMN_LABELS`. GeoJSON, GeoPackage and Parquet keep the machine names.
+
+    Notes
+    -----
+    XLSX: one sheet; numbers as numbers, booleans as booleans, dates as dates
+    (``DD/MM/YYYY``), text and code columns as text cells formatted ``@`` (numeric
+    columns named like codes — FINESS, INSEE, postcode, SIREN… — are written as text
+    too); a bold header row, frozen, with an autofilter and column widths fitted to the
+    content. Points come out as ``lon``/``lat`` columns; other geometries are left out
+    (use ``gpkg`` for polygons).
     """
     path = Path(path)
     kind = format_of(path, fmt)
+    decimal = decimal if decimal is not None else (_DECIMAL.get() or ".")
+    if kind == "csv" and decimal not in (".", ","):
+        raise ZonageError(f"decimal mark {decimal!r}: use '.' or ','")
+    if kind == "csv":
+        check_sep(sep)
+    if kind == "csv" and decimal == sep:
+        raise ZonageError("virgule décimale et séparateur « , » ensemble : choisir --sep ';' (ou le point décimal)")
+    check_writable(path)
     with atomic_path(path) as tmp:
-        if kind == "csv":
-            table = frame
-            if isinstance(frame, gpd.GeoDataFrame):
-                points = frame.to_crs(WGS84) if frame.crs else frame
-                table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-                is_point = (points.geom_type == "Point").to_numpy()
-                if is_point.any() or frame.geometry.isna().all():
-                    table["lon"] = np.where(is_point, points.geometry.x.round(6), np.nan)
-                    table["lat"] = np.where(is_point, points.geometry.y.round(6), np.nan)
-                else:
-                    table["wkt"] = points.geometry.to_wkt(rounding_precision=6)
-            encoding = "utf-8-sig" if bom else "utf-8"
+        if kind in ("csv", "xlsx"):
+            table = label_columns(_spreadsheet_table(frame, points_only=kind == "xlsx"), labels)
             table = neutralise_formulas(_flat(table))
-            # Python's csv writer quotes a cell holding "\r" only when "\r" is part of the line end: without
-            # that, a carriage return inside a cell would end the row for every reader.
-            ends = "\r\n" if _holds_carriage_return(table) else os.linesep
-            table.to_csv(tmp, index=False, sep=sep, encoding=encoding, lineterminator=ends)
+            if kind == "xlsx":
+                _write_xlsx(table, tmp, layer or path.stem)
+            else:
+                encoding = "utf-8-sig" if bom else "utf-8"
+                # Python's csv writer quotes a cell holding "\r" only when "\r" is part of the line end:
+                # without that, a carriage return inside a cell would end the row for every reader.
+                ends = "\r\n" if _holds_carriage_return(table) else os.linesep
+                table.to_csv(tmp, index=False, sep=sep, encoding=encoding, lineterminator=ends, decimal=decimal)
         elif kind == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
@@ -212,5 +535,7 @@ def write_table(
                                         layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": "6",
                                                        "WRITE_NAME": "NO"})
             else:
-                pyogrio.write_dataframe(data, tmp, driver="GPKG", layer=layer or path.stem)
+                with warnings.catch_warnings():  # the temporary file's name ends in .part, not .gpkg
+                    warnings.filterwarnings("ignore", "The filename extension should be", RuntimeWarning)
+                    pyogrio.write_dataframe(data, tmp, driver="GPKG", layer=layer or path.stem)
     return path

@@ -15,9 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from rasterio import features
-from rasterio.transform import from_origin
-from scipy import ndimage
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -38,6 +35,9 @@ class LookupGrid:
     @classmethod
     def build(cls, polygons: np.ndarray, others: np.ndarray, cell: float) -> LookupGrid:
         """Rasterise ``polygons`` (metric CRS) and the neighbourhood of ``others`` at ``cell`` metres."""
+        from rasterio import features  # imported here: reading a grid (every batch, `zonage check`) needs neither
+        from rasterio.transform import from_origin
+        from scipy import ndimage
         minx, miny, maxx, maxy = shapely.total_bounds(polygons)
         x0 = np.floor(minx / cell) * cell - 2 * cell
         y0 = np.ceil(maxy / cell) * cell + 2 * cell

@@ -19,6 +19,7 @@ import pandas as pd
 import pyogrio
 import shapely
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from zonage.crs import WGS84
 from zonage.errors import InputDataError
@@ -35,7 +36,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "postcode": ("code_postal", "cp", "postcode", "codepostal", "code_post"),
     "commune": ("commune", "ville", "city", "localite", "libelle_commune"),
     "insee": ("insee", "code_insee", "insee_com", "code_commune", "depcom", "citycode"),
-    "address": ("adresse", "address", "adr", "rue", "voie", "adresse_postale"),
+    "address": ("adresse", "address", "adr", "rue", "voie", "adresse_postale", "adresse_complete",
+                "adresse_de_la_structure", "ligne_adresse", "libelle_adresse", "full_address"),
     "name": ("nom", "name", "raison_sociale", "rs", "structure", "libelle", "denomination"),
     "category": ("categetab", "categorie", "category", "cat", "categorie_finess"),
     "kind": ("type", "type_structure", "type_de_structure", "nature", "kind", "structure_type"),
@@ -202,14 +204,43 @@ def _in_boxes(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return inside
 
 
+#: Geometry kinds of a batch row, and how each is judged (see docs/RELIABILITY.md, family 7).
+GEOMETRY_POINT, GEOMETRY_SURFACE, GEOMETRY_NOT_POINT = "point", "surface", "not_point"
+
+
 @dataclass
 class Points:
-    """Coordinates read from an input, with one error message (or None) per row."""
+    """Coordinates read from an input, with one error message (or None) per row.
+
+    ``geometry_kind`` and ``geometry_note`` are set for geometry inputs only (None
+    otherwise): per row the kind of the given geometry (:data:`GEOMETRY_POINT`,
+    :data:`GEOMETRY_SURFACE`, :data:`GEOMETRY_NOT_POINT`, or None for an empty or invalid
+    one) and, for what is not a point, a French note saying where it was judged.
+    """
 
     x: np.ndarray
     y: np.ndarray
     crs: str
     errors: np.ndarray
+    geometry_kind: np.ndarray | None = None
+    geometry_note: np.ndarray | None = None
+
+
+def parse_crs(value: str, option: str = "--crs") -> CRS:
+    """The CRS named by ``value`` (``EPSG:2154``, ``2154``, a WKT or PROJ string).
+
+    Raises
+    ------
+    InputDataError
+        An unknown or malformed CRS, naming the option and giving examples.
+    """
+    try:
+        return CRS.from_user_input(value)
+    except (CRSError, TypeError, ValueError) as exc:
+        detail = " ".join(str(exc).split())[:160]
+        raise InputDataError(
+            f"{option} {value!r} : système de coordonnées inconnu ({detail}) ; exemples : EPSG:2154 "
+            "(Lambert-93, x/y en mètres), EPSG:4326 (lon/lat en degrés)") from None
 
 
 def _append(errors: np.ndarray, mask: np.ndarray, messages: np.ndarray | str) -> None:
@@ -219,14 +250,37 @@ def _append(errors: np.ndarray, mask: np.ndarray, messages: np.ndarray | str) ->
 
 
 def read_points(frame: pd.DataFrame, spec: InputSpec, crs: str | None = None) -> Points:
-    """Coordinates of each row (lon/lat, x/y + ``crs`` or point geometry), checked row by row.
+    """Coordinates of each row (lon/lat, x/y + ``crs`` or geometry), checked row by row.
 
     Detected per row: missing or non-numeric values, Lambert-93 metres in degree
     columns, swapped latitude/longitude, degrees outside France, invalid or empty
     geometries. Rows without any coordinates get an error unless they have a FINESS
-    number (looked up later).
+    number (looked up later). Every row of ``frame`` has one entry in the result.
+
+    Geometries (a GeoDataFrame read from GeoJSON, GPKG, GeoParquet…) are judged per kind:
+
+    - a Point (or a MultiPoint / collection whose points all coincide): at that point;
+    - a Polygon or MultiPolygon: at ``shapely.point_on_surface``, computed in the input's
+      own CRS (where the polygon's edges are straight, so the point is guaranteed to be
+      inside the polygon as drawn), with the note "géométrie surfacique : jugée en un
+      point intérieur" (``geometry_note``);
+    - a LineString, MultiLineString, MultiPoint of several distinct points or a
+      GeometryCollection: at ``shapely.point_on_surface`` too (a point of the geometry),
+      with a note; :func:`zonage.eligibility.assess` then turns every verdict but
+      ``not_applicable`` into ``needs_review`` (reason ``GEOMETRY_NOT_POINT``): a
+      structure is one place, the tool does not guess which;
+    - an empty, missing or invalid geometry: an error row naming the row and the
+      reason (``shapely.is_valid_reason``, e.g. ``Self-intersection[6.05 49.05]``).
+
+    Raises
+    ------
+    InputDataError
+        An unknown ``crs``; projected x/y columns without ``crs``; geometries without a
+        CRS and no ``crs``.
     """
     n = len(frame)
+    if crs is not None:
+        parse_crs(crs)
     errors = np.full(n, None, dtype=object)
     rows = np.arange(1, n + 1).astype(str)
     if spec.geometry and isinstance(frame, gpd.GeoDataFrame):
@@ -251,7 +305,7 @@ def read_points(frame: pd.DataFrame, spec: InputSpec, crs: str | None = None) ->
     missing = np.isnan(x) | np.isnan(y)
     if not spec.finess:
         _append(errors, missing, np.char.add(np.char.add("row ", rows), f", fields {xcol!r}/{ycol!r}: empty"))
-    if CRS.from_user_input(src).is_geographic:
+    if parse_crs(src).is_geographic:
         _check_degrees(x, y, xcol, ycol, rows, errors)
     return Points(x, y, str(src), errors)
 
@@ -273,25 +327,70 @@ def _check_degrees(lon: np.ndarray, lat: np.ndarray, xcol: str, ycol: str, rows:
     _append(errors, outside, np.char.add(prefix, "point outside France (mainland, Corsica and DROM)"))
 
 
+def _geometry_kinds(geoms: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Kind of each valid, non-empty geometry: a point, a surface, or something else (None where not ``ok``).
+
+    A MultiPoint or GeometryCollection made of points that all coincide is a point.
+    """
+    kinds = np.full(len(geoms), None, dtype=object)
+    type_ids = shapely.get_type_id(geoms)
+    kinds[ok & (type_ids == 0)] = GEOMETRY_POINT
+    kinds[ok & np.isin(type_ids, (3, 6))] = GEOMETRY_SURFACE
+    for i in np.flatnonzero(ok & pd.isna(kinds)):
+        parts = shapely.get_parts(geoms[i])
+        only_points = bool(len(parts)) and bool((shapely.get_type_id(parts) == 0).all())
+        distinct = len(np.unique(shapely.get_coordinates(geoms[i]), axis=0))
+        kinds[i] = GEOMETRY_POINT if only_points and distinct == 1 else GEOMETRY_NOT_POINT
+    return kinds
+
+
 def _points_from_geometry(frame: gpd.GeoDataFrame, crs: str | None, errors: np.ndarray,
                           rows: np.ndarray) -> Points:
-    geoms = frame.geometry.values
+    """Judged point of each geometry row (see :func:`read_points`)."""
+    geoms = np.asarray(frame.geometry.values, dtype=object)
     if frame.crs is None and crs is None:
-        raise InputDataError("the input geometries have no CRS: give one with --crs")
+        raise InputDataError("les géométries du fichier n'ont pas de système de coordonnées (CRS) : le donner avec "
+                             "--crs (p. ex. --crs EPSG:2154 pour du Lambert-93, EPSG:4326 pour des degrés)")
     src = str(crs or frame.crs)
-    empty = shapely.is_missing(np.asarray(geoms)) | shapely.is_empty(np.asarray(geoms))
-    invalid = ~empty & ~shapely.is_valid(np.asarray(geoms))
-    _append(errors, empty, np.char.add(np.char.add("row ", rows), ", field 'geometry': empty geometry"))
-    _append(errors, invalid, np.char.add(np.char.add("row ", rows), ", field 'geometry': invalid geometry"))
-    point = np.full(len(frame), None, dtype=object)
+    prefix = np.char.add(np.char.add("row ", rows), ", field 'geometry': ")
+    missing = shapely.is_missing(geoms)
+    empty = missing | shapely.is_empty(geoms)
+    invalid = ~empty & ~shapely.is_valid(geoms)
+    _append(errors, missing, np.char.add(prefix, "empty geometry (no geometry on this row)"))
+    _append(errors, empty, np.char.add(prefix, "empty geometry"))
+    if invalid.any():
+        reasons = np.full(len(geoms), "", dtype=object)
+        reasons[invalid] = shapely.is_valid_reason(geoms[invalid])
+        _append(errors, invalid, np.array([
+            f"{p}invalid geometry ({r}): repair it (QGIS « Réparer les géométries ») or give a point"
+            for p, r in zip(prefix, reasons, strict=True)], dtype=object))
     ok = ~empty & ~invalid
-    point[ok] = shapely.point_on_surface(np.asarray(geoms)[ok])
+    kinds = _geometry_kinds(geoms, ok)
+    point = np.full(len(frame), None, dtype=object)
+    point[ok] = shapely.point_on_surface(geoms[ok])
     x = np.full(len(frame), np.nan)
     y = np.full(len(frame), np.nan)
     x[ok], y[ok] = shapely.get_x(point[ok].astype(object)), shapely.get_y(point[ok].astype(object))
-    if CRS.from_user_input(src).is_geographic:
+    notes = np.full(len(frame), None, dtype=object)
+    for i in np.flatnonzero(ok & (kinds != GEOMETRY_POINT)):
+        notes[i] = geometry_note(kinds[i], shapely.get_type_id(geoms[i]), geoms[i])
+    if parse_crs(src).is_geographic:
         _check_degrees(x, y, "geometry", "geometry", rows, errors)
-    return Points(x, y, src, errors)
+    return Points(x, y, src, errors, geometry_kind=kinds, geometry_note=notes)
+
+
+_TYPE_NAMES_FR = {1: "ligne", 2: "anneau", 4: "multipoint", 5: "multiligne", 7: "collection de géométries",
+                  3: "polygone", 6: "multipolygone"}
+
+
+def geometry_note(kind: str, type_id: int, geom: shapely.Geometry) -> str:
+    """The French note of a geometry that is not a point (where it was judged, and what to do)."""
+    name = _TYPE_NAMES_FR.get(int(type_id), "géométrie")
+    if kind == GEOMETRY_SURFACE:
+        return f"géométrie surfacique ({name}) : jugée en un point intérieur"
+    distinct = len(np.unique(shapely.get_coordinates(geom), axis=0))
+    return (f"géométrie non ponctuelle ({name}, {distinct} points distincts) : une structure est un lieu ; "
+            "jugée en un de ses points, à vérifier (donner un point ou des coordonnées lon/lat)")
 
 
 def duplicate_id_errors(ids: pd.Series, field: str = "id") -> np.ndarray:

@@ -227,9 +227,156 @@ class Locator:
             grids = None
         return cls(communes, qpv, optional("zoning_communes"), optional("zoning_qpv"), grids=grids, **kwargs)
 
+    @classmethod
+    def near(
+        cls,
+        paths: Paths,
+        lon: float | np.ndarray,
+        lat: float | np.ndarray,
+        *,
+        margin_m: float = 1000.0,
+        cell_m: float = 100.0,
+        tolerance_m: float = 250.0,
+    ) -> Locator:
+        """A locator reading only the polygons around a few points (one address: ``zonage check``).
+
+        :meth:`from_paths` reads every commune of France and the lookup grids of every
+        territory (about a second and close to 1 GB); this reads the territory bounds
+        from the files' metadata, then only the communes whose bounding box lies within
+        ``margin_m`` of the points (GeoParquet bbox filter: with row groups, the rest of
+        the file is not even decompressed), and rasterises the lookup grid on the few
+        cells around the points, aligned as :meth:`LookupGrid.build` aligns the whole
+        territory's grid. The QPV layer and the zoning tables are read whole (they are
+        small), so that QPV coverage, classes and the zoning vintage are those of
+        :meth:`from_paths`.
+
+        :meth:`locate` then gives, for these points, the rows :meth:`from_paths` gives
+        (``tests/test_check.py`` compares them on real points, and the grid cells with
+        the stored grid). Territories without any of the points are not loaded:
+        locating a point there raises ``ValueError``.
+
+        Parameters
+        ----------
+        paths
+            Data folders.
+        lon, lat
+            The points (WGS84 degrees).
+        margin_m
+            Distance around the points within which communes are read (at least the
+            nearest-commune ``tolerance_m`` plus one grid cell).
+        cell_m, tolerance_m
+            As for :class:`Locator` (``cell_m`` must be that of the stored grids, 100 m).
+        """
+        from zonage.errors import LayerMissingError
+        from zonage.layers.store import layer_bounds, read_geo_layer, read_layer
+
+        if margin_m < tolerance_m + 3 * cell_m:
+            raise ValueError(f"margin_m must be at least tolerance_m + 3 cells ({tolerance_m + 3 * cell_m:g} m)")
+        lon = np.atleast_1d(np.asarray(lon, dtype=float))
+        lat = np.atleast_1d(np.asarray(lat, dtype=float))
+        bounds = layer_bounds(paths, "communes")
+        if not bounds:
+            raise LayerMissingError("layer communes is not built yet: run `zonage build`")
+        boxes = {name: transformer(crs, WGS84).transform_bounds(*box) for name, (box, crs) in bounds.items()}
+        which = _territory_of(boxes, lon, lat)
+        columns = ["insee", "nom", "departement", "region", "territory"]
+        names = list(boxes)
+        chosen = [names[t] for t in np.unique(which[which >= 0])]
+        communes: dict[str, gpd.GeoDataFrame] = {}
+        for name in chosen:
+            crs = bounds[name][1]
+            rows = which == names.index(name)
+            x, y = transform_xy(lon[rows], lat[rows], WGS84, crs)
+            box = (float(x.min()) - margin_m, float(y.min()) - margin_m, float(x.max()) + margin_m,
+                   float(y.max()) + margin_m)
+            communes[name] = read_geo_layer(paths, "communes", territory=name, columns=columns, bbox=box)
+        if not sum(len(part) for part in communes.values()):  # points far from any commune (abroad, at sea):
+            # one small territory read whole keeps the locator well formed; its answers are those of from_paths
+            communes[names[0]] = read_geo_layer(paths, "communes", territory=names[0], columns=columns)
+        try:
+            qpv: gpd.GeoDataFrame | None = read_geo_layer(paths, "qpv")
+        except LayerMissingError:
+            qpv = None
+
+        def optional(name: str, wanted: list[str]) -> pd.DataFrame | None:
+            try:
+                return read_layer(paths, name, columns=wanted)
+            except LayerMissingError:
+                return None
+            except (KeyError, ValueError):  # an older table without some column: read it whole
+                return read_layer(paths, name)
+
+        codes = sorted({str(c) for part in communes.values() for c in part["insee"]})
+        zoning = optional("zoning_communes", ["insee", "classe", "insee_arm", "postcodes", "vintage"])
+        if zoning is not None:
+            _zoning_vintage(zoning.drop_duplicates("vintage") if "vintage" in zoning else zoning)  # as from_paths
+            zoning = zoning[zoning["insee"].isin(codes)]  # the classes of the communes read, nothing else
+        zoning_qpv = optional("zoning_qpv", ["code_qp", "classe"])
+        locator = cls(communes, qpv, zoning, zoning_qpv, cell_m=cell_m, tolerance_m=tolerance_m)
+        locator._bboxes = boxes  # every territory, as from_paths: points elsewhere are told apart the same way
+        for name in chosen:
+            rows = which == names.index(name)
+            locator._grids[name] = (locator._window_grid(name, bounds[name][0], lon[rows], lat[rows]),
+                                    locator.fingerprint(name))
+        return locator
+
+    def _window_grid(self, name: str, box: tuple[float, float, float, float], lon: np.ndarray,
+                     lat: np.ndarray) -> LookupGrid:
+        """The cells of territory ``name``'s lookup grid around some points, as :meth:`LookupGrid.build` makes them.
+
+        The grid of the whole territory is aligned on its communes' bounds ``box``
+        (:meth:`LookupGrid.build`); this rasterises the same polygons on a window of
+        that grid, three cells around the points, so that each cell gets the same
+        polygon and flags (dilations need one cell beyond the cells read). Cells off
+        the whole grid get every flag, as :meth:`LookupGrid.read` gives them.
+        """
+        from rasterio import features
+        from rasterio.transform import Affine
+
+        cell = self.cell_m
+        crs = TERRITORY_CRS[name]
+        minx, miny, maxx, maxy = box
+        x0 = np.floor(minx / cell) * cell - 2 * cell
+        y0 = np.ceil(maxy / cell) * cell + 2 * cell
+        width = int(np.ceil((maxx - x0) / cell)) + 3
+        height = int(np.ceil((y0 - miny) / cell)) + 3
+        x, y = transform_xy(lon, lat, WGS84, crs)
+        cols = np.floor((x - x0) / cell)
+        rows = np.floor((y0 - y) / cell)
+        c0, c1 = int(cols.min()) - 3, int(cols.max()) + 3
+        r0, r1 = int(rows.min()) - 3, int(rows.max()) + 3
+        shape = (r1 - r0 + 1, c1 - c0 + 1)
+        wx0, wy0 = x0 + c0 * cell, y0 - r0 * cell
+        transform = Affine(cell, 0.0, wx0, 0.0, -cell, wy0)  # rasterio.transform.from_origin, without its warning
+        window = shapely.box(wx0, wy0 - shape[0] * cell, wx0 + shape[1] * cell, wy0)
+        polygons = self._communes[name].to_crs(crs).geometry.to_numpy()
+        shapes = [(g, i + 1) for i, g in enumerate(polygons) if g is not None and shapely.intersects(g, window)]
+        ids = (features.rasterize(shapes, out_shape=shape, transform=transform, fill=0, dtype="uint32")
+               if shapes else np.zeros(shape, dtype=np.uint32))
+        lines = [(b, 1) for b in shapely.boundary([g for g, _ in shapes])] if shapes else []
+        touched = (features.rasterize(lines, out_shape=shape, transform=transform, fill=0, dtype="uint8",
+                                      all_touched=True).astype(bool) if lines else np.zeros(shape, dtype=bool))
+        flags = touched.astype(np.uint8) * _TOUCHED | _dilate(touched).astype(np.uint8) * _NEAR
+        others = [g for frame in self._qpv.values()
+                  for g in frame[frame["territory"] == name].to_crs(crs).geometry.to_numpy()
+                  if shapely.intersects(g, window)]
+        if others:
+            covered = features.rasterize(((g, 1) for g in others), out_shape=shape, transform=transform, fill=0,
+                                         dtype="uint8", all_touched=True).astype(bool)
+            flags |= _dilate(covered).astype(np.uint8) * _QPV_NEAR
+        grid_rows = np.arange(r0, r1 + 1)[:, None]
+        grid_cols = np.arange(c0, c1 + 1)[None, :]
+        off = (grid_rows < 0) | (grid_rows >= height) | (grid_cols < 0) | (grid_cols >= width)
+        ids[off] = 0
+        flags[off] = _TOUCHED | _NEAR | _QPV_NEAR
+        return LookupGrid(float(wx0), float(wy0), float(cell), ids, flags)
+
     # -- index -------------------------------------------------------------------------------
     def territory(self, name: str) -> _Territory:
         """The index of one territory, built on first use."""
+        if name not in self._communes:
+            raise ValueError(f"territory {name} was not loaded by this locator (built by Locator.near for other "
+                             "points): use Locator.from_paths")
         if name not in self._territories:
             crs = TERRITORY_CRS[name]
             part = self._communes[name].to_crs(crs)
@@ -294,12 +441,7 @@ class Locator:
     # -- locate ------------------------------------------------------------------------------
     def territory_of(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Index into ``sorted territories`` of each lon/lat point (-1 outside every territory's box)."""
-        result = np.full(len(lon), -1, dtype=np.int64)
-        m = _BBOX_MARGIN_DEG
-        for i, (minx, miny, maxx, maxy) in enumerate(self._bboxes.values()):
-            inside = (lon >= minx - m) & (lon <= maxx + m) & (lat >= miny - m) & (lat <= maxy + m)
-            result[inside & (result < 0)] = i
-        return result
+        return _territory_of(self._bboxes, lon, lat)
 
     def locate(
         self, x: np.ndarray, y: np.ndarray, crs: str = WGS84, postcodes: pd.Series | np.ndarray | None = None
@@ -460,6 +602,27 @@ class Locator:
             pd.Categorical.from_codes(np.zeros(len(lon), dtype=np.int8), categories=pd.Index([self.zoning_vintage]))
             if self.zoning_vintage is not None else pd.Series([None] * len(lon), dtype=object))
         return pd.DataFrame(columns)
+
+
+def _territory_of(boxes: dict[str, tuple[float, float, float, float]], lon: np.ndarray, lat: np.ndarray
+                  ) -> np.ndarray:
+    """Index into ``boxes`` (territory → WGS84 bounds) of each point's territory; -1 outside every box."""
+    result = np.full(len(lon), -1, dtype=np.int64)
+    m = _BBOX_MARGIN_DEG
+    for i, (minx, miny, maxx, maxy) in enumerate(boxes.values()):
+        inside = (lon >= minx - m) & (lon <= maxx + m) & (lat >= miny - m) & (lat <= maxy + m)
+        result[inside & (result < 0)] = i
+    return result
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    """One step of binary dilation by the cross (``scipy.ndimage.binary_dilation`` defaults), outside = False."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    return out
 
 
 class _State:

@@ -82,6 +82,50 @@ class Workspace:
             self.build()
         self._ready = True
 
+    def vintages(self) -> pd.DataFrame:
+        """What each layer was built from: ``couche``, ``millesime`` (vintage), ``sources``, ``lignes``."""
+        from zonage.layers.pipeline import read_manifest
+
+        self._ensure()
+        rows = []
+        for layer, entry in read_manifest(self.paths).items():
+            outputs = entry.get("outputs", {})
+            rows.append({"couche": layer, "millesime": entry.get("vintage") or "",
+                         "sources": ", ".join(entry.get("sources", {})),
+                         "lignes": sum(int(o.get("rows", 0)) for o in outputs.values())})
+        return pd.DataFrame(rows)
+
+    @staticmethod
+    def write(table: pd.DataFrame, path: str | Path, **options: Any) -> Path:
+        """Write a result table atomically; the format follows the extension.
+
+        CSV (``;`` and a BOM by default, for a French spreadsheet), XLSX, GeoJSON, GeoPackage
+        or Parquet (:func:`zonage.export.write_table`, whose options ``options`` are).
+        """
+        from zonage.export import write_table
+
+        path = Path(path)
+        if path.suffix.lower() == ".csv":
+            options = {"sep": ";", "bom": True, **options}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_table(table, path, **options)
+        return path
+
+    @staticmethod
+    def show(fmap: Any, height: int = 600) -> Any:
+        """A map for a notebook cell, self-contained (Leaflet inlined: works offline)."""
+        import html
+        import warnings
+
+        from IPython.display import HTML  # installed with Jupyter
+
+        from zonage.maps.folium_map import html_of
+
+        page = html.escape(html_of(fmap), quote=True)
+        with warnings.catch_warnings():  # IPython suggests IFrame, which needs a URL: srcdoc is the point here
+            warnings.simplefilter("ignore", UserWarning)
+            return HTML(f'<iframe srcdoc="{page}" style="width:100%;height:{height}px;border:none"></iframe>')
+
     def layer(self, name: str, *, region: str | None = None, departement: str | None = None,
               crs: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
         """A processed layer, optionally only one région's or département's rows (INSEE codes)."""
@@ -109,30 +153,35 @@ class Workspace:
     # -- tasks ------------------------------------------------------------------------------
     def assess(self, table: str | Path | pd.DataFrame, *, on: date | str | None = None,
                geocoder: str | None = None, speciality: str | None = None,
-               deficits: str | Path | pd.DataFrame | None = None, **options: Any) -> Any:
+               deficits: str | Path | pd.DataFrame | None = None, notice: Any = print, **options: Any) -> Any:
         """Eligibility of every row of a file or DataFrame (:func:`zonage.eligibility.assess`).
 
-        ``geocoder``: ``addok`` (local), ``ban`` (national API: addresses leave the machine) or
-        ``commune`` for rows given by address; ``deficits``: deficit zones per speciality (ASTP).
+        Rows given by address (no coordinates, no FINESS number) are geocoded as ``zonage
+        eligibility`` does: the local addok when set up (``zonage geocoder setup``), else the
+        postcode and town (``commune``, each row flagged ``commune_fallback``) with a one-line
+        hint passed to ``notice``. ``geocoder``: ``addok``, ``ban`` (national API: the addresses
+        leave the machine) or ``commune`` to choose. ``deficits``: deficit zones per speciality (ASTP).
         """
         from zonage.eligibility import assess
-        from zonage.inputs import read_table
+        from zonage.geocode import address_spec, check_locatable, default_cache_path
+        from zonage.geocode.local import batch_geocoding
+        from zonage.inputs import detect_columns, read_table
 
         frame = read_table(table) if not isinstance(table, pd.DataFrame) else table
-        geocoding = None
-        if geocoder is not None:
-            from zonage.geocode import default_cache_path, make_geocoder
-
-            geocoding = make_geocoder(geocoder, paths=self.paths, cache=default_cache_path(self.paths.data))
+        column_options = {k: options.pop(k) for k in ("lon", "lat", "x", "y", "id", "finess") if k in options}
+        spec = options.pop("spec", None) or address_spec(frame, detect_columns(frame, **column_options))
+        check_locatable(frame, spec, table.name if isinstance(table, Path) else "the table")
         table_of_deficits = None
         if deficits is not None:
             from zonage.rules.deficits import read_deficits
 
             table_of_deficits = read_deficits(deficits)
         context = self._context
-        return assess(frame, context["locator"], self.schemes, finess=context["finess"],
-                      crosswalk=context["crosswalk"], on=_day(on), geocoder=geocoding, speciality=speciality,
-                      deficits=table_of_deficits, **options)
+        with batch_geocoding(self.paths, frame, spec, geocoder, cache=default_cache_path(self.paths.data),
+                             option="geocoder", notice=notice) as geocoding:
+            return assess(frame, context["locator"], self.schemes, spec=spec, finess=context["finess"],
+                          crosswalk=context["crosswalk"], on=_day(on), geocoder=geocoding, speciality=speciality,
+                          deficits=table_of_deficits, **options)
 
     def region_structures(self, region: str, *, on: date | str | None = None) -> Any:
         """Eligibility of the région's FINESS centres de santé, MSP and hospitals (the ``zonage run`` batch)."""

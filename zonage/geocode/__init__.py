@@ -19,6 +19,8 @@ commune is known (``geo_status`` = ``commune_only``).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ from zonage.names import loose_name_key
 
 __all__ = [
     "BACKENDS",
+    "FALLBACK_FLAG",
     "GEO_COLUMNS",
     "LOW_SCORE",
     "RESULT_TYPES",
@@ -43,14 +46,21 @@ __all__ = [
     "Geocoding",
     "Match",
     "Query",
+    "address_spec",
+    "check_locatable",
     "clean_address",
     "default_cache_path",
     "geocode_frame",
     "make_geocoder",
+    "open_geocoder",
+    "rows_to_geocode",
+    "setup_hint",
 ]
 
 #: Backends :func:`make_geocoder` knows.
 BACKENDS: tuple[str, ...] = ("addok", "ban", "commune")
+#: Flag written in ``geo_flags`` of every row geocoded by the automatic commune fallback.
+FALLBACK_FLAG = "commune_fallback"
 #: Default score under which a result is flagged ``low_score``.
 LOW_SCORE = 0.6
 #: Columns added by :func:`geocode_frame`, in order.
@@ -77,11 +87,16 @@ class Geocoding:
         Answers already received (None: no cache).
     low_score
         Results scoring below this are flagged ``low_score``.
+    fallback
+        Why the default backend was replaced by this one (see
+        :func:`zonage.geocode.local.open_geocoder`); None when it was chosen. Every row
+        it geocodes then carries the flag ``commune_fallback``.
     """
 
     geocoder: Geocoder
     cache: GeocodeCache | None = None
     low_score: float = LOW_SCORE
+    fallback: str | None = None
 
     @property
     def name(self) -> str:
@@ -183,18 +198,20 @@ def geocode_frame(
     -------
     pandas.DataFrame
         Same index and length as ``frame``, the :data:`GEO_COLUMNS`. ``geo_flags``
-        lists, ``;``-separated: ``low_score``, ``postcode_mismatch``,
-        ``commune_mismatch``, ``cedex_cleaned``, ``bp_cleaned``, ``housenumber_not_found``,
-        ``commune_only``.
+        lists, ``;``-separated: ``commune_fallback`` (the default backend fell back
+        to the commune one), ``low_score``, ``postcode_mismatch``, ``commune_mismatch``,
+        ``cedex_cleaned``, ``bp_cleaned``, ``housenumber_not_found``, ``commune_only``.
 
     Raises
     ------
     InputDataError
         No address, postcode or town column.
     """
+    fallback = False
     if isinstance(geocoder, Geocoding):
         cache = cache if cache is not None else geocoder.cache
         low_score = geocoder.low_score if low_score is None else low_score
+        fallback = geocoder.fallback is not None
         geocoder = geocoder.geocoder
     low_score = LOW_SCORE if low_score is None else float(low_score)
     spec = spec or detect_columns(frame)
@@ -222,7 +239,7 @@ def geocode_frame(
     answers, cached = _ask(geocoder, cache, queries, progress)
     out = _empty(n)
     values = [_row(item, answers[distinct[item.query.key]], cached[distinct[item.query.key]], geocoder.name,
-                   low_score) for item in cleaned]
+                   low_score, fallback) for item in cleaned]
     if values:
         filled = pd.DataFrame(values, columns=list(GEO_COLUMNS), index=positions)
         for name in GEO_COLUMNS:
@@ -246,9 +263,10 @@ def _typed(out: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _row(item: Cleaned, match: Match | None, cached: bool, backend: str, low_score: float) -> list[object]:
+def _row(item: Cleaned, match: Match | None, cached: bool, backend: str, low_score: float,
+         fallback: bool = False) -> list[object]:
     query = item.query
-    flags: list[str] = []
+    flags: list[str] = [FALLBACK_FLAG] if fallback else []
     if item.cedex:
         flags.append("cedex_cleaned")
     if item.bp:
@@ -289,6 +307,95 @@ def _row(item: Cleaned, match: Match | None, cached: bool, backend: str, low_sco
         "geo_low_score": low, "geo_postcode_mismatch": postcode_mismatch, "geo_commune_mismatch": commune_mismatch,
     }
     return [record.get(name) for name in GEO_COLUMNS]
+
+
+#: Column names (folded) taken for a whole address line when no usual address column is found.
+_ADDRESS_PREFIXES: tuple[str, ...] = ("adresse", "address", "adr_", "ligne_adresse", "libelle_adresse", "full_address",
+                                      "rue_")
+
+#: Words naming an address that is not a postal one (``adresse mail``, ``adresse du site web``).
+_NOT_POSTAL = re.compile(r"(?:^|_)(?:e?mail|courriel|electronique|web|site|url|ip|messagerie)(?:_|$)")
+
+
+def _fold_name(name: object) -> str:
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def address_spec(frame: pd.DataFrame, spec: InputSpec) -> InputSpec:
+    """``spec`` with an address column found by a looser rule when the usual names gave none.
+
+    A column whose name starts with ``adresse``/``address`` (``adresse complète``,
+    ``Adresse de la structure``, ``adresse_1``) or is ``ligne_adresse``,
+    ``libelle_adresse``, ``full_address`` is taken as the address line (it may hold the
+    postcode and town too: ``"12 rue X 57000 Metz"``, see :func:`clean_address`); an
+    e-mail or web address (``adresse mail``, ``adresse du site web``) is not.
+    """
+    if spec.address:
+        return spec
+    taken = {c for c in spec.__dict__.values() if isinstance(c, str)}
+    for column in frame.columns:
+        if column in taken or column == "geometry":
+            continue
+        folded = _fold_name(column)
+        if folded.startswith(_ADDRESS_PREFIXES) and not _NOT_POSTAL.search(folded):
+            from dataclasses import replace
+
+            return replace(spec, address=str(column))
+    return spec
+
+
+def _filled(values: pd.Series) -> np.ndarray:
+    text = values.astype("string").str.strip()
+    return (text.notna() & (text != "")).to_numpy(dtype=bool)
+
+
+def rows_to_geocode(frame: pd.DataFrame, spec: InputSpec) -> np.ndarray:
+    """Positions of the rows a batch must geocode: no usable coordinates, no FINESS number, an address.
+
+    Parameters
+    ----------
+    frame
+        The input rows.
+    spec
+        Column roles (:func:`zonage.inputs.detect_columns`, then :func:`address_spec`).
+    """
+    n = len(frame)
+    roles = [c for c in (spec.address, spec.postcode, spec.commune) if c]
+    if not roles or not n:
+        return np.array([], dtype=np.int64)
+    table = frame.reset_index(drop=True)
+    address = np.zeros(n, dtype=bool)
+    for column in roles:
+        address |= _filled(table[column])
+    located = np.zeros(n, dtype=bool)
+    if spec.geometry and hasattr(table, "geometry"):
+        located |= ~(table.geometry.isna() | table.geometry.is_empty).to_numpy(dtype=bool)
+    for a, b in ((spec.lon, spec.lat), (spec.x, spec.y)):
+        if a and b:
+            x = pd.to_numeric(table[a].astype("string").str.replace(",", ".", regex=False), errors="coerce")
+            y = pd.to_numeric(table[b].astype("string").str.replace(",", ".", regex=False), errors="coerce")
+            located |= (x.notna() & y.notna()).to_numpy(dtype=bool)
+    if spec.finess:
+        located |= _filled(table[spec.finess])
+    return np.flatnonzero(address & ~located)
+
+
+def check_locatable(frame: pd.DataFrame, spec: InputSpec, name: str = "the input") -> None:
+    """Refuse an input no row of which can be placed: no coordinates, geometry, FINESS number nor address.
+
+    Raises
+    ------
+    InputDataError
+        Naming the columns read and the ones looked for.
+    """
+    if spec.geometry or (spec.lon and spec.lat) or (spec.x and spec.y) or spec.finess:
+        return
+    if spec.address or spec.postcode or spec.commune:
+        return
+    raise InputDataError(
+        f"{name} : aucune colonne pour placer les structures (colonnes lues : {', '.join(map(str, frame.columns))}) ; "
+        "attendu lon/lat, x/y avec --crs, finess, ou une adresse (adresse, code_postal, commune)")
 
 
 def make_geocoder(
@@ -338,3 +445,12 @@ def make_geocoder(
     if cache is not None and not isinstance(cache, GeocodeCache):
         cache = GeocodeCache(cache)
     return Geocoding(geocoder, cache, low_score)
+
+
+def __getattr__(name: str) -> object:
+    """``open_geocoder`` and ``setup_hint`` live in :mod:`zonage.geocode.local` (imported on first use)."""
+    if name in ("open_geocoder", "setup_hint"):
+        from zonage.geocode import local
+
+        return getattr(local, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

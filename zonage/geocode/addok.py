@@ -59,7 +59,9 @@ __all__ = [
     "address_documents",
     "free_port",
     "index_addresses",
+    "is_documents_file",
     "read_address_file",
+    "read_documents",
     "write_config",
 ]
 
@@ -467,13 +469,14 @@ class LocalAddok:
     redis_port: int = 0
     http_port: int = 0
     http: bool = True
+    config_name: str = "addok.conf"
     redis: RedisServer | None = field(default=None, init=False)
     server: AddokServer | None = field(default=None, init=False)
 
     @property
     def config(self) -> Path:
-        """The addok configuration file."""
-        return Path(self.folder) / "addok.conf"
+        """The addok configuration file (``config_name`` in the folder)."""
+        return Path(self.folder) / self.config_name
 
     @property
     def url(self) -> str:
@@ -545,7 +548,8 @@ def index_addresses(files: Sequence[str | Path] | str | Path, config: str | Path
     Parameters
     ----------
     files
-        Address CSV files (see :func:`read_address_file`).
+        Address CSV files (see :func:`read_address_file`) or files of addok documents
+        (the BAN's ``adresses-addok-XX.ndjson.gz``, see :func:`read_documents`).
     config
         addok configuration (see :func:`write_config`); its Redis must be running.
     reset
@@ -560,16 +564,26 @@ def index_addresses(files: Sequence[str | Path] | str | Path, config: str | Path
     config = Path(config)
     if isinstance(files, str | Path):
         files = [files]
-    frames = [read_address_file(f) for f in files]
+    tables = [f for f in files if not is_documents_file(f)]
+    frames = [read_address_file(f) for f in tables]
     addresses = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(ADDRESS_COLUMNS))
-    if addresses.empty:
-        raise InputDataError(f"no usable address in {[str(f) for f in files]}")
     counts = {"street": 0, "locality": 0, "municipality": 0}
+    total = len(addresses)
     documents = config.parent / "addok-documents.ndjson"
     with atomic_path(documents) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for doc in address_documents(addresses):
-            counts[doc["type"]] += 1
-            fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        if not addresses.empty:
+            for doc in address_documents(addresses):
+                counts[doc["type"]] += 1
+                fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        for path in files:
+            if is_documents_file(path):
+                for doc, line in read_documents(path):
+                    kind = str(doc.get("type", ""))
+                    counts[kind] = counts.get(kind, 0) + 1
+                    total += len(doc.get("housenumbers") or {}) if kind == "street" else int(kind == "locality")
+                    fh.write(line + "\n")
+    if sum(counts.values()) == 0:
+        raise InputDataError(f"no usable address in {[str(f) for f in files]}")
     if reset:
         import redis
 
@@ -583,8 +597,52 @@ def index_addresses(files: Sequence[str | Path] | str | Path, config: str | Path
         _run_addok(config, "ngrams", log=log)
     finally:
         documents.unlink(missing_ok=True)
-    return IndexReport(addresses=len(addresses), streets=counts["street"], localities=counts["locality"],
+    return IndexReport(addresses=total, streets=counts["street"], localities=counts["locality"],
                        municipalities=counts["municipality"], seconds=time.perf_counter() - start)
+
+
+#: Name endings of addok document files (the BAN's ``adresses-addok-XX.ndjson.gz``).
+DOCUMENT_SUFFIXES: tuple[str, ...] = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz", ".json.gz")
+
+
+def is_documents_file(path: str | Path) -> bool:
+    """Whether ``path`` is named as a file of addok documents (one JSON object a line)."""
+    return Path(path).name.lower().endswith(DOCUMENT_SUFFIXES)
+
+
+def read_documents(path: str | Path) -> Iterator[tuple[dict[str, Any], str]]:
+    """The addok documents of an NDJSON file (``.gz`` or not), each with its line as read.
+
+    This is the format the BAN publishes for addok (``adresses-addok-XX.ndjson.gz``):
+    one ``street`` (with its ``housenumbers``), ``locality`` or ``municipality`` a line.
+
+    Raises
+    ------
+    InputDataError
+        A line is not a JSON object with a ``type``, a ``name`` and coordinates.
+    """
+    import gzip
+
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"address file {path} does not exist")
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as fh:
+            for number, line in enumerate(fh, start=1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    doc = None
+                if not isinstance(doc, dict) or not doc.get("type") or "lon" not in doc or "lat" not in doc:
+                    raise InputDataError(f"{path.name}, line {number}: not an addok document (a JSON object with "
+                                         "type, name, lon, lat)")
+                yield doc, line
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{path.name}: cannot read ({exc})") from exc
 
 
 # -- querying -----------------------------------------------------------------------------------

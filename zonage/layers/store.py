@@ -66,6 +66,10 @@ MANIFEST = "manifest.json"
 #: accept only layers whose manifest entry has this ``format``; 1 = entries without one
 #: (written before file records existed). Bump it when files are laid out differently.
 LAYER_FORMAT = 2
+#: Rows per Parquet row group of a geographic layer's files. Rows keep their order (communes by
+#: code, so by département): each group covers a small area, and a ``bbox`` read
+#: (:func:`read_layer`) skips the groups whose bbox statistics are elsewhere without decoding them.
+GEO_ROW_GROUP_ROWS = 1000
 #: Bytes read at each end of a file by :func:`quick_fingerprint`.
 QUICK_BYTES = 64 * 1024
 #: A leftover temporary file or folder modified more recently than this (seconds) may
@@ -403,7 +407,8 @@ def _write_geo(paths: Paths, name: str, frame: gpd.GeoDataFrame) -> list[Path]:
         for territory, part in frame.groupby(TERRITORY, sort=True):
             assert isinstance(part, gpd.GeoDataFrame)  # groups of a GeoDataFrame keep their geometry
             part.to_crs(TERRITORY_CRS[str(territory)]).to_parquet(
-                staging / f"{territory}.parquet", index=False, write_covering_bbox=True
+                staging / f"{territory}.parquet", index=False, write_covering_bbox=True,
+                row_group_size=GEO_ROW_GROUP_ROWS,
             )
         trash = None
         if final.exists():
@@ -457,6 +462,9 @@ def read_layer(
     territory: str | None = None,
     crs: str | None = None,
     columns: list[str] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    filters: list[tuple[str, str, Any]] | None = None,
+    geometry: bool = True,
 ) -> pd.DataFrame:
     """Read layer ``name``, after checking its files against the build manifest.
 
@@ -472,7 +480,18 @@ def read_layer(
     crs
         Output CRS when several territories are read together (default EPSG:4326).
     columns
-        Subset of columns (the geometry is always read for geographic layers).
+        Subset of columns (the geometry is always read for geographic layers, unless
+        ``geometry`` is False).
+    bbox
+        For one ``territory`` of a geographic layer, read only the rows whose bounding
+        box intersects ``(xmin, ymin, xmax, ymax)``, given in the territory's CRS (the
+        files carry a bbox covering column: the other geometries are never decoded).
+    filters
+        Row filters passed to :func:`pyarrow.parquet.read_table`, e.g.
+        ``[("insee", "==", "57463")]``.
+    geometry
+        False: read the attributes of a geographic layer only (a plain DataFrame,
+        much faster when the polygons are not needed).
 
     Raises
     ------
@@ -486,6 +505,8 @@ def read_layer(
     if out is None:
         raise LayerMissingError(f"layer {name} is not built yet: run `zonage build`")
     geo = out.geo_files()
+    if bbox is not None and not (geo and territory):
+        raise ValueError("bbox needs a geographic layer and one territory (the bbox is in its CRS)")
     if geo:
         have = [Path(rel).stem for rel in geo]
         if territory and territory not in have:
@@ -493,9 +514,13 @@ def read_layer(
         rels = [f"{name}/{territory}.parquet"] if territory else geo
         _check(out, rels)
         frames = []
+        if not geometry:
+            parts = [pd.read_parquet(out.base / rel, columns=columns, filters=filters) for rel in rels]
+            return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        box = None if bbox is None else tuple(float(v) for v in bbox)
         for rel in rels:
             cols = None if columns is None else [*columns, "geometry"]
-            frame = gpd.read_parquet(out.base / rel, columns=cols)
+            frame = gpd.read_parquet(out.base / rel, columns=cols, bbox=box, filters=filters)
             if territory is None or crs:
                 frame = frame.to_crs(crs or WGS84)
             frames.append(frame)
@@ -507,7 +532,7 @@ def read_layer(
         raise LayerMissingError(f"layer {name} is neither a table nor a geographic layer "
                                 f"(files: {', '.join(out.records) or 'none'})")
     _check(out, [table])
-    return pd.read_parquet(out.base / table, columns=columns)
+    return pd.read_parquet(out.base / table, columns=columns, filters=filters)
 
 
 def read_geo_layer(
@@ -517,8 +542,12 @@ def read_geo_layer(
     territory: str | None = None,
     crs: str | None = None,
     columns: list[str] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    filters: list[tuple[str, str, Any]] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read geographic layer ``name``: :func:`read_layer` for a layer known to hold geometries.
+
+    ``bbox`` and ``filters`` read a subset of one territory's rows (see :func:`read_layer`).
 
     Raises
     ------
@@ -527,10 +556,47 @@ def read_geo_layer(
     LayerDamagedError
         As :func:`read_layer`.
     """
-    frame = read_layer(paths, name, territory=territory, crs=crs, columns=columns)
+    frame = read_layer(paths, name, territory=territory, crs=crs, columns=columns, bbox=bbox, filters=filters)
     if not isinstance(frame, gpd.GeoDataFrame):
         raise LayerMissingError(f"layer {name} is a table, not a geographic layer: run `zonage build`")
     return frame
+
+
+def layer_bounds(paths: Paths, name: str) -> dict[str, tuple[tuple[float, float, float, float], str]]:
+    """Bounds of each territory of geographic layer ``name``, read from the files' GeoParquet metadata.
+
+    No geometry is read: this is what a reader needs to decide which territory a point
+    is in before reading any polygon.
+
+    Returns
+    -------
+    dict
+        Territory → ((xmin, ymin, xmax, ymax) in the territory's CRS, that CRS as
+        ``EPSG:…``), territories sorted by name; {} for a layer never built.
+
+    Raises
+    ------
+    LayerDamagedError
+        As :func:`read_layer`.
+    """
+    import pyarrow.parquet as pq
+
+    out = _output(paths, name)
+    if out is None:
+        return {}
+    rels = out.geo_files()
+    _check(out, rels)
+    bounds = {}
+    for rel in rels:
+        metadata = pq.read_metadata(out.base / rel).metadata or {}
+        geo = json.loads(metadata.get(b"geo", b"{}"))
+        column = geo.get("columns", {}).get(geo.get("primary_column", "geometry"), {})
+        box = column.get("bbox")
+        if not box or len(box) != 4:  # not written by geopandas: measure the polygons
+            box = read_layer(paths, name, territory=Path(rel).stem, columns=[]).total_bounds.tolist()
+        territory = Path(rel).stem
+        bounds[territory] = (tuple(float(v) for v in box), TERRITORY_CRS[territory])
+    return dict(sorted(bounds.items()))  # type: ignore[arg-type]
 
 
 def read_arrays(paths: Paths, name: str) -> dict[str, np.ndarray]:

@@ -17,7 +17,9 @@ the legend) to :func:`communes_display` / :func:`zonage.maps.write_region_map`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import date
 
 import geopandas as gpd
 import numpy as np
@@ -28,6 +30,7 @@ from zonage.config import Paths
 from zonage.crs import TERRITORY_CRS, WGS84
 from zonage.errors import ZonageError
 from zonage.layers.store import read_geo_layer, read_layer, territories
+from zonage.sources.arrondissements import PLM_COMMUNES
 
 #: Default simplification tolerances (metres, in the territory's metric CRS).
 REGION_TOLERANCE_M = 60.0
@@ -130,6 +133,11 @@ def apl_values(paths: Paths, year: int | None = None) -> pd.DataFrame:
         raise ZonageError(f"no DREES APL for {chosen}; years: {sorted(set(apl['year']))}")
     out = apl.loc[apl["year"] == chosen, ["insee", "apl"]].copy()
     out["insee"] = out["insee"].astype(str)
+    arms = read_layer(paths, "apl_communes", columns=["year", "level", "insee_arm", "apl"])
+    arms = arms[(arms["level"] == "arrondissement") & (arms["year"] == chosen) & arms["insee_arm"].notna()]
+    if len(arms):  # Paris, Lyon, Marseille by arrondissement (used when they are drawn so)
+        out = pd.concat([out, pd.DataFrame({"insee": arms["insee_arm"].astype(str), "apl": arms["apl"]})],
+                        ignore_index=True)
     out["apl_year"] = chosen
     out.attrs["label"] = f"APL médecins généralistes (DREES {chosen})"
     out.attrs["year"] = chosen
@@ -150,6 +158,7 @@ def communes_display(
     crs: str | None = WGS84,
     precision: int = PRECISION,
     apl: pd.DataFrame | None = None,
+    arrondissements: bool = True,
 ) -> gpd.GeoDataFrame:
     """Communes of ``region`` (all when ``None``) with their class and APL, for display.
 
@@ -168,13 +177,21 @@ def communes_display(
         Decimals kept in EPSG:4326.
     apl
         The APL hook: a table with ``insee`` and ``apl`` (default :func:`apl_values`).
+    arrondissements
+        Draw Paris, Lyon and Marseille by municipal arrondissement, each with its own
+        class, when the arrondissement polygons are present
+        (:func:`arrondissement_polygons`); otherwise (or ``False``) they are drawn whole,
+        class ``ARR`` with the classes per arrondissement in ``classe_detail``.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``insee``, ``nom``, ``departement``, ``region``, ``population``, ``bv2012``,
+        ``insee`` (the arrondissement code for an arrondissement), ``commune`` (the
+        commune's code), ``nom``, ``departement``, ``region``, ``population``, ``bv2012``,
         ``territory``, ``classe``, ``classe_detail``, ``apl``, ``apl_year`` and geometry;
-        ``attrs`` carries the APL label and the zoning vintage.
+        ``attrs``: ``apl_label``, and ``arrondissements``: ``"drawn"`` (by arrondissement),
+        ``"whole"`` (a city drawn whole, its class depending on the arrondissement) or
+        ``"absent"`` (none of the three cities).
     """
     if apl is not None and not {"insee", "apl"} <= set(apl.columns):
         missing = sorted({"insee", "apl"} - set(apl.columns))
@@ -200,6 +217,16 @@ def communes_display(
     out = out.merge(classes, on="insee", how="left")
     out["classe"] = out["classe"].fillna("unknown")
     out["classe_detail"] = out["classe_detail"].fillna("")
+    out["commune"] = out["insee"]
+    plm, whole = "absent", []
+    if out["classe"].eq("ARR").any() or out["insee"].isin(list(PLM_COMMUNES)).any():
+        polygons = arrondissement_polygons(paths) if arrondissements else None
+        if polygons is not None:
+            out = _split_plm(paths, out, polygons, tolerance, crs, precision)
+            plm = "drawn"
+        else:
+            plm = "whole"
+            whole = out[out["insee"].isin(list(PLM_COMMUNES))].sort_values("insee")["nom"].astype(str).tolist()
     apl_table = apl_values(paths) if apl is None else apl
     extra = apl_table[[c for c in ("insee", "apl", "apl_year") if c in apl_table.columns]].copy()
     extra["insee"] = extra["insee"].astype(str)
@@ -208,7 +235,76 @@ def communes_display(
         out["apl_year"] = np.nan
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=parts[0].crs)
     out.attrs["apl_label"] = apl_table.attrs.get("label", "APL")
+    out.attrs["arrondissements"] = plm
+    out.attrs["drawn_whole"] = whole
     return out.sort_values("insee", kind="stable").reset_index(drop=True)
+
+
+def arrondissement_polygons(paths: Paths) -> gpd.GeoDataFrame | None:
+    """The municipal arrondissements of Paris, Lyon and Marseille when their source is present, else None.
+
+    The source (``arrondissements_municipaux``, IGN ADMIN EXPRESS) is never downloaded
+    here: it is used when ``zonage fetch arrondissements_municipaux --download`` brought it
+    into ``data/raw`` (checksum recorded) or when the mirror holds it.
+    """
+    from zonage.sources import get_source
+    from zonage.sources.arrondissements import read_arrondissements
+    from zonage.sources.fetch import fetch
+
+    try:
+        result = fetch(get_source("arrondissements_municipaux"), paths, download=False)
+    except ZonageError:
+        return None
+    return read_arrondissements(result.path)
+
+
+def _split_plm(paths: Paths, communes: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame, tolerance: float,
+               crs: str | None, precision: int) -> gpd.GeoDataFrame:
+    """Replace Paris, Lyon and Marseille by their arrondissements, each with its own class (and APL)."""
+    parents = communes[communes["insee"].isin(polygons["insee_com"])]
+    if parents.empty:
+        return communes
+    zoning = read_layer(paths, "zoning_communes", columns=["insee_arm", "classe"]).dropna(subset=["insee_arm"])
+    classes = dict(zip(zoning["insee_arm"].astype(str), zoning["classe"].fillna("unknown").astype(str),
+                       strict=True))
+    arms = polygons[polygons["insee_com"].isin(parents["insee"])]
+    metric = TERRITORY_CRS["metro"]
+    frame = gpd.GeoDataFrame({"insee": arms["insee_arm"].to_numpy(), "nom": arms["nom"].to_numpy(),
+                              "commune": arms["insee_com"].to_numpy()},
+                             geometry=arms.geometry.values, crs=arms.crs).to_crs(metric)
+    frame = display_geometries(frame, tolerance, crs=crs, precision=precision)  # as the communes (metro)
+    parent = parents.set_index("insee")
+    for column in ("departement", "region", "bv2012", "territory"):
+        frame[column] = frame["commune"].map(parent[column])
+    frame["population"] = np.nan
+    frame["classe"] = frame["insee"].map(classes).fillna("unknown")
+    frame["classe_detail"] = ""
+    kept = communes[~communes["insee"].isin(frame["commune"])]
+    return gpd.GeoDataFrame(pd.concat([kept, frame], ignore_index=True), geometry="geometry", crs=communes.crs)
+
+
+def place_names(paths: Paths, region: str, count: int = 20, *, crs: str | None = None) -> gpd.GeoDataFrame:
+    """The ``count`` most populous communes of ``region``: ``nom``, ``population`` and a label point.
+
+    Parameters
+    ----------
+    paths
+        Data folders (layers built).
+    region
+        INSEE région code.
+    count
+        How many places (largest population first).
+    crs
+        Output CRS (``None``: the territory's metric CRS, as static maps).
+    """
+    _, territory = region_info(paths, region)
+    frame = read_geo_layer(paths, "communes", territory=territory, columns=["insee", "nom", "population", "region"])
+    frame = frame[(frame["region"] == str(region)) & frame["population"].notna()]
+    frame = frame.nlargest(count, "population")
+    points = gpd.GeoDataFrame({"insee": frame["insee"].astype(str).to_numpy(), "nom": frame["nom"].to_numpy(),
+                               "population": frame["population"].to_numpy()},
+                              geometry=frame.geometry.representative_point().values, crs=frame.crs)
+    return (points if crs is None else points.to_crs(crs)).reset_index(drop=True)
 
 
 def departements_display(
@@ -315,22 +411,101 @@ def structures_display(rows: gpd.GeoDataFrame, *, crs: str = WGS84) -> tuple[gpd
     return frame.to_crs(crs).reset_index(drop=True), unlocated
 
 
-def sources_note(apl_label: str | None = None) -> str:
-    """Sources and vintages, for a map's caption (from the sources catalogue)."""
+#: French wording of the sources a map may draw (the catalogue's vintages are in English).
+SOURCE_LABELS_FR: dict[str, str] = {
+    "zoning_communes": "zonage des médecins généralistes : zonages régionaux de 2022, en vigueur jusqu'aux "
+                       "arrêtés de 2026 (export CartoSanté de mai 2025)",
+    "communes_polygons": "contours des communes : COG 2025 (IGN ADMIN EXPRESS, etalab)",
+    "arrondissements_municipaux": "arrondissements municipaux de Paris, Lyon et Marseille : IGN ADMIN EXPRESS COG",
+    "qpv2024": "QPV 2024 : contours ANCT",
+    "qpv2015": "QPV 2015 : contours CGET (Occitanie)",
+    "zoning_qpv_paca": "classes propres des QPV : arrêté de l'ARS PACA (2025)",
+}
+
+def plm_whole_note(cities: Sequence[str]) -> str:
+    """What a map says when Paris, Lyon or Marseille is drawn whole (arrondissement polygons absent).
+
+    Examples
+    --------
+    >>> plm_whole_note(["Paris"])[:58]
+    "Paris est dessinée d'un seul tenant : sa classe dépend de"
+    """
+    names = list(cities) or ["Paris", "Lyon", "Marseille"]
+    several = len(names) > 1
+    who = ", ".join(names[:-1]) + " et " + names[-1] if several else names[0]
+    return (f"{who} {'sont dessinées' if several else 'est dessinée'} d'un seul tenant : "
+            f"{'leur' if several else 'sa'} classe dépend de l'arrondissement (détail au survol). "
+            "Pour un dessin par arrondissement, télécharger les contours IGN ADMIN EXPRESS : "
+            "zonage fetch arrondissements_municipaux --download.")
+
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre")
+
+
+def french_date(value: date) -> str:
+    """``date(2021, 1, 8)`` → ``"8 janvier 2021"`` (``1er`` for the first day)."""
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def _finess_label() -> str:
     from zonage.sources import CATALOGUE
 
-    def vintage(name: str) -> str:
-        source = CATALOGUE.get(name)
-        return source.vintage if source is not None else "?"
+    source = CATALOGUE.get("finess")
+    found = re.search(r"(\d{4})-(\d{2})-(\d{2})", source.vintage if source is not None else "")
+    if not found:
+        return "établissements : FINESS"
+    return f"établissements : FINESS, extraction du {french_date(date(*map(int, found.groups())))}"
 
-    parts = [
-        f"zonage médecins : {vintage('zoning_communes')}",
-        f"QPV : {vintage('qpv2024_grand_est_normandie')} (ANCT)",
-        apl_label or f"APL DREES : {vintage('apl_drees')}",
-        f"FINESS : {vintage('finess')}",
-        f"communes : {vintage('communes_polygons')} (IGN / etalab)",
-    ]
-    return "Sources — " + " ; ".join(parts) + ". Contours simplifiés pour l'affichage."
+
+def sources_note(
+    apl_label: str | None = None,
+    *,
+    layers: Sequence[str] = ("zoning", "apl", "qpv", "structures"),
+    qpv: pd.DataFrame | None = None,
+    arrondissements: str = "absent",
+) -> str:
+    """The sources line of a map, in French, naming only what the map draws.
+
+    Parameters
+    ----------
+    apl_label
+        Label of the APL drawn (e.g. ``APL médecins généralistes (DREES 2023)``).
+    layers
+        Layers drawn (keys of :data:`zonage.maps.REGION_LAYERS`; ``structures`` adds FINESS,
+        ``picks`` the prioritisation).
+    qpv
+        The QPV polygons drawn (``generation``, ``classe_qpv``): their generations and
+        sources are named; with ``"qpv"`` in ``layers`` but no polygon, the line says that
+        no QPV contour is available for the région. ``None`` with ``"qpv"`` in
+        ``layers``: the QPV 2024 source is named (caller without the frame).
+    arrondissements
+        ``communes_display(...).attrs["arrondissements"]``: ``"drawn"`` names the
+        arrondissement source.
+    """
+    parts = []
+    if "zoning" in layers:
+        parts.append(SOURCE_LABELS_FR["zoning_communes"])
+    if "qpv" in layers:
+        if qpv is None:
+            parts.append(SOURCE_LABELS_FR["qpv2024"])
+        elif len(qpv) == 0:
+            parts.append("QPV : aucun contour disponible pour cette région, non dessinés")
+        else:
+            generations = sorted({str(g) for g in qpv["generation"].dropna()}, reverse=True)
+            parts.extend(SOURCE_LABELS_FR.get(f"qpv{g}", f"QPV {g}") for g in generations)
+            if "classe_qpv" in qpv.columns and qpv["classe_qpv"].notna().any():
+                parts.append(SOURCE_LABELS_FR["zoning_qpv_paca"])
+    if "apl" in layers:
+        parts.append(apl_label or "APL des médecins généralistes (DREES)")
+    if "structures" in layers:
+        parts.append(_finess_label())
+    if "picks" in layers:
+        parts.append("postes proposés : priorisation (zonage prioritise)")
+    parts.append(SOURCE_LABELS_FR["communes_polygons"])
+    if arrondissements == "drawn":
+        parts.append(SOURCE_LABELS_FR["arrondissements_municipaux"])
+    return "Sources : " + " ; ".join(parts) + ". Contours simplifiés pour l'affichage."
 
 
 def territory_crs(territory: str) -> str:

@@ -209,7 +209,53 @@ def _runtime(map_name: str) -> str:
            "m": style.APL_MISSING}
     return f"""
 var zonage = window.zonage = {{map: {map_name}, layers: {{}}, classes: {js_literal(classes)},
-  apl: {js_literal(apl)}, front: [], strokeWeight: 0.35, colourBy: -1}};
+  apl: {js_literal(apl)}, front: [], strokeWeight: 0.35, colourBy: -1,
+  hatched: {js_literal(sorted(style.HATCHED_CLASSES))}, hatchColour: {js_literal(style.HATCH_COLOUR)}}};
+// "no class" is hatched, never a flat colour: an SVG pattern for the SVG renderer, a canvas pattern for
+// the canvas renderer (national map); both made here, nothing loaded.
+zonage.hatchSvg = function () {{
+  if (!document.getElementById('zonage-hatch')) {{
+    var ns = 'http://www.w3.org/2000/svg', svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('width', '0'); svg.setAttribute('height', '0');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.style.position = 'absolute';
+    var pattern = document.createElementNS(ns, 'pattern');
+    pattern.setAttribute('id', 'zonage-hatch');
+    pattern.setAttribute('patternUnits', 'userSpaceOnUse');
+    pattern.setAttribute('width', '6'); pattern.setAttribute('height', '6');
+    pattern.setAttribute('patternTransform', 'rotate(45)');
+    var back = document.createElementNS(ns, 'rect');
+    back.setAttribute('width', '6'); back.setAttribute('height', '6');
+    back.setAttribute('fill', zonage.classes.unknown.c);
+    var line = document.createElementNS(ns, 'rect');
+    line.setAttribute('width', '1.6'); line.setAttribute('height', '6'); line.setAttribute('fill', zonage.hatchColour);
+    pattern.appendChild(back); pattern.appendChild(line);
+    var defs = document.createElementNS(ns, 'defs');
+    defs.appendChild(pattern); svg.appendChild(defs);
+    document.body.appendChild(svg);
+  }}
+  return 'url(#zonage-hatch)';
+}};
+zonage.hatchCanvas = function () {{
+  if (!zonage._hatchPattern) {{
+    var tile = document.createElement('canvas');
+    tile.width = 6; tile.height = 6;
+    var c = tile.getContext('2d');
+    c.fillStyle = zonage.classes.unknown.c; c.fillRect(0, 0, 6, 6);
+    c.strokeStyle = zonage.hatchColour; c.lineWidth = 1.4;
+    c.beginPath(); c.moveTo(0, 6); c.lineTo(6, 0); c.moveTo(-1, 1); c.lineTo(1, -1); c.moveTo(5, 7); c.lineTo(7, 5);
+    c.stroke();
+    zonage._hatchPattern = c.createPattern(tile, 'repeat');
+  }}
+  return zonage._hatchPattern;
+}};
+zonage.classFill = function (k) {{
+  var key = zonage.classes[k] ? k : 'unknown';
+  if (zonage.hatched.indexOf(key) >= 0) {{
+    return zonage.map.options.preferCanvas ? zonage.hatchCanvas() : zonage.hatchSvg();
+  }}
+  return zonage.classes[key].c;
+}};
 zonage.esc = function (s) {{
   return String(s === undefined || s === null ? '' : s).replace(/[&<>"']/g, function (c) {{
     return {{'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}}[c];
@@ -368,6 +414,42 @@ zonage.addLegend = function (html) {{
   }};
   control.addTo(zonage.map);
   zonage.legend = control;
+  zonage.updateLegend();
+}};
+// the legend shows only the layers on the map: its parts tied to a layer follow the layer control
+zonage.updateLegend = function () {{
+  if (!zonage.legend) {{ return; }}
+  var parts = zonage.legend.getContainer().querySelectorAll('[data-layer]');
+  Array.prototype.forEach.call(parts, function (el) {{
+    var layer = zonage.layers[el.getAttribute('data-layer')];
+    el.style.display = layer && zonage.map.hasLayer(layer) ? '' : 'none';
+  }});
+}};
+{map_name}.on('overlayadd overlayremove', function () {{ zonage.updateLegend(); }});
+// buttons that fly to each territory (national map: mainland and the overseas régions)
+zonage.addViews = function (views) {{
+  var control = L.control({{position: 'topleft'}});
+  control.onAdd = function () {{
+    var div = L.DomUtil.create('div', 'zonage-views');
+    div.setAttribute('role', 'group');
+    div.setAttribute('aria-label', 'Aller à un territoire');
+    var head = L.DomUtil.create('span', 'zv-head', div);
+    head.textContent = 'Aller à :';
+    views.forEach(function (v) {{
+      var b = L.DomUtil.create('button', '', div);
+      b.type = 'button';
+      b.textContent = v.n;
+      b.setAttribute('data-territory', v.k);
+      b.addEventListener('click', function (e) {{
+        L.DomEvent.stop(e);
+        zonage.map.fitBounds([[v.b[1], v.b[0]], [v.b[3], v.b[2]]], {{animate: false}});
+      }});
+    }});
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  }};
+  control.addTo(zonage.map);
+  zonage.views = control;
 }};
 """
 
@@ -386,8 +468,8 @@ def _commune_properties(communes: gpd.GeoDataFrame) -> dict[str, Sequence[object
 def _zoning_layer_code(data_var: str) -> str:
     return f"""L.geoJSON({data_var}, {{
   style: function (f) {{
-    var c = zonage.classes[f.properties.k] || zonage.classes.unknown;
-    return {{fillColor: c.c, fillOpacity: 0.62, color: '#5b5b5b', weight: zonage.strokeWeight}};
+    return {{fillColor: zonage.classFill(f.properties.k), fillOpacity: 0.62, color: '#5b5b5b',
+      weight: zonage.strokeWeight}};
   }},
   onEachFeature: function (f, l) {{
     l.bindTooltip(function () {{ return zonage.communeTip(f.properties); }}, {{sticky: true}});
@@ -576,6 +658,8 @@ def region_map(
     prefer_canvas: bool = False,
     bounds: Iterable[float] | None = None,
     stroke_weight: float = 0.35,
+    views: Sequence[tuple[str, str, Sequence[float]]] = (),
+    notes: Sequence[tuple[str, str]] = (),
 ) -> folium.Map:
     """Build the interactive map of a région (or any set of communes).
 
@@ -608,6 +692,12 @@ def region_map(
         Initial view (west, south, east, north); default: all communes.
     stroke_weight
         Commune outline width in pixels.
+    views
+        Buttons that fly to a territory: ``(key, French name, (west, south, east, north))``
+        (the national map's overseas régions).
+    notes
+        Extra notes in the legend, ``(layer key, text)``: shown while the layer is on the map
+        (``""``: always).
     """
     unknown = set(layers) - set(REGION_LAYERS)
     if unknown:
@@ -634,6 +724,7 @@ def region_map(
                                           bool(communes["apl"].isna().any())))
     if "departements" in layers and departements is not None and len(departements):
         fmap.add_child(_JsLayer("departements", "Limites départementales", _departements_layer_code(departements)))
+        sections.append(style.departements_section())
     if "qpv" in layers and qpv is not None and len(qpv):
         fmap.add_child(_JsLayer("qpv", "Quartiers prioritaires (QPV)", _qpv_layer_code(_qpv_data(qpv))))
         sections.append(style.qpv_section(qpv["classe_qpv"]))
@@ -652,13 +743,34 @@ def region_map(
         fmap.add_child(_JsLayer("picks", "Postes proposés (priorisation)", _picks_layer_code(picks)))
         sections.append(style.picks_section(len(picks)))
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
-    legend = style.legend_html(title, sections, note)
+    legend = style.legend_html(title, sections, note, notes=notes)
+    shown_views = [{"k": key, "n": name, "b": [round(float(v), 4) for v in box]} for key, name, box in views]
     fmap.add_child(_Script(
         "zonage.front = ['departements', 'qpv', 'structures']; zonage.keepInFront();\n"
         f"zonage.addSearch(zonage_communes.features);\nzonage.addLegend({js_literal(legend)});\n"
-        "window.zonageReady = true;",
+        + (f"zonage.addViews({js_literal(shown_views)});\n" if shown_views else "")
+        + "window.zonageReady = true;",
         name="zonage_controls"))
     return fmap
+
+
+#: Territories of the national map's "Aller à" buttons, in order, with their French names.
+TERRITORY_NAMES: tuple[tuple[str, str], ...] = (
+    ("metro", "Métropole"), ("971", "Guadeloupe"), ("972", "Martinique"), ("973", "Guyane"),
+    ("974", "La Réunion"), ("976", "Mayotte"),
+)
+
+
+def territory_views(communes: gpd.GeoDataFrame) -> list[tuple[str, str, tuple[float, ...]]]:
+    """``(key, name, (west, south, east, north))`` of each territory present, for the "Aller à" buttons."""
+    if "territory" not in communes.columns:
+        return []
+    views = []
+    for key, name in TERRITORY_NAMES:
+        part = communes[communes["territory"] == key]
+        if len(part):
+            views.append((key, name, tuple(float(v) for v in part.total_bounds)))
+    return views
 
 
 def national_map(
@@ -669,16 +781,19 @@ def national_map(
     departements: gpd.GeoDataFrame | None = None,
     tiles: str | None = "OpenStreetMap",
     note: str = "",
+    notes: Sequence[tuple[str, str]] = (),
 ) -> folium.Map:
     """The national zoning map: every commune by class and by APL (canvas), départements, QPV outlines.
 
     The commune polygons are embedded once; the APL layer reuses them (no size cost). The
-    view opens on mainland France; the overseas départements are on the same map.
+    view opens on mainland France, with buttons ("Aller à : Métropole, Guadeloupe,
+    Martinique, Guyane, La Réunion, Mayotte") that bring each overseas région into view.
     """
     mainland = communes[communes["territory"] == "metro"] if "territory" in communes.columns else communes
     return region_map(communes, title=title, qpv=qpv, departements=departements,
                       layers=("zoning", "apl", "departements", "qpv"), tiles=tiles, note=note, prefer_canvas=True,
-                      bounds=(mainland if len(mainland) else communes).total_bounds, stroke_weight=0.15)
+                      bounds=(mainland if len(mainland) else communes).total_bounds, stroke_weight=0.15,
+                      views=territory_views(communes), notes=notes)
 
 
 #: Leaflet shipped with the package (npm ``leaflet@1.9.4``, BSD-2-Clause, ``vendor/LEAFLET-LICENSE``); the

@@ -34,7 +34,8 @@ def _quiet_gpkg() -> Iterator[None]:
         yield
 
 
-EXTENSIONS: dict[str, str] = {"geojson": ".geojson", "gpkg": ".gpkg", "csv": ".csv", "parquet": ".parquet"}
+EXTENSIONS: dict[str, str] = {"geojson": ".geojson", "gpkg": ".gpkg", "csv": ".csv", "parquet": ".parquet",
+                              "xlsx": ".xlsx"}
 
 
 def default_output(name: str, fmt: str, territory: str | None = None, folder: str | Path = "exports") -> Path:
@@ -185,13 +186,14 @@ def qml_style(field: str = "classe") -> str:
     """A QGIS style (QML): commune fill by zoning class, with the map's colours and labels."""
     from xml.sax.saxutils import quoteattr
 
-    from zonage.maps.style import CLASS_STYLE
+    from zonage.maps.style import CLASS_STYLE, HATCH_COLOUR, HATCHED_CLASSES
 
     entries = [*CLASS_STYLE.items(), ("mixed", CLASS_STYLE["ARR"])]
     entries = [(k, v) for k, v in entries if k != "ARR"]
     categories, symbols = [], []
     for i, (key, (colour, label)) in enumerate(entries):
-        rgb = ",".join(str(int(colour[j:j + 2], 16)) for j in (1, 3, 5))
+        hatched = key in HATCHED_CLASSES  # QGIS hatches in the fill colour: the hatching colour then
+        rgb = ",".join(str(int((HATCH_COLOUR if hatched else colour)[j:j + 2], 16)) for j in (1, 3, 5))
         categories.append(f'<category render="true" symbol="{i}" value={quoteattr(key)} label={quoteattr(label)}/>')
         symbols.append(
             f'<symbol type="fill" name="{i}" alpha="0.75" clip_to_extent="1" force_rhr="0">'
@@ -199,7 +201,8 @@ def qml_style(field: str = "classe") -> str:
             f'<Option type="QString" name="color" value="{rgb},255"/>'
             '<Option type="QString" name="outline_color" value="91,91,91,255"/>'
             '<Option type="QString" name="outline_width" value="0.1"/>'
-            '<Option type="QString" name="style" value="solid"/></Option></layer></symbol>')
+            f'<Option type="QString" name="style" value="{"b_diagonal" if hatched else "solid"}"/>'
+            '</Option></layer></symbol>')
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
             '<qgis version="3.28" styleCategories="Symbology">\n'
             f'<renderer-v2 type="categorizedSymbol" attr="{field}" symbollevels="0" enableorderby="0" '

@@ -1,7 +1,9 @@
 """Colours, labels and legends shared by the interactive and static maps.
 
 The zoning follows the usual convention of the ARS maps: ZIP orange, ZAC blue,
-zone de vigilance green, hors zonage white. Every text that reaches HTML goes
+zone de vigilance green, hors zonage (HZ) grey, and a commune without a known class
+hatched (:data:`HATCHED_CLASSES`: white with grey diagonal lines, so that "no data" is
+never read as a class). Every text that reaches HTML goes
 through :func:`esc` (structure names, addresses and any user text are data, never
 markup).
 """
@@ -13,16 +15,23 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from zonage.numbers import french_number
+
 #: Zoning classes: fill colour and French label, in legend order.
 CLASS_STYLE: dict[str, tuple[str, str]] = {
     "ZIP": ("#f28e2b", "ZIP — zone d'intervention prioritaire"),
     "ZAC": ("#4e79a7", "ZAC — zone d'action complémentaire"),
     "ZV": ("#59a14f", "Zone de vigilance"),
     "ZAR": ("#b07aa1", "ZAR — classe régionale"),
-    "HZ": ("#ffffff", "Hors zonage"),
+    "HZ": ("#c8c8c8", "Hors zonage (HZ)"),
     "ARR": ("#e6d3a3", "Selon l'arrondissement (Paris, Lyon, Marseille)"),
-    "unknown": ("#bdbdbd", "Classe non renseignée"),
+    "unknown": ("#ffffff", "Classe non renseignée (hachuré)"),
 }
+
+#: Classes drawn hatched (diagonal lines over their fill colour): "no class" is not a class.
+HATCHED_CLASSES: frozenset[str] = frozenset({"unknown"})
+#: Colour of the hatching lines.
+HATCH_COLOUR = "#7a7a7a"
 
 #: Marker colour and label of a structure: its best answer over the GP schemes as the post's
 #: practice site (``statut_mg`` of the batch; a hospital that can only be a partner is not
@@ -63,7 +72,7 @@ class LegendItem:
 
     colour: str
     label: str
-    shape: str = "square"  # square | circle | outline | star
+    shape: str = "square"  # square | hatched | circle | outline | star
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,9 @@ class LegendSection:
 
     title: str
     items: tuple[LegendItem, ...]
+    #: Key of the map layer the section describes (``""``: always shown); the interactive legend
+    #: shows a section only while its layer is on the map.
+    layer: str = ""
 
 
 def esc(value: object) -> str:
@@ -91,12 +103,6 @@ def esc(value: object) -> str:
         return ""
     return html.escape(str(value), quote=True)
 
-
-def french_number(value: float, decimals: int = 2) -> str:
-    """A number with a decimal comma (``3,45``); ``"n.d."`` when missing."""
-    if value is None or value != value:
-        return "n.d."
-    return f"{value:.{decimals}f}".replace(".", ",")
 
 
 def apl_labels(breaks: Sequence[float] = APL_BREAKS) -> list[str]:
@@ -125,10 +131,11 @@ def apl_colour(value: float) -> str:
 
 
 def zoning_section(classes: Iterable[str]) -> LegendSection:
-    """Legend of the zoning classes present (in the conventional order)."""
+    """Legend of the zoning classes present (in the conventional order; "unknown" hatched)."""
     present = set(classes)
-    items = tuple(LegendItem(colour, label) for key, (colour, label) in CLASS_STYLE.items() if key in present)
-    return LegendSection("Zonage médecins (classe de la commune)", items)
+    items = tuple(LegendItem(colour, label, "hatched" if key in HATCHED_CLASSES else "square")
+                  for key, (colour, label) in CLASS_STYLE.items() if key in present)
+    return LegendSection("Zonage médecins (classe de la commune)", items, layer="zoning")
 
 
 def apl_section(title: str, has_missing: bool = True) -> LegendSection:
@@ -136,7 +143,7 @@ def apl_section(title: str, has_missing: bool = True) -> LegendSection:
     items = [LegendItem(c, label) for c, label in zip(APL_COLOURS, apl_labels(), strict=True)]
     if has_missing:
         items.append(LegendItem(APL_MISSING, "non disponible"))
-    return LegendSection(title, tuple(items))
+    return LegendSection(title, tuple(items), layer="apl")
 
 
 def qpv_section(classes: Iterable[str | None]) -> LegendSection:
@@ -144,7 +151,12 @@ def qpv_section(classes: Iterable[str | None]) -> LegendSection:
     present = set(classes)
     labels = {"ZIP": "QPV classé ZIP", "ZAC": "QPV classé ZAC", None: "QPV (contour)"}
     items = tuple(LegendItem(QPV_STYLE[k], labels[k], "outline") for k in (None, "ZIP", "ZAC") if k in present)
-    return LegendSection("Quartiers prioritaires (QPV)", items)
+    return LegendSection("Quartiers prioritaires (QPV)", items, layer="qpv")
+
+
+def departements_section() -> LegendSection:
+    """Legend of the département outlines."""
+    return LegendSection("Limites", (LegendItem("#222222", "Limite départementale", "line"),), layer="departements")
 
 
 def status_section(counts: dict[str, int], unlocated: int = 0) -> LegendSection:
@@ -156,18 +168,24 @@ def status_section(counts: dict[str, int], unlocated: int = 0) -> LegendSection:
     if unlocated:
         items.append(LegendItem(STATUS_STYLE["error"][0], f"Non localisées, absentes de la carte ({unlocated})",
                                 "circle"))
-    return LegendSection("Structures (FINESS)", tuple(items))
+    return LegendSection("Structures (FINESS)", tuple(items), layer="structures")
 
 
 def picks_section(count: int) -> LegendSection:
     """Legend of the priority picks layer."""
-    return LegendSection("Priorisation", (LegendItem(PICK_COLOUR, f"Poste proposé ({count})", "star"),))
+    return LegendSection("Priorisation", (LegendItem(PICK_COLOUR, f"Poste proposé ({count})", "star"),),
+                         layer="picks")
 
 
 def _swatch(item: LegendItem) -> str:
     colour = esc(item.colour)
     if item.shape == "circle":
         style = f"background:{colour};border-radius:50%;border:1px solid #222"
+    elif item.shape == "hatched":
+        style = (f"background:repeating-linear-gradient(45deg,{esc(HATCH_COLOUR)} 0 1.5px,{colour} 1.5px 4.5px);"
+                 "border:1px solid #777")
+    elif item.shape == "line":
+        style = f"background:transparent;border-top:2px solid {colour};height:0;margin-top:6px"
     elif item.shape == "outline":
         style = f"background:transparent;border:2px dashed {colour}"
     elif item.shape == "star":
@@ -177,7 +195,8 @@ def _swatch(item: LegendItem) -> str:
     return f'<span class="zl-sw" style="{style}"></span>'
 
 
-def legend_html(title: str, sections: Sequence[LegendSection], note: str = "") -> str:
+def legend_html(title: str, sections: Sequence[LegendSection], note: str = "",
+                notes: Sequence[tuple[str, str]] = ()) -> str:
     """The legend as an HTML fragment; every text is escaped.
 
     Parameters
@@ -188,15 +207,25 @@ def legend_html(title: str, sections: Sequence[LegendSection], note: str = "") -
         Groups of swatches; empty sections are skipped.
     note
         Small print under the legend (sources and vintages).
+    notes
+        Further small print, ``(layer key, text)``: tied to a layer like a section (``""``:
+        always shown).
+
+    A section tied to a layer carries ``data-layer``: the interactive map hides it while
+    that layer is off (``zonage.updateLegend``).
     """
     parts = [f'<div class="zl-title">{esc(title)}</div>']
     for section in sections:
         if not section.items:
             continue
-        parts.append(f'<div class="zl-section"><div class="zl-head">{esc(section.title)}</div>')
+        layer = f' data-layer="{esc(section.layer)}"' if section.layer else ""
+        parts.append(f'<div class="zl-section"{layer}><div class="zl-head">{esc(section.title)}</div>')
         parts.extend(f'<div class="zl-item">{_swatch(item)}<span>{esc(item.label)}</span></div>'
                      for item in section.items)
         parts.append("</div>")
+    for layer, text in notes:
+        tied = f' data-layer="{esc(layer)}"' if layer else ""
+        parts.append(f'<div class="zl-note zl-warn"{tied}>{esc(text)}</div>')
     if note:
         parts.append(f'<div class="zl-note">{esc(note)}</div>')
     return "".join(parts)
@@ -212,6 +241,13 @@ CONTROL_CSS = """
 .zonage-legend .zl-sw{display:inline-block;width:14px;height:12px;flex:none}
 .zonage-legend .zl-star{display:inline-block;width:14px;text-align:center;font-size:14px;flex:none}
 .zonage-legend .zl-note{margin-top:6px;color:#555;font-size:10.5px}
+.zonage-legend .zl-warn{color:#5a3d00}
+.zonage-views{background:#fff;padding:4px 6px;border-radius:4px;box-shadow:0 1px 5px rgba(0,0,0,.4);
+ font:12px system-ui,sans-serif;display:flex;flex-wrap:wrap;gap:3px;align-items:center;max-width:330px}
+.zonage-views .zv-head{font-weight:600;margin-right:2px}
+.zonage-views button{font:12px system-ui,sans-serif;padding:2px 6px;border:1px solid #999;border-radius:3px;
+ background:#f4f4f4;cursor:pointer}
+.zonage-views button:hover{background:#e8eef7}
 .zonage-scheme{background:#fff;padding:4px 6px;border-radius:4px;box-shadow:0 1px 5px rgba(0,0,0,.4);
 font:12px sans-serif}
 .zonage-scheme select{max-width:260px}

@@ -506,7 +506,8 @@ def score_territories(territories: pd.DataFrame, config: ScoringConfig) -> Score
     table = territories.reset_index(drop=True).copy()
     labels = dict(_LABELS)
     if config.density_per != 10000.0:
-        labels["gp_density"] = ("GP density", f"{{:.1f}}/{config.density_per:,.0f}")
+        labels["gp_density"] = ("densité de généralistes", 1,
+                                f" pour {french_number(config.density_per, 0)} hab.")
     weights = pd.DataFrame({c.name: np.where(table[c.name].notna(), c.weight, 0.0) for c in criteria},
                            index=table.index)
     total = weights.sum(axis=1)

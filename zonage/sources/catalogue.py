@@ -73,6 +73,23 @@ _SOURCES: tuple[Source, ...] = (
         "EXPRESS COG) and pass it with --mirror, or run `zonage fetch --download`.",
     ),
     Source(
+        name="arrondissements_municipaux",
+        title="Municipal arrondissement polygons of Paris, Lyon and Marseille (45, IGN ADMIN EXPRESS COG)",
+        mirror_path="communes/arrondissements-municipaux-50m.geojson.gz",
+        sha256="",
+        url="https://etalab-datasets.geo.data.gouv.fr/contours-administratifs/2025/geojson/"
+        "arrondissements-municipaux-50m.geojson.gz",
+        licence="Licence Ouverte 2.0 (IGN ADMIN EXPRESS derived)",
+        vintage="COG 2025",
+        fmt="GeoJSON gzip, EPSG:4326 (code, commune, nom); ADMIN EXPRESS GPKG/SHP layer "
+        "ARRONDISSEMENT_MUNICIPAL (INSEE_ARM, INSEE_COM, NOM) also read",
+        provenance="IGN ADMIN EXPRESS COG, layer ARRONDISSEMENT_MUNICIPAL, via etalab contours-administratifs",
+        how_to_get="Run `zonage fetch arrondissements_municipaux --download` (checksum recorded at the first "
+        "download), or put the file (or the ARRONDISSEMENT_MUNICIPAL layer of IGN ADMIN EXPRESS COG as "
+        "GeoPackage, under this name) in the mirror's communes/ folder. Used by the maps only.",
+        optional=True,
+    ),
+    Source(
         name="decoupage_administratif",
         title="COG lists: communes (postcodes, population, anciensCodes), EPCI, départements, régions",
         mirror_path="communes/etalab-decoupage-administratif-6.0.0.tgz",
