@@ -447,7 +447,7 @@ def test_cli_access(built, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from zonage.cli import app
-    from zonage.cli_access import register
+    from zonage.cli.access import register
 
     if "access" not in {c.name for c in app.registered_commands}:
         register(app)
@@ -471,7 +471,7 @@ def test_cli_access_on_a_grid(mirror: Path, built, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from zonage.cli import app
-    from zonage.cli_access import register
+    from zonage.cli.access import register
 
     if "access" not in {c.name for c in app.registered_commands}:
         register(app)
@@ -497,7 +497,7 @@ def test_cli_access_on_a_grid(mirror: Path, built, tmp_path: Path) -> None:
 
 
 def test_cli_errors_are_user_errors() -> None:
-    from zonage.cli_access import parse_speeds
+    from zonage.access.costs import parse_speeds
 
     assert parse_speeds("5:30,20:60,80") == ((5.0, 30.0), (20.0, 60.0), (math.inf, 80.0))
     with pytest.raises(ZonageError):

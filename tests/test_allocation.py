@@ -519,7 +519,7 @@ def test_real_cli_with_a_candidate_file(built, eligibility_rows, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from zonage.cli_priority import register
+    from zonage.cli.priority import register
 
     app = typer.Typer()
 

@@ -70,7 +70,7 @@ def test_eligibility_command_every_row_once(built, mirror: Path, tmp_path: Path)
     assert rows["status"].tolist()[1:] == ["error", "error", "error"]
     assert rows.loc[0, "insee"] == "08409" and rows.loc[0, "nom"].startswith("Centre <img")
     unknown = runner.invoke(app, [*args, "eligibility", str(source), "-o", str(output), "--scheme", "nope"])
-    assert unknown.exit_code == 2 and "unknown scheme" in unknown.output
+    assert unknown.exit_code == 2 and "dispositif(s) inconnu(s)" in unknown.output
 
 
 def test_application_command(built, mirror: Path) -> None:

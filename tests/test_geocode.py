@@ -506,7 +506,7 @@ def test_assess_commune_with_qpv_of_its_own_class_needs_review() -> None:
 
 # -- command line --------------------------------------------------------------------------------------
 def _app() -> typer.Typer:
-    from zonage.cli_geocode import register
+    from zonage.cli.geocode import register
 
     app = typer.Typer()
 

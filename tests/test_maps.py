@@ -18,7 +18,7 @@ import shapely
 from typer.testing import CliRunner
 
 from zonage.cli import app
-from zonage.cli_maps import parse_layers, register
+from zonage.cli.maps import parse_layers, register
 from zonage.config import Paths
 from zonage.errors import ZonageError
 from zonage.maps import data, style

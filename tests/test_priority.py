@@ -432,7 +432,7 @@ def test_real_cli(built, tmp_path, monkeypatch):
     import typer
     from typer.testing import CliRunner
 
-    from zonage.cli_priority import register
+    from zonage.cli.priority import register
 
     app = typer.Typer()
 

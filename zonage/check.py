@@ -345,17 +345,12 @@ def check(
     from zonage.eligibility import assess
     from zonage.geocode.clean import clean_address
     from zonage.locate import Locator
-    from zonage.rules import load_schemes
+    from zonage.rules import load_schemes, select_schemes
     from zonage.rules.kinds import parse_kind
 
     if address is None and lonlat is None:
         raise InputDataError("donner une adresse (\"12 rue Serpenoise 57000 Metz\") ou --lonlat 6.17,49.12")
-    chosen = load_schemes(None if rules is None else Path(rules))
-    if schemes:
-        unknown = [s for s in schemes if s not in chosen]
-        if unknown:
-            raise InputDataError(f"dispositif(s) inconnu(s) {', '.join(unknown)} ; connus : {', '.join(chosen)}")
-        chosen = {k: v for k, v in chosen.items() if k in schemes}
+    chosen = select_schemes(load_schemes(None if rules is None else Path(rules)), schemes)
     if kind is not None and kind.strip():
         try:
             parse_kind(kind, "--type")

@@ -6,7 +6,9 @@ The CLI and notebooks call these; the outputs modules write what they return.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -72,3 +74,27 @@ def eligibility_of_region(
     result = assess(structures, context["locator"], schemes, finess=context["finess"],
                     crosswalk=context["crosswalk"], progress=progress, on=on)
     return structures, result
+
+
+@dataclass
+class RegionJob:
+    """What the main job (``zonage run``) computed: layer statuses, the région's structures, their verdicts."""
+
+    statuses: list[Any]
+    structures: pd.DataFrame
+    result: BatchResult
+
+
+def region_job(paths: Paths, region: str, *, on: date | None = None, download: bool = False,
+               on_layer: Callable[[str], None] | None = None,
+               progress: Callable[[int, int], None] | None = None) -> RegionJob:
+    """Build the missing layers, then assess the région's FINESS centres de santé, MSP and hospitals.
+
+    Nothing is written here: ``zonage run`` writes the tables and the map of the result.
+    """
+    from zonage.layers import all_specs
+    from zonage.layers.pipeline import build
+
+    statuses = build(all_specs(), paths, download=download, on_step=on_layer)
+    structures, result = eligibility_of_region(paths, region, progress=progress, on=on)
+    return RegionJob(statuses, structures, result)

@@ -368,3 +368,26 @@ def _coords(
     if len(index) != len(xy):
         raise InputDataError(f"{what}: {len(index)} identifiers for {len(xy)} points")
     return xy, index
+
+
+def parse_speeds(text: str) -> tuple[tuple[float, float], ...]:
+    """``"5:30,20:60,80"`` → ``((5, 30), (20, 60), (inf, 80))``: road km up to which each speed (km/h) holds.
+
+    The last item, without a bound, is the speed beyond the last bound.
+    """
+    bands: list[tuple[float, float]] = []
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        for k, part in enumerate(parts):
+            bound, sep, speed = part.partition(":")
+            if not sep:
+                if k != len(parts) - 1:
+                    raise ValueError("only the last speed may come without a bound")
+                bands.append((math.inf, float(bound)))
+            else:
+                bands.append((float(bound), float(speed)))
+    except ValueError as exc:
+        raise InputDataError(f"--speeds {text!r}: {exc} (e.g. 5:30,20:60,80)") from None
+    if not bands or bands[-1][0] != math.inf:
+        raise InputDataError(f"--speeds {text!r}: end with the speed beyond the last bound (e.g. 5:30,20:60,80)")
+    return tuple(bands)

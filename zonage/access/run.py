@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from zonage.access.demand import raster_demand
 from zonage.access.methods import accessibility, default_decay
 from zonage.access.raster import Grid, accessibility_grid
 from zonage.config import Paths
-from zonage.errors import LayerMissingError, ZonageError
+from zonage.errors import InputDataError, LayerMissingError, ZonageError
 from zonage.layers.store import read_geo_layer, read_layer, territories
 
 COMMUNE_COLUMNS = ["insee", "nom", "population", "bv2012", "epci_siren", "departement", "region", "region_nom",
@@ -300,3 +300,31 @@ def _bv_means(merged: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out.reset_index()
+
+
+def cut_to_region(run: CommuneRun, region: str) -> CommuneRun:
+    """``run`` with its tables cut to région ``region``: its communes, the territories they belong to, its rows.
+
+    The accessibility itself is not recomputed: it was computed over the whole territory
+    (metropolitan France or the overseas département), so catchments across the région's
+    border count.
+
+    Raises
+    ------
+    InputDataError
+        No commune of the run belongs to ``region``.
+    """
+    communes = run.communes[run.communes["region"].astype(str) == str(region)].reset_index(drop=True)
+    if communes.empty:
+        raise InputDataError(f"région {region}: no commune of this région in the territories computed; give an INSEE "
+                          "région code (44 Grand Est, 28 Normandie, 04 La Réunion…)")
+    aggregates = run.aggregates
+    keep = pd.Series(False, index=aggregates.index)
+    for level, column in LEVELS.items():
+        if column in communes.columns:
+            codes = set(communes[column].dropna().astype(str))
+            keep |= (aggregates["level"] == level) & aggregates["code"].astype(str).isin(codes)
+    comparison = run.comparison
+    if len(comparison):
+        comparison = comparison[comparison["region"].astype(str) == str(region)].reset_index(drop=True)
+    return replace(run, communes=communes, aggregates=aggregates[keep].reset_index(drop=True), comparison=comparison)

@@ -247,3 +247,12 @@ def export_zoning(paths: Paths, output: str | Path | None = None, *, fmt: str | 
     with atomic_path(style_path) as tmp:
         tmp.write_text(qml, encoding="utf-8")
     return [written, style_path]
+
+
+def with_communes(frame: Any, paths: Paths, code: str = "code") -> Any:
+    """``frame`` with the polygon of the commune its ``code`` column names (EPSG:4326; none for other codes)."""
+    import geopandas as gpd
+
+    communes = read_layer(paths, "communes", columns=["insee"])
+    geometry = frame[code].map(communes.set_index("insee").geometry)
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry.to_numpy(), crs=communes.crs), crs=communes.crs)

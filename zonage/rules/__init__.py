@@ -15,7 +15,7 @@
 
 from zonage.rules.application import ApplicationVerdict, Finding, FundingResult, check_application
 from zonage.rules.evaluate import OUTPUT_COLUMNS, evaluate_sites
-from zonage.rules.load import load_schemes, packaged_dir
+from zonage.rules.load import load_schemes, packaged_dir, select_schemes
 from zonage.rules.model import RulesError, Scheme
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "evaluate_sites",
     "load_schemes",
     "packaged_dir",
+    "select_schemes",
 ]

@@ -38,7 +38,7 @@ from __future__ import annotations
 import copy
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from importlib import resources
@@ -723,3 +723,22 @@ def _merge_extends(raws: dict[str, tuple[dict, str]], pending: dict[str, tuple[d
 
     for scheme_id in pending:
         raws[scheme_id] = resolve(scheme_id, (scheme_id,))
+
+
+def select_schemes(schemes: Mapping[str, Scheme], ids: Iterable[str] | None) -> dict[str, Scheme]:
+    """The schemes named in ``ids`` (all when None or empty), in the catalogue's order.
+
+    Raises
+    ------
+    zonage.errors.InputDataError
+        An id names no scheme; the message lists the known ones.
+    """
+    from zonage.errors import InputDataError
+
+    wanted = list(ids or ())
+    if not wanted:
+        return dict(schemes)
+    unknown = [s for s in wanted if s not in schemes]
+    if unknown:
+        raise InputDataError(f"dispositif(s) inconnu(s) {', '.join(unknown)} ; connus : {', '.join(schemes)}")
+    return {k: v for k, v in schemes.items() if k in wanted}

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from zonage.cli_common import fail_in, out, paths_of
+from zonage.cli.common import fail_in, out, paths_of
 from zonage.errors import ZonageError
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from zonage.cli_common import console, fail_in, out, paths_of
+from zonage.cli.common import console, fail_in, out, paths_of
 from zonage.errors import ZonageError
 
 

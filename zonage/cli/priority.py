@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from zonage.cli_common import console, fail_in, out, paths_of
+from zonage.cli.common import console, fail_in, out, paths_of
 from zonage.config import Paths
 from zonage.errors import ZonageError
 from zonage.export import csv_style
@@ -54,16 +54,12 @@ def default_output(name: str) -> Path:
 
 
 def _with_geometry(frame: pd.DataFrame, paths: Paths, path: Path) -> pd.DataFrame:
-    """Attach commune polygons (EPSG:4326) when ``path`` is a geographic format; arrondissements get none."""
+    """Commune polygons on the table when ``path`` is a geographic format (:func:`zonage.maps.gis.with_communes`)."""
     if path.suffix.lower() not in _GEO:
         return frame
-    import geopandas as gpd
+    from zonage.maps.gis import with_communes
 
-    from zonage.layers.store import read_layer
-
-    communes = read_layer(paths, "communes", columns=["insee"])
-    geometry = frame["code"].map(communes.set_index("insee").geometry)
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry.to_numpy(), crs=communes.crs), crs=communes.crs)
+    return with_communes(frame, paths)
 
 
 def _pct(value: float) -> str:

@@ -14,77 +14,23 @@ cross région borders) and keeps the région's communes and territories.
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zonage.cli_common import console, fail_in, out, paths_of
-from zonage.cli_priority import DecimalComma, RawColumns
+from zonage.access.costs import parse_speeds
+from zonage.access.run import cut_to_region
+from zonage.cli.common import console, fail_in, out, paths_of
+from zonage.cli.priority import DecimalComma, RawColumns
 from zonage.errors import ZonageError
 from zonage.export import csv_style
 
 if TYPE_CHECKING:
-    from zonage.access.run import CommuneRun
-
-
-def parse_speeds(text: str) -> tuple[tuple[float, float], ...]:
-    """``"5:30,20:60,80"`` → ``((5, 30), (20, 60), (inf, 80))``: road km up to which each speed (km/h) holds.
-
-    The last item, without a bound, is the speed beyond the last bound.
-    """
-    bands: list[tuple[float, float]] = []
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    try:
-        for k, part in enumerate(parts):
-            bound, sep, speed = part.partition(":")
-            if not sep:
-                if k != len(parts) - 1:
-                    raise ValueError("only the last speed may come without a bound")
-                bands.append((math.inf, float(bound)))
-            else:
-                bands.append((float(bound), float(speed)))
-    except ValueError as exc:
-        raise ZonageError(f"--speeds {text!r}: {exc} (e.g. 5:30,20:60,80)") from None
-    if not bands or bands[-1][0] != math.inf:
-        raise ZonageError(f"--speeds {text!r}: end with the speed beyond the last bound (e.g. 5:30,20:60,80)")
-    return tuple(bands)
-
-
-def cut_to_region(run: CommuneRun, region: str) -> CommuneRun:
-    """``run`` with its tables cut to région ``region``: its communes, the territories they belong to, its rows.
-
-    The accessibility itself is not recomputed: it was computed over the whole territory
-    (metropolitan France or the overseas département), so catchments across the région's
-    border count.
-
-    Raises
-    ------
-    ZonageError
-        No commune of the run belongs to ``region``.
-    """
-    from zonage.access import LEVELS
-
-    communes = run.communes[run.communes["region"].astype(str) == str(region)].reset_index(drop=True)
-    if communes.empty:
-        raise ZonageError(f"--region {region}: no commune of this région in the territories computed; give an INSEE "
-                          "région code (44 Grand Est, 28 Normandie, 04 La Réunion…)")
-    aggregates = run.aggregates
-    keep = pd.Series(False, index=aggregates.index)
-    for level, column in LEVELS.items():
-        if column in communes.columns:
-            codes = set(communes[column].dropna().astype(str))
-            keep |= (aggregates["level"] == level) & aggregates["code"].astype(str).isin(codes)
-    comparison = run.comparison
-    if len(comparison):
-        comparison = comparison[comparison["region"].astype(str) == str(region)].reset_index(drop=True)
-    return replace(run, communes=communes, aggregates=aggregates[keep].reset_index(drop=True), comparison=comparison)
+    pass
 
 
 def _summary(run, name: str, written: list) -> None:

@@ -1,7 +1,7 @@
 """Command line for geocoding: ``zonage geocoder setup|index|serve`` and ``zonage geocode``.
 
-Registered on the main application by :func:`register`. Like :mod:`zonage.cli`,
-it only parses arguments, calls :mod:`zonage.geocode` and prints.
+Registered on the main application by :func:`register`; it only parses arguments,
+calls :mod:`zonage.geocode` and prints.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from zonage.cli.common import console, guard, out, paths_of, progress_bar
 from zonage.errors import ZonageError
 
 geocoder_app = typer.Typer(
@@ -21,18 +22,13 @@ geocoder_app = typer.Typer(
 )
 
 
-def _cli():  # the main CLI module (imported late: it imports this one)
-    from zonage import cli
-
-    return cli
-
-
-def _folder(folder: Path | None) -> Path:
-    return folder or _cli()._State.paths().data / "geocoder" / "addok"
+def _folder(ctx: typer.Context, folder: Path | None) -> Path:
+    return folder or paths_of(ctx).data / "geocoder" / "addok"
 
 
 @geocoder_app.command("setup")
 def setup(
+    ctx: typer.Context,
     departement: Annotated[list[str] | None, typer.Option(
         "--departement", "-d", help="Département to geocode at the address (repeat: -d 57 -d 54).")] = None,
     download: Annotated[bool, typer.Option(
@@ -58,11 +54,10 @@ def setup(
 
     from zonage.geocode.local import setup_local_geocoder
 
-    cli = _cli()
 
     def action() -> None:
-        paths = cli._State.paths()
-        with Progress(TextColumn("téléchargement BAN"), BarColumn(), DownloadColumn(), console=cli.console,
+        paths = paths_of(ctx)
+        with Progress(TextColumn("téléchargement BAN"), BarColumn(), DownloadColumn(), console=console,
                       transient=True) as progress:
             task = progress.add_task("download", total=None)
             report = setup_local_geocoder(
@@ -70,15 +65,16 @@ def setup(
                 url_template=ban_url,
                 progress=lambda done, total: progress.update(task, completed=done, total=total))
         for line in report.lines():
-            cli.out.print(line, highlight=False, soft_wrap=True, markup=False)
+            out.print(line, highlight=False, soft_wrap=True, markup=False)
         if serve_after:
             _serve_folder(report.folder, 7878, "127.0.0.1")
 
-    cli._run(action)
+    guard(ctx, action)
 
 
 @geocoder_app.command("index")
 def index(
+    ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(
         help="BAN (adresses-XX.csv, adresses-addok-XX.ndjson.gz) or BANO address files.")],
     folder: Annotated[Path | None, typer.Option(help="Work folder of the local addok (default <data>/geocoder/addok).")
@@ -91,44 +87,41 @@ def index(
     from zonage.geocode.addok import LocalAddok
     from zonage.geocode.local import forget_setup
 
-    cli = _cli()
 
     def action() -> None:
-        work = _folder(folder)
+        work = _folder(ctx, folder)
         local = LocalAddok(work, http=False)
         with local:
             report = local.index(files, reset=not append)
         forget_setup(work)  # the index no longer matches what `geocoder setup` recorded
-        cache = default_cache_path(cli._State.paths().data)
+        cache = default_cache_path(paths_of(ctx).data)
         if cache.exists():
             with GeocodeCache(cache) as store:
                 cleared = store.clear("addok:")
             if cleared:
-                cli.out.print(f"cleared {cleared:,} cached addok answers (the index changed)")
-        cli.out.print(
+                out.print(f"cleared {cleared:,} cached addok answers (the index changed)")
+        out.print(
             f"indexed {report.addresses:,} addresses ({report.streets:,} streets, {report.localities:,} named places, "
             f"{report.municipalities:,} communes) in {report.seconds:.1f} s into {work}", soft_wrap=True)
 
-    cli._run(action)
+    guard(ctx, action)
 
 
 @geocoder_app.command("serve")
 def serve(
+    ctx: typer.Context,
     folder: Annotated[Path | None, typer.Option(help="Work folder of the local addok (default <data>/geocoder/addok).")
                       ] = None,
     port: Annotated[int, typer.Option(help="HTTP port of the API on 127.0.0.1.")] = 7878,
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
 ) -> None:
     """Serve the indexed addresses: Redis + addok HTTP API (/search) until Ctrl-C."""
-    cli = _cli()
-    cli._run(lambda: _serve_folder(_folder(folder), port, host))
+    guard(ctx, lambda: _serve_folder(_folder(ctx, folder), port, host))
 
 
 def _serve_folder(work: Path, port: int, host: str) -> None:
     """Redis + addok HTTP API on the index of ``work`` until Ctrl-C or SIGTERM."""
     from zonage.geocode.addok import AddokServer, RedisServer, write_config
-
-    cli = _cli()
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -143,10 +136,10 @@ def _serve_folder(work: Path, port: int, host: str) -> None:
         redis.start()
         write_config(work / "addok.conf", redis_port=redis.port)
         server = AddokServer(work / "addok.conf", port=port, host=host).start()
-        cli.out.print(f"addok serving on {server.url} (Redis on 127.0.0.1:{redis.port}); Ctrl-C to stop",
-                      soft_wrap=True)
-        cli.out.print(f"use it with: zonage geocode INPUT -o OUTPUT --backend addok --url {server.url}",
-                      soft_wrap=True)
+        out.print(f"addok serving on {server.url} (Redis on 127.0.0.1:{redis.port}); Ctrl-C to stop",
+                  soft_wrap=True)
+        out.print(f"use it with: zonage geocode INPUT -o OUTPUT --backend addok --url {server.url}",
+                  soft_wrap=True)
         server.wait()
     except KeyboardInterrupt:
         pass
@@ -160,6 +153,7 @@ def _serve_folder(work: Path, port: int, host: str) -> None:
 
 
 def geocode(
+    ctx: typer.Context,
     input_file: Annotated[Path, typer.Argument(help="CSV/XLSX/GeoJSON/GPKG/Parquet with address columns.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Result: .csv, .parquet, .geojson or .gpkg.")],
     backend: Annotated[str | None, typer.Option(
@@ -188,24 +182,23 @@ def geocode(
     from zonage.geocode.local import departements_of_frame, open_geocoder
     from zonage.inputs import detect_columns, read_table
 
-    cli = _cli()
 
     def action() -> None:
         kind = format_of(output)
         refuse_same_file(output, input_file)
-        paths = cli._State.paths()
+        paths = paths_of(ctx)
         frame = read_table(input_file)
         if isinstance(frame, gpd.GeoDataFrame):
             frame = frame.drop(columns=frame.geometry.name)
         spec = address_spec(frame, detect_columns(frame, address=address, postcode=postcode, commune=commune))
         if backend == "ban":
-            cli.console.print(f"[bold]note:[/] the addresses are sent to {url or 'the national address API'}",
+            console.print(f"[bold]note:[/] the addresses are sent to {url or 'the national address API'}",
                               highlight=False, soft_wrap=True)
         departements = departements_of_frame(frame, spec)
         with open_geocoder(paths, backend, url=url, addok_config=addok_config,
                            cache=default_cache_path(paths.data) if cache else None, low_score=low_score,
                            option="--backend", departements=departements, notice=print_notice) as geocoding, \
-                cli._progress_bar(f"geocoding ({geocoding.name})") as progress:
+                progress_bar(f"geocoding ({geocoding.name})") as progress:
             task = progress.add_task("geocode", total=len(frame))
             geo = geocode_frame(frame, geocoding, spec=spec,
                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
@@ -218,19 +211,19 @@ def geocode(
             result = gpd.GeoDataFrame(result, geometry=geometry.to_numpy(), crs=WGS84)
         write_table(result, output, sep=sep, bom=bom)
         counts = geo["geo_status"].value_counts()
-        cli.out.print(f"{len(frame):,} rows, columns used: {spec.describe()}", soft_wrap=True)
-        cli.out.print(", ".join(f"{status}: {int(counts.get(status, 0)):,}"
+        out.print(f"{len(frame):,} rows, columns used: {spec.describe()}", soft_wrap=True)
+        out.print(", ".join(f"{status}: {int(counts.get(status, 0)):,}"
                                 for status in ("ok", "review", "commune_only", "not_found", "no_address")))
-        cli.out.print(f"wrote {len(result):,} rows to {output}", soft_wrap=True)
+        out.print(f"wrote {len(result):,} rows to {output}", soft_wrap=True)
 
-    cli._run(action)
+    guard(ctx, action)
 
 
 def print_notice(message: str) -> None:
     """Print the one-line hint of a geocoder fallback (on stderr, with the other notes)."""
     from rich.markup import escape
 
-    _cli().console.print(f"[bold]note :[/] {escape(message)}", highlight=False, soft_wrap=True)
+    console.print(f"[bold]note :[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

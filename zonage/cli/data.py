@@ -1,0 +1,171 @@
+"""Commands on the data folder: ``zonage sources | fetch | build | info``."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from zonage.cli.common import console, guard, out, paths_of
+from zonage.config import Paths
+from zonage.errors import ZonageError
+
+
+def sources(ctx: typer.Context) -> None:
+    """List the datasets of the catalogue: official URL, licence, vintage."""
+    from zonage.sources import CATALOGUE
+
+    for s in CATALOGUE.values():
+        out.print(f"[bold]{s.name}[/]{' (optional)' if s.optional else ''}: {s.title}", soft_wrap=True)
+        out.print(f"    vintage: {s.vintage} | licence: {s.licence} | format: {s.fmt}", soft_wrap=True)
+        out.print(f"    url: {s.url}", soft_wrap=True, highlight=False)
+
+
+def fetch(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(help="Sources to fetch (default: all).")] = None,
+    download: Annotated[bool, typer.Option("--download", help="Allow downloads from the official URLs.")] = False,
+    sha256: Annotated[str | None, typer.Option(help="Expected sha256 (one source only).")] = None,
+) -> None:
+    """Copy sources from the mirror (or download them) into data/raw, checksum-verified."""
+    from zonage.sources import CATALOGUE, get_source
+    from zonage.sources import fetch as fetch_source
+
+    def action() -> None:
+        paths = paths_of(ctx)
+        chosen = [get_source(n) for n in names] if names else list(CATALOGUE.values())
+        if sha256 and len(chosen) != 1:
+            raise ZonageError("--sha256 pins one source: name exactly one")
+        missing = []
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                      console=console, transient=True) as progress:
+            for source in chosen:
+                task = progress.add_task(source.name, total=None)
+                try:
+                    def bar(done: int, total: int | None, t: TaskID = task) -> None:
+                        progress.update(t, completed=done, total=total)
+
+                    result = fetch_source(source, paths, download=download, sha256=sha256, progress=bar)
+                except ZonageError as exc:
+                    if source.optional and not names:
+                        missing.append(f"{source.name} (optional): {exc}")
+                        continue
+                    raise
+                out.print(f"{result.action:>20}  {source.name}  {result.sha256[:12]}  {result.path}")
+        for line in missing:
+            out.print(f"{'missing':>20}  {line}", highlight=False)
+
+    guard(ctx, action)
+
+
+def build(
+    ctx: typer.Context,
+    layers: Annotated[list[str] | None, typer.Argument(help="Layers to build (default: all).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if inputs are unchanged.")] = False,
+    download: Annotated[bool, typer.Option("--download", help="Allow downloads of missing sources.")] = False,
+) -> None:
+    """Fetch what is missing and build the processed layers (GeoParquet), then print a summary."""
+    from zonage.layers import all_specs
+    from zonage.layers.pipeline import build as build_layers
+
+    def action() -> None:
+        paths = paths_of(ctx)
+        specs = all_specs()
+        start = time.perf_counter()
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task("building", total=len(layers or specs))
+
+            def step(name: str) -> None:
+                progress.update(task, description=f"layer {name}", advance=1)
+
+            statuses = build_layers(specs, paths, only=layers, force=force, download=download, on_step=step,
+                                    on_cleanup=lambda c: out.print(c.message(), highlight=False, soft_wrap=True))
+        for status in statuses:
+            if status.action == "built":
+                out.print(f"{status.name:<10} built in {status.seconds:.1f}s")
+            else:
+                out.print(f"{status.name:<10} unchanged (inputs identical, nothing to do)")
+        out.print(f"done in {time.perf_counter() - start:.1f}s")
+        print_info(paths)
+
+    guard(ctx, action)
+
+
+def print_info(paths: Paths) -> None:
+    """Print each built layer: rows, CRS or kind, vintage and sources."""
+    from zonage.layers.pipeline import read_manifest
+
+    manifest = read_manifest(paths)
+    if not manifest:
+        raise ZonageError(f"nothing built in {paths.processed}: run `zonage build`")
+    from zonage.crs import TERRITORY_CRS
+
+    out.print(f"[bold]layers in {paths.processed}[/]", soft_wrap=True)
+    for layer, entry in manifest.items():
+        sources = ", ".join(entry.get("sources", {}))
+        out.print(f"[bold]{layer}[/] (vintage {entry.get('vintage') or 'n/a'}; sources: {sources})", soft_wrap=True)
+        for name, summary in entry["outputs"].items():
+            if summary.get("territories"):
+                where = ", ".join(f"{t} {n:,} ({TERRITORY_CRS[t]})" for t, n in summary["territories"].items())
+                kind = f"GeoParquet per territory: {where}"
+            elif summary.get("crs") == "arrays (npz)":
+                kind = f"arrays (npz, {summary.get('bytes', 0) / 1e6:.1f} MB)"
+            else:
+                kind = "table (Parquet)"
+            out.print(f"    {name}: {summary['rows']:,} rows; {kind}", soft_wrap=True, highlight=False)
+
+
+def info(
+    ctx: typer.Context,
+    layer: Annotated[str | None, typer.Argument(help="Show this layer's full report (JSON).")] = None,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Check every layer file against the build manifest (size and fingerprint).")] = False,
+    full: Annotated[bool, typer.Option("--full", help="With --verify: recompute every file's sha256.")] = False,
+) -> None:
+    """Print each layer's rows, CRS, vintage and source (or one layer's report); --verify checks the files."""
+    from zonage.layers.pipeline import read_manifest
+
+    def action() -> None:
+        paths = paths_of(ctx)
+        if verify or full:
+            from zonage.layers.store import verify_layers
+
+            problems = verify_layers(paths, full=full)
+            if problems:
+                for problem in problems:
+                    out.print(f"erreur : {problem.message}", highlight=False, soft_wrap=True)
+                layers_to_rebuild = sorted({p.layer for p in problems if p.layer})
+                hint = f"zonage build --force {' '.join(layers_to_rebuild)}" if layers_to_rebuild else "zonage build"
+                raise ZonageError(f"{len(problems)} problème(s) dans {paths.processed} : lancer `{hint}`")
+            out.print(f"couches vérifiées ({'sha256 complet' if full else 'taille et empreinte'}) : tout est conforme",
+                      highlight=False)
+            return
+        if layer is None:
+            print_info(paths)
+            return
+        manifest = read_manifest(paths)
+        if layer not in manifest:
+            raise ZonageError(f"layer {layer!r} not built; built: {', '.join(manifest) or 'none'}")
+        out.print_json(json.dumps(manifest[layer], ensure_ascii=False, default=str))
+
+    guard(ctx, action)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the sources, fetch, build, info commands to ``app``."""
+    app.command()(sources)
+    app.command()(fetch)
+    app.command()(build)
+    app.command()(info)

@@ -1,0 +1,224 @@
+"""Eligibility commands: a file, a région's FINESS structures, one application.
+
+``zonage eligibility`` (a planner's file), ``zonage run`` (the région's FINESS centres de
+santé, MSP and hospitals) and ``zonage application`` (one application, verdict exit codes).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from zonage.cli.common import VERDICT_EXIT, console, guard, out, paths_of, progress_bar
+from zonage.cli.data import print_info
+
+
+def _print_summary(result, schemes, on) -> None:
+    from zonage.reports import batch_summary_lines
+
+    for line in batch_summary_lines(result, schemes, on):
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+def _parse_day(value: str | None, option: str = "--date"):
+    """A date option (YYYY-MM-DD or DD/MM/YYYY); None stays None."""
+    if value is None:
+        return None
+    from zonage.rules.evaluate import _parse_date
+
+    return _parse_date(value, option)
+
+
+def eligibility(
+    ctx: typer.Context,
+    input_file: Annotated[Path, typer.Argument(help="CSV/XLSX/GeoJSON/GPKG/Parquet of structures.")],
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", help="Result file: .csv, .xlsx (Excel, typed columns), .geojson, .gpkg or .parquet.")],
+    scheme: Annotated[list[str] | None, typer.Option(help="Scheme id to assess (repeat; default: all).")] = None,
+    rules: Annotated[Path | None, typer.Option(help="Folder of extra or overriding scheme TOML files.")] = None,
+    crs: Annotated[str | None, typer.Option(help="CRS of x/y columns or of geometries without one.")] = None,
+    lon: Annotated[str | None, typer.Option(help="Longitude column (default: detected).")] = None,
+    lat: Annotated[str | None, typer.Option(help="Latitude column (default: detected).")] = None,
+    x: Annotated[str | None, typer.Option(help="Projected x column (with --crs).")] = None,
+    y: Annotated[str | None, typer.Option(help="Projected y column (with --crs).")] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="Identifier column (duplicates are errors).")] = None,
+    finess_column: Annotated[str | None, typer.Option("--finess", help="FINESS number column.")] = None,
+    verdicts: Annotated[Path | None, typer.Option(help="Also write the long table of verdicts (CSV/Parquet).")] = None,
+    sep: Annotated[str, typer.Option(help="Séparateur des CSV (par défaut « ; », pour un tableur français).")] = ";",
+    bom: Annotated[bool, typer.Option("--bom/--no-bom", help="BOM UTF-8 en tête des CSV (Excel).")] = True,
+    decimal_comma: Annotated[bool, typer.Option(
+        "--decimal-comma/--decimal-point",
+        help="Nombres des CSV avec une virgule décimale (2,47) pour un tableur réglé en français (le séparateur "
+             "« , » devient alors « ; ») ; par défaut point décimal (2.47). Les codes restent du texte.")] = False,
+    geocoder: Annotated[str | None, typer.Option(
+        help="Géocodage des lignes données par une adresse (adresse, code_postal, commune…) : addok (index local), "
+             "ban (API nationale : les adresses partent sur Internet) ou commune (code postal + ville). Par défaut : "
+             "l'addok local s'il est installé (`zonage geocoder setup`), sinon la commune, avec une ligne d'aide, "
+             "chaque ligne marquée commune_fallback.")] = None,
+    geocoder_url: Annotated[str | None, typer.Option(
+        help="URL of the local addok API (default http://127.0.0.1:7878) or root of the BAN API.")] = None,
+    date: Annotated[str | None, typer.Option(
+        help="Date of the question (zoning order and QPV generation in force), YYYY-MM-DD; rows with a 'date' "
+             "column use their own; default today.")] = None,
+    speciality: Annotated[str | None, typer.Option(
+        help="Speciality of the posts (ASTP: the zone must be a deficit zone of this speciality).")] = None,
+    deficits: Annotated[Path | None, typer.Option(
+        help="Table of deficit zones per speciality (columns specialite + insee or departement).")] = None,
+) -> None:
+    """Assess every structure of INPUT for every scheme; every row comes out once with a status."""
+    from zonage.cli.geocode import print_notice
+    from zonage.eligibility import assess
+    from zonage.export import check_writable, csv_style, format_of, refuse_same_file, write_table
+    from zonage.geocode import address_spec, check_locatable, default_cache_path
+    from zonage.geocode.local import batch_geocoding, geocoding_summary
+    from zonage.inputs import detect_columns, parse_crs, read_table
+    from zonage.rules import load_schemes, select_schemes
+    from zonage.workflows import batch_context
+
+    def action() -> None:
+        format_of(output)
+        refuse_same_file(output, input_file)
+        if verdicts is not None:
+            refuse_same_file(verdicts, input_file, output)
+        csv_style(sep, bom, decimal_comma)  # a bad --sep, --crs or output place: refused before the batch runs
+        if crs is not None:
+            parse_crs(crs)
+        for target in (output, verdicts):
+            if target is not None:
+                check_writable(target)
+        paths = paths_of(ctx)
+        frame = read_table(input_file)
+        spec = address_spec(frame, detect_columns(frame, lon=lon, lat=lat, x=x, y=y, id=id_column,
+                                                  finess=finess_column))
+        check_locatable(frame, spec, input_file.name)
+        schemes = select_schemes(load_schemes(rules), scheme)
+        out.print(f"{len(frame)} lignes lues dans {input_file} ; colonnes utilisées : {spec.describe()}",
+                  soft_wrap=True)
+        context = batch_context(paths)
+        if geocoder == "ban":
+            console.print(f"[bold]note:[/] addresses are sent to {geocoder_url or 'the national address API'}",
+                          highlight=False, soft_wrap=True)
+        on = _parse_day(date)
+        table = None
+        if deficits is not None:
+            from zonage.rules.deficits import read_deficits
+
+            table = read_deficits(deficits)
+        with batch_geocoding(paths, frame, spec, geocoder, url=geocoder_url, cache=default_cache_path(paths.data),
+                             option="--geocoder", notice=print_notice) as geocoding, \
+                progress_bar("localisation et évaluation") as progress:
+            task = progress.add_task("assess", total=len(frame))
+            result = assess(frame, context["locator"], schemes, spec=spec, crs=crs, finess=context["finess"],
+                            crosswalk=context["crosswalk"], geocoder=geocoding, on=on, speciality=speciality,
+                            deficits=table,
+                            progress=lambda done, total: progress.update(task, completed=done, total=total))
+        write_table(result.rows, output, **csv_style(sep, bom, decimal_comma))
+        if verdicts:
+            write_table(result.verdicts, verdicts, **csv_style(sep, bom, decimal_comma))
+        _print_summary(result, schemes, on)
+        geocoded = geocoding_summary(result.rows)
+        if geocoded:
+            out.print(geocoded, highlight=False, soft_wrap=True, markup=False)
+        out.print(f"{len(result.rows):,} lignes écrites dans {output}".replace(",", "\u202f"), soft_wrap=True)
+
+    guard(ctx, action)
+
+
+def run_region(
+    ctx: typer.Context,
+    region: Annotated[str, typer.Option(help="INSEE région code (44 Grand Est, 28 Normandie…).")] = "44",
+    download: Annotated[bool, typer.Option("--download", help="Allow downloads of missing sources.")] = False,
+    date: Annotated[str | None, typer.Option(
+        help="Date of the question (zoning order and QPV generation in force), YYYY-MM-DD; default today.")] = None,
+    decimal_comma: Annotated[bool, typer.Option(
+        "--decimal-comma/--decimal-point",
+        help="Tables CSV avec une virgule décimale (2,47) ; par défaut point décimal (2.47). Les CSV sont "
+             "toujours écrits avec « ; » et un BOM UTF-8 (tableur français).")] = False,
+) -> None:
+    """The main job: build the layers, then assess every centre de santé, MSP and hospital of a région."""
+    from zonage.export import csv_style, write_table
+    from zonage.maps import write_region_map
+    from zonage.workflows import region_job
+
+    def action() -> None:
+        paths = paths_of(ctx)
+        on = _parse_day(date)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                      transient=True) as progress:
+            task = progress.add_task("construction des couches")
+
+            def layer(name: str) -> None:
+                progress.update(task, description=f"couche {name}")
+
+            def assessed(done: int, total: int) -> None:
+                progress.update(task, description=f"région {region} : évaluation des structures {done}/{total}")
+
+            job = region_job(paths, region, on=on, download=download, on_layer=layer, progress=assessed)
+        statuses, structures, result = job.statuses, job.structures, job.result
+        built = [s.name for s in statuses if s.action == "built"]
+        out.print(f"couches : {len(built)} construites, {len(statuses) - len(built)} inchangées")
+        print_info(paths)
+        folder = Path("outputs")  # results beside the planner's work, not among the layers
+        folder.mkdir(exist_ok=True)
+        target = folder / f"eligibilite_region_{region}.csv"
+        csv = csv_style(";", True, decimal_comma)
+        write_table(result.rows, target, **csv)
+        write_table(result.rows, target.with_suffix(".geojson"))
+        write_table(result.verdicts, folder / f"eligibilite_region_{region}_verdicts.csv", **csv)
+        out.print(f"[bold]région {region}[/] : {len(structures)} centres de santé, MSP et hôpitaux (FINESS)")
+        from zonage.rules import load_schemes
+
+        _print_summary(result, load_schemes(), on)
+        out.print(f"écrit : {target} et {target.with_suffix('.geojson')}", soft_wrap=True)
+        map_path = write_region_map(paths, region, result.rows)
+        out.print(f"carte : {map_path}", soft_wrap=True)
+
+    guard(ctx, action)
+
+
+def application(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A post application as YAML or JSON.")],
+    rules: Annotated[Path | None, typer.Option(help="Folder of extra or overriding scheme TOML files.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    english: Annotated[bool, typer.Option("--en", help="Print the verdict in English.")] = False,
+    deficits: Annotated[Path | None, typer.Option(
+        help="Table of deficit zones per speciality (columns specialite + insee or departement).")] = None,
+) -> None:
+    """Check one application (scheme + structures + doctor profile): every condition met, failed or to check."""
+    from zonage.applications import check_application_file
+    from zonage.reports import application_lines
+    from zonage.rules import load_schemes
+
+    def action() -> None:
+        table = None
+        if deficits is not None:
+            from zonage.rules.deficits import read_deficits
+
+            table = read_deficits(deficits)
+        verdict = check_application_file(file, paths_of(ctx), rules, deficits=table)
+        if json_output:
+            out.print_json(json.dumps(verdict.to_dict(), ensure_ascii=False, default=str))
+        else:
+            scheme = load_schemes(rules).get(verdict.scheme)
+            for line in application_lines(verdict, scheme, "en" if english else "fr"):
+                out.print(line, soft_wrap=True, highlight=False, markup=False)
+        raise typer.Exit(VERDICT_EXIT.get(verdict.status, 0))
+
+    guard(ctx, action)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the eligibility, run, application commands to ``app``."""
+    app.command()(eligibility)
+    app.command("run")(run_region)
+    app.command()(application)
