@@ -130,3 +130,17 @@ def test_output_equal_to_the_input_is_refused(tmp_path: Path) -> None:
         assert result.exit_code == 2, result.output
         assert "erreur" in result.output and "Traceback" not in result.output
         assert source.read_text(encoding="utf-8") == text
+
+
+def test_a_missing_maps_extra_is_a_user_error(built, monkeypatch, capsys) -> None:
+    """Without folium (the [maps] extra) a map command says what to install; eligibility still runs."""
+    import sys
+
+    from zonage.cli import main
+
+    monkeypatch.setitem(sys.modules, "folium", None)  # as if not installed
+    for name in [m for m in sys.modules if m.startswith("zonage.maps")]:
+        monkeypatch.delitem(sys.modules, name)
+    code = main(["--data", str(built.data), "map", "--region", "28"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'zonage[maps]'" in err and "Traceback" not in err

@@ -19,6 +19,10 @@ from zonage.errors import ZonageError
 
 __all__ = ["EXIT_BUG", "EXIT_OK", "EXIT_USER", "VERDICT_EXIT", "app", "main", "root", "run"]
 
+#: Libraries of the optional extras (``pip install 'zonage[maps]'``…): a command that needs one
+#: that is missing stops with the install command.
+OPTIONAL_MODULES = {"folium": "maps", "branca": "maps", "matplotlib": "maps", "addok": "geocode"}
+
 app = typer.Typer(
     help="Eligibility of health structures for ARS doctor-post schemes: data pipeline and tools.",
     no_args_is_help=True,
@@ -92,6 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         console.print(f"[bold red]erreur :[/] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_USER
+    except ImportError as exc:
+        if debug or (exc.name or "").split(".")[0] not in OPTIONAL_MODULES:
+            raise
+        extra = OPTIONAL_MODULES[(exc.name or "").split(".")[0]]
+        from rich.markup import escape
+
+        console.print(f"[bold red]erreur :[/] cette commande a besoin de {exc.name}, qui n'est pas installé : "
+                      + escape(f"pip install 'zonage[{extra}]'"), highlight=False, soft_wrap=True)
         return EXIT_USER
     except (OSError, CRSError, UnicodeError) as exc:
         if debug:

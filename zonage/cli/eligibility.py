@@ -146,7 +146,6 @@ def run_region(
 ) -> None:
     """The main job: build the layers, then assess every centre de santé, MSP and hospital of a région."""
     from zonage.export import csv_style, write_table
-    from zonage.maps import write_region_map
     from zonage.workflows import region_job
 
     def action() -> None:
@@ -179,6 +178,11 @@ def run_region(
 
         _print_summary(result, load_schemes(), on)
         out.print(f"écrit : {target} et {target.with_suffix('.geojson')}", soft_wrap=True)
+        try:
+            from zonage.maps import write_region_map
+        except ImportError as exc:  # the [maps] extra is not installed: the tables are the job's answer
+            out.print(f"carte non écrite : {exc.name} n'est pas installé (pip install 'zonage[maps]')", markup=False)
+            return
         map_path = write_region_map(paths, region, result.rows)
         out.print(f"carte : {map_path}", soft_wrap=True)
 
