@@ -62,7 +62,8 @@ def _national_inputs(paths, scope: str = "france"):
 
 
 def part_ours() -> dict:
-    from zonage.access import StraightLine, accessibility, commune_accessibility, drees, straight_line_costs
+    from zonage.access import StraightLine, accessibility, drees, straight_line_costs
+    from zonage.studies.access import commune_accessibility
 
     paths = _paths()
     start = time.perf_counter()
@@ -144,9 +145,9 @@ def part_pysal(scope: str) -> dict:
 
 
 def part_sensitivity() -> dict:
-    from zonage.access import StraightLine, commune_accessibility, drees, points_xy
-    from zonage.access.run import _correlations
+    from zonage.access import StraightLine, drees, points_xy
     from zonage.layers.store import read_layer
+    from zonage.studies.access import _correlations, commune_accessibility
 
     paths = _paths()
     apl = read_layer(paths, "apl_communes", columns=["insee", "year", "level", "apl", "pop_std"])

@@ -36,8 +36,8 @@ from zonage.config import resolve_paths
 from zonage.priority import load_config
 from zonage.priority.allocation import Constraints, allocate, naive_allocation, split_posts, stack_problems
 from zonage.priority.ensemble import ensemble_by_name
-from zonage.priority.study import MEASURES, model_problems, objective_for, out_of_model, region_inputs
-from zonage.workflows import eligibility_of_region
+from zonage.studies.eligibility import eligibility_of_region
+from zonage.studies.prioritisation import MEASURES, model_problems, objective_for, out_of_model, region_inputs
 
 
 def main() -> None:
@@ -105,7 +105,7 @@ def _judged_on_roads(paths, inputs, config, goal, problems, models, constraints)
     """Plan (all six models) and naive rule judged on real road times where the 06 table covers."""
     from road_times import commune_road_times, road_problem
 
-    from zonage.priority.study import plan_measures
+    from zonage.studies.prioritisation import plan_measures
 
     road, covered = commune_road_times(paths.mirror / "access06")
     problem, coverage = road_problem(inputs, config, goal, models[0], road, covered)

@@ -22,7 +22,7 @@ import pandas as pd
 from zonage.config import resolve_paths
 from zonage.layers.store import read_layer
 from zonage.rules.kinds import classify
-from zonage.workflows import eligibility_of_region
+from zonage.studies.eligibility import eligibility_of_region
 
 
 def main() -> None:

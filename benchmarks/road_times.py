@@ -21,7 +21,7 @@ from zonage.access.costs import od_costs, straight_line_costs
 from zonage.priority.allocation import AllocationProblem, make_problem
 from zonage.priority.ensemble import TravelModel
 from zonage.priority.objectives import Objective
-from zonage.priority.study import RegionInputs
+from zonage.studies.prioritisation import RegionInputs
 
 
 def _commune(iris: pd.Series) -> pd.Series:

@@ -19,7 +19,6 @@ from zonage.access import (
     aggregate,
     assign_points,
     binary,
-    commune_accessibility,
     drees,
     drees_activity,
     drees_age_weights,
@@ -42,6 +41,7 @@ from zonage.access import (
 from zonage.access.demand import band_weights
 from zonage.errors import InputDataError, ZonageError
 from zonage.layers.store import read_layer
+from zonage.studies.access import commune_accessibility
 
 # --------------------------------------------------------------------------- hand-computed cases
 # Origins A, B, C (population 100, 200, 300); supply X (2 GPs), Y (1 GP); C-X is beyond 30 min.

@@ -403,7 +403,7 @@ REGIONS = {"44": "Grand Est", "28": "Normandie"}
 
 @pytest.fixture(scope="module")
 def eligibility_rows(built):
-    from zonage.workflows import eligibility_of_region
+    from zonage.studies.eligibility import eligibility_of_region
 
     return {region: eligibility_of_region(built, region, on=date(2025, 3, 1))[1].rows for region in REGIONS}
 
@@ -449,7 +449,7 @@ def check_invariants(run, rows, config, posts):
 @pytest.mark.parametrize("region", sorted(REGIONS))
 def test_real_allocation_40_posts(built, eligibility_rows, region):
     from zonage.priority.milp import solve_exact
-    from zonage.priority.study import prioritise
+    from zonage.studies.prioritisation import prioritise
 
     config = load_config()
     posts = {V1: 20, V2: 20}
@@ -500,7 +500,7 @@ def test_real_allocation_40_posts(built, eligibility_rows, region):
 
 @pytest.mark.mirror
 def test_real_allocation_with_caps_and_minima(built, eligibility_rows):
-    from zonage.priority.study import prioritise
+    from zonage.studies.prioritisation import prioritise
 
     config = load_config(overrides={"allocation": {"max_per_structure": 1, "min_per_departement": 2,
                                                    "budget": 45.0, "costs": {"schemes": {V2: 1.5}}}})
@@ -556,7 +556,7 @@ def test_candidates_are_sites_of_the_post_not_partners() -> None:
     import geopandas as gpd
     import shapely
 
-    from zonage.priority.study import _candidates
+    from zonage.studies.prioritisation import _candidates
 
     rows = gpd.GeoDataFrame(
         {"finess": ["1", "2", "3", "4"], "nom": ["CENTRE DE SANTE DENTAIRE", "Centre de santé médical", "CH X",
@@ -582,7 +582,7 @@ def test_establishments_of_one_site_are_one_candidate() -> None:
     import geopandas as gpd
     import shapely
 
-    from zonage.priority.study import _candidates
+    from zonage.studies.prioritisation import _candidates
 
     campus = shapely.Point(6.1000, 49.1000)
     rows = gpd.GeoDataFrame(

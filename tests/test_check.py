@@ -56,7 +56,7 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def context(built):
-    from zonage.workflows import batch_context
+    from zonage.studies.eligibility import batch_context
 
     return batch_context(built)
 

@@ -156,7 +156,7 @@ def test_no_row_lost_or_duplicated(rows: list[tuple[str, str, str, str]]) -> Non
 def grand_est(built):
     from datetime import date
 
-    from zonage.workflows import eligibility_of_region
+    from zonage.studies.eligibility import eligibility_of_region
 
     return eligibility_of_region(built, "44", on=date(2025, 3, 1))
 
@@ -211,7 +211,7 @@ def test_finess_number_and_far_coordinates_are_flagged(built) -> None:
     """Issue #15: a row with a FINESS number and coordinates in another commune was judged on the coordinates."""
     from datetime import date
 
-    from zonage.workflows import batch_context
+    from zonage.studies.eligibility import batch_context
 
     context = batch_context(built)
     frame = pd.DataFrame({"finess": ["080000110", "080000110", "080000110"], "lon": [4.9403, 6.17, None],

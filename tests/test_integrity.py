@@ -290,7 +290,7 @@ def test_leftovers_are_removed_by_the_next_build(folder: Paths, caplog: pytest.L
 def test_eligibility_on_a_damaged_folder_raises(built: Paths, tmp_path: Path, rel: str) -> None:
     """Issue: with a layer file deleted or truncated, a batch answered from what was left."""
     from zonage.eligibility import assess
-    from zonage.workflows import batch_context
+    from zonage.studies.eligibility import batch_context
 
     processed = tmp_path / "processed"
     processed.mkdir()

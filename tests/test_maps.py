@@ -34,7 +34,7 @@ runner = CliRunner()
 @functools.lru_cache(maxsize=4)
 def region_rows(paths: Paths, region: str) -> gpd.GeoDataFrame:
     """Batch rows of a région, computed once per test session (shared with test_browser)."""
-    from zonage.workflows import eligibility_of_region
+    from zonage.studies.eligibility import eligibility_of_region
 
     return eligibility_of_region(paths, region, on=date(2025, 3, 1))[1].rows
 

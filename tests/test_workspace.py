@@ -45,7 +45,7 @@ def test_assess_a_dataframe_keeps_every_row(ws: Workspace) -> None:
     assert rows.loc[0, "statut_mg"] in {"eligible", "not_eligible", "to_check"}
     # the same answer as the batch engine called by hand
     from zonage.eligibility import assess
-    from zonage.workflows import batch_context
+    from zonage.studies.eligibility import batch_context
 
     context = batch_context(ws.paths)
     direct = assess(frame, context["locator"], finess=context["finess"], crosswalk=context["crosswalk"],

@@ -121,7 +121,7 @@ def _n(value: float, decimals: int = 0) -> str:
 
 def prioritisation_lines(result: Any, top: int = 10) -> list[str]:
     """A prioritisation run in French: settings, the top posts, the plan against the naive rule, per measure."""
-    from zonage.priority.study import MEASURE_FR, MEASURES
+    from zonage.studies.prioritisation import MEASURE_FR, MEASURES
 
     s = result.summary
     lines = [

@@ -145,7 +145,7 @@ class Workspace:
 
     @functools.cached_property
     def _context(self) -> dict[str, Any]:
-        from zonage.workflows import batch_context
+        from zonage.studies.eligibility import batch_context
 
         self._ensure()
         return batch_context(self.paths)
@@ -185,7 +185,7 @@ class Workspace:
 
     def region_structures(self, region: str, *, on: date | str | None = None) -> Any:
         """Eligibility of the région's FINESS centres de santé, MSP and hospitals (the ``zonage run`` batch)."""
-        from zonage.workflows import region_structures
+        from zonage.studies.eligibility import region_structures
 
         self._ensure()
         return self.assess(region_structures(self.paths, region), on=on)
@@ -204,11 +204,11 @@ class Workspace:
         return check_application(located, self.schemes, deficits=deficits)
 
     def access(self, *, region: str | None = None, **options: Any) -> Any:
-        """Accessibility of every commune (2SFCA family, :func:`zonage.access.run.commune_accessibility`).
+        """Accessibility of every commune (2SFCA family, :func:`zonage.studies.access.commune_accessibility`).
 
         With ``region``, the communes table of the result is cut to that région.
         """
-        from zonage.access.run import commune_accessibility
+        from zonage.studies.access import commune_accessibility
 
         self._ensure()
         run = commune_accessibility(self.paths, **options)
@@ -218,12 +218,12 @@ class Workspace:
 
     def prioritise(self, region: str, posts: int | Mapping[str, int], *, on: date | str | None = None,
                    candidates: Any = None, out_of_model: bool = False, **config: Any) -> Any:
-        """Where ``posts`` posts help most (:func:`zonage.priority.study.prioritise`).
+        """Where ``posts`` posts help most (:func:`zonage.studies.prioritisation.prioritise`).
 
         ``config``: keys of the ``[allocation]`` table (``objective``, ``max_per_structure``…).
         """
         from zonage.priority import load_config
-        from zonage.priority.study import prioritise
+        from zonage.studies.prioritisation import prioritise
 
         self._ensure()
         params = load_config(overrides={"allocation": config} if config else None)
@@ -231,12 +231,18 @@ class Workspace:
                           evaluate_out_of_model=out_of_model)
 
     def map(self, region: str | None = None, rows: Any = None, **options: Any) -> Any:
-        """The folium map of a région (or of France with ``region=None``), to show or :meth:`save_map`."""
+        """The folium map of a région (or of France with ``region=None``), to show or :meth:`save_map`.
+
+        ``rows``: the structures to draw (a :meth:`assess` result's ``rows``); by default the
+        région's FINESS centres de santé, MSP and hospitals, assessed today.
+        """
         from zonage.maps import national_map_html, region_map
 
         self._ensure()
         if region is None:
             return national_map_html(self.paths, **options)
+        if rows is None and "structures" in options.get("layers", ("structures",)):
+            rows = self.region_structures(str(region)).rows  # the engine answers, the map draws
         return region_map(self.paths, str(region), rows, **options)
 
     @staticmethod

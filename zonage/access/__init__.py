@@ -7,9 +7,9 @@ accessibility per demand unit → territories (:mod:`~zonage.access.aggregate`) 
 grid (:mod:`~zonage.access.raster`). Demand helpers (age-standardised population,
 population rasters) are in :mod:`~zonage.access.demand`.
 
-The engine writes no file, except :func:`~zonage.access.raster.write_geotiff` when asked.
-:func:`commune_accessibility` is the national commune-level run the command line
-``zonage access`` calls; :func:`grid_accessibility` the same on a population raster.
+The engine writes no file, except :func:`~zonage.access.raster.write_geotiff` when asked,
+and reads none: the national commune-level run that ``zonage access`` calls (reading the
+layers) is the study :func:`zonage.studies.access.commune_accessibility`.
 """
 
 from __future__ import annotations
@@ -36,14 +36,11 @@ from zonage.access.demand import (
 )
 from zonage.access.methods import METHODS, accessibility, floating_catchment, weight_matrix
 from zonage.access.raster import accessibility_grid, rasterize_cells, write_geotiff
-from zonage.access.run import CommuneRun, GridRun, commune_accessibility, compare_with_drees, grid_accessibility
 
 __all__ = [
     "LEVELS",
     "METHODS",
-    "CommuneRun",
     "Decay",
-    "GridRun",
     "StraightLine",
     "TravelCosts",
     "accessibility",
@@ -51,15 +48,12 @@ __all__ = [
     "aggregate",
     "assign_points",
     "binary",
-    "commune_accessibility",
-    "compare_with_drees",
     "drees",
     "drees_activity",
     "drees_age_weights",
     "exponential",
     "floating_catchment",
     "gaussian",
-    "grid_accessibility",
     "linear",
     "luo_qi",
     "od_costs",

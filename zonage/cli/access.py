@@ -1,7 +1,7 @@
 """Command ``zonage access``: commune accessibility to GPs, for a planner (``-o``) or into data/processed.
 
 Registered on the main typer app by :func:`register`; like the rest of the command
-line it only parses arguments, calls the library (:func:`zonage.access.commune_accessibility`),
+line it only parses arguments, calls the library (:func:`zonage.studies.access.commune_accessibility`),
 writes the tables (:func:`zonage.export.write_table`, atomic) and prints a summary.
 
 With ``-o FILE`` the communes table goes to ``FILE`` and the territories and DREES
@@ -23,11 +23,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from zonage.access.costs import parse_speeds
-from zonage.access.run import cut_to_region
 from zonage.cli.common import console, fail_in, out, paths_of
 from zonage.cli.priority import DecimalComma, RawColumns
 from zonage.errors import ZonageError
 from zonage.export import csv_style
+from zonage.studies.access import cut_to_region
 
 if TYPE_CHECKING:
     pass
@@ -74,8 +74,9 @@ def _summary(run, name: str, written: list) -> None:
 
 
 def _grid(paths, raster: Path, territory, method, decay, cutoff, model, point, scale, name, csv) -> None:
-    from zonage.access import grid_accessibility, write_geotiff
+    from zonage.access import write_geotiff
     from zonage.export import write_table
+    from zonage.studies.access import grid_accessibility
 
     if not territory or len(territory) != 1:
         raise ZonageError("--grid needs exactly one --territory (the communes and GPs around the grid)")
@@ -157,8 +158,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Accessibility of every commune to GPs (BPE counts, populations, straight-line costs); vs DREES APL."""
-        from zonage.access import StraightLine, commune_accessibility, parse_decay
+        from zonage.access import StraightLine, parse_decay
         from zonage.export import format_of, write_table
+        from zonage.studies.access import commune_accessibility
 
         planner = output is not None
         csv = csv_style(sep or (";" if planner else ","), planner if bom is None else bom, decimal_comma)

@@ -82,7 +82,7 @@ def eligibility(
     from zonage.geocode.local import batch_geocoding, geocoding_summary
     from zonage.inputs import detect_columns, parse_crs, read_table
     from zonage.rules import load_schemes, select_schemes
-    from zonage.workflows import batch_context
+    from zonage.studies.eligibility import batch_context
 
     def action() -> None:
         format_of(output)
@@ -146,7 +146,7 @@ def run_region(
 ) -> None:
     """The main job: build the layers, then assess every centre de santé, MSP and hospital of a région."""
     from zonage.export import csv_style, write_table
-    from zonage.workflows import region_job
+    from zonage.studies.eligibility import region_job
 
     def action() -> None:
         paths = paths_of(ctx)

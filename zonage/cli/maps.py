@@ -1,7 +1,7 @@
 """Commands ``zonage map`` and ``zonage export`` (issue 7).
 
 Registered on the main typer app by :func:`register`. Like the rest of the command line
-they only parse arguments, call the library (:mod:`zonage.maps`, :mod:`zonage.workflows`)
+they only parse arguments, call the library (:mod:`zonage.maps`, :mod:`zonage.studies.eligibility`)
 and print what was written.
 """
 
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         """Interactive maps (HTML) of the zoning, QPV, APL and structures' eligibility; static maps on request."""
         from zonage.maps import write_national_map, write_region_map, write_region_static
         from zonage.maps.static import orientation_of, read_picks
-        from zonage.workflows import eligibility_of_region
+        from zonage.studies.eligibility import eligibility_of_region
 
         try:
             chosen = parse_layers(layers)

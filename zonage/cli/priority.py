@@ -294,7 +294,7 @@ def register(app: typer.Typer) -> None:
         from zonage.export import format_of, write_table
         from zonage.io import write_text_atomic
         from zonage.priority import load_config
-        from zonage.priority.study import prioritise
+        from zonage.studies.prioritisation import prioritise
 
         def pairs(values: list[str] | None, what: str, number: type) -> dict[str, object]:
             parsed: dict[str, object] = {}
@@ -365,7 +365,7 @@ def register(app: typer.Typer) -> None:
                 if candidates is not None:
                     from zonage.eligibility import assess
                     from zonage.inputs import detect_columns, read_table
-                    from zonage.workflows import batch_context
+                    from zonage.studies.eligibility import batch_context
 
                     frame = read_table(candidates)
                     context = batch_context(paths)

@@ -15,9 +15,9 @@ draws. Paris, Lyon and Marseille are drawn by arrondissement, each with its clas
 the IGN ADMIN EXPRESS arrondissements were fetched (``zonage fetch
 arrondissements_municipaux --download``); otherwise whole, and the legend says so.
 
-Outputs never compute: verdicts come from the eligibility engine
-(:func:`zonage.workflows.eligibility_of_region` when ``rows`` is not given), classes and
-APL from the layers, and the display frames from :mod:`zonage.maps.data`.
+Outputs never compute: verdicts come from the eligibility engine (the caller passes its
+``rows``: without them no structures are drawn), classes and APL from the layers, and the
+display frames from :mod:`zonage.maps.data`.
 """
 
 from __future__ import annotations
@@ -50,16 +50,6 @@ def _scheme_labels() -> dict[str, str]:
     return {key: getattr(scheme, "name_fr", key) for key, scheme in load_schemes().items()}
 
 
-def _rows_for(
-    paths: Paths, region: str, rows: gpd.GeoDataFrame | None, layers: Sequence[str]
-) -> gpd.GeoDataFrame | None:
-    if rows is not None or "structures" not in layers:
-        return rows
-    from zonage.workflows import eligibility_of_region
-
-    return eligibility_of_region(paths, region)[1].rows
-
-
 def region_map(
     paths: Paths,
     region: str,
@@ -80,9 +70,9 @@ def region_map(
     region
         INSEE région code (``44`` Grand Est, ``28`` Normandie…).
     rows
-        ``BatchResult.rows`` of the structures to draw; ``None`` runs the batch on the
-        région's FINESS centres de santé, MSP and hospitals
-        (:func:`zonage.workflows.eligibility_of_region`) when ``structures`` is drawn.
+        ``BatchResult.rows`` of the structures to draw (the eligibility engine's answer,
+        e.g. :func:`zonage.studies.eligibility.eligibility_of_region`); ``None``: no structures layer.
+        A map never computes verdicts itself.
     layers
         Subset of :data:`REGION_LAYERS`.
     tiles
@@ -97,7 +87,6 @@ def region_map(
     name, _ = data.region_info(paths, region)
     communes = data.communes_display(paths, region, tolerance_m=tolerance_m, apl=apl)
     structures, unlocated = None, 0
-    rows = _rows_for(paths, region, rows, layers)
     if rows is not None and "structures" in layers:
         structures, unlocated = data.structures_display(rows)
     qpv = data.qpv_display(paths, region) if "qpv" in layers else None
@@ -265,7 +254,6 @@ def write_region_static(
                                  caption=caption("apl"), departements=departements,
                                  **common),  # type: ignore[arg-type]
     }
-    rows = _rows_for(paths, region, rows, ("structures",))
     if rows is not None:
         structures, unlocated = data.structures_display(rows, crs=metric)
         figures["structures"] = static.structures_figure(

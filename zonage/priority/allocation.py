@@ -61,7 +61,7 @@ with the largest catchment demand ``D_j``; passes repeat until the posts run out
 constraints. The ratio of the two gains says what the optimisation adds.
 
 Everything here is pure (arrays and DataFrames in, tables out); the région study that
-reads the layers is :mod:`zonage.priority.study`.
+reads the layers is :mod:`zonage.studies.prioritisation`.
 """
 
 from __future__ import annotations

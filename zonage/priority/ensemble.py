@@ -7,7 +7,7 @@ chosen for its **expected** gain over several models that differ in the parts a 
 cannot pin down — detour factor, speeds by distance band, the point a commune is
 reduced to (a point inside it, or its centroid), stepped (DREES) or continuous decay —
 and judged on a model it was not chosen with (leave one model out, see
-:mod:`zonage.priority.study`).
+:mod:`zonage.studies.prioritisation`).
 
 Why the expected value and not the worst case: the mean of the models' objectives is
 again monotone and DR-submodular (greedy keeps its ``1 − 1/e`` guarantee, the exact MILP

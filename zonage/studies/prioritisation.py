@@ -240,7 +240,7 @@ def region_inputs(paths: Paths, region: str, config: PriorityConfig, posts: Mapp
     level_column = {"bv2012": "bv2012", "commune": "insee", "epci": "epci_siren", "departement": "departement"}[
         a.territory]
     if candidates is None:
-        from zonage.workflows import eligibility_of_region
+        from zonage.studies.eligibility import eligibility_of_region
 
         _, batch = eligibility_of_region(
             paths, region, progress=(lambda done, total: progress("eligibility", done, total)) if progress else None,
