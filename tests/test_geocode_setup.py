@@ -11,8 +11,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +19,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from test_geocode import _need_addok
 from typer.testing import CliRunner
 
 from zonage.cli import app
@@ -42,22 +41,6 @@ from zonage.inputs import detect_columns
 
 SAMPLE = "addresses/bano_correze_sample.csv"
 runner = CliRunner()
-
-
-def _need_addok() -> None:
-    """Skip without addok or redis-server on a developer machine; fail under CI=true."""
-    missing = []
-    try:
-        import addok  # noqa: F401
-    except ImportError:
-        missing.append("addok (pip install -e '.[geocode]')")
-    if shutil.which("redis-server") is None:
-        missing.append("redis-server (apt-get install redis-server)")
-    if missing:
-        message = "not installed: " + ", ".join(missing)
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_eligibility import _toy_locator
 
 from zonage.crs import LAMBERT93, WGS84
 from zonage.eligibility import GEOMETRY_NOTE_COLUMN, assess
@@ -31,24 +32,10 @@ from zonage.inputs import (
     read_points,
     read_table,
 )
-from zonage.locate import Locator
 from zonage.rules import load_schemes
 
-X0, Y0 = 900_000.0, 6_900_000.0  # Lorraine, in Lambert-93
+X0, Y0 = 900_000.0, 6_900_000.0  # Lorraine, in Lambert-93, as test_eligibility._toy_locator
 ON = pd.Timestamp("2025-03-01").date()
-
-
-def _toy_locator() -> Locator:
-    """Two communes side by side: 57463 (ZIP, west) and 57001 (HZ, east), 10 km each."""
-    a = shapely.box(X0, Y0, X0 + 10_000, Y0 + 10_000)
-    b = shapely.box(X0 + 10_000, Y0, X0 + 20_000, Y0 + 10_000)
-    communes = gpd.GeoDataFrame({"insee": ["57463", "57001"], "nom": ["Metz", "Aboncourt"], "region": "44",
-                                 "territory": "metro"}, geometry=[a, b], crs=LAMBERT93)
-    qpv = gpd.GeoDataFrame({"code_qp": ["QN05701M"], "nom_qp": ["Borny"], "generation": [2024],
-                            "classe_qpv": [None], "region": ["44"], "territory": ["metro"]},
-                           geometry=[shapely.box(X0 + 12_000, Y0 + 2_000, X0 + 13_000, Y0 + 3_000)], crs=LAMBERT93)
-    zoning = pd.DataFrame({"insee": ["57463", "57001"], "classe": ["ZIP", "HZ"]})
-    return Locator(communes, qpv, zoning, None)
 
 
 LOC = _toy_locator()

@@ -147,7 +147,7 @@ def _commune_geocoder_near(paths: Paths, department: str | None, postcode: str |
     from zonage.errors import LayerMissingError
     from zonage.geocode import _department
     from zonage.geocode.commune import CommuneGeocoder
-    from zonage.layers.store import read_geo_layer, read_layer
+    from zonage.layers.store import layer_key, read_geo_layer, read_layer
 
     attributes = read_layer(paths, "communes", columns=["insee", "nom", "codes_postaux", "population", "territory"],
                             geometry=False)
@@ -163,10 +163,7 @@ def _commune_geocoder_near(paths: Paths, department: str | None, postcode: str |
         crosswalk = crosswalk[crosswalk["code_2025"].isin(set(attributes["insee"].astype(str)))]
     except LayerMissingError:
         crosswalk = None
-    version = ""
-    manifest = paths.processed / "manifest.json"
-    if manifest.exists():
-        version = str(json.loads(manifest.read_text(encoding="utf-8")).get("communes", {}).get("key", ""))
+    version = layer_key(paths, "communes")
     parts = {}
     territory_of: dict[str, str] = {}
     for territory, part in attributes.groupby("territory", sort=True):

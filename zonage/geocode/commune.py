@@ -100,10 +100,8 @@ class CommuneGeocoder:
     @classmethod
     def from_paths(cls, paths: Any) -> CommuneGeocoder:
         """Build from the ``communes`` layer (and ``cog_crosswalk`` when present) of ``paths``."""
-        import json
-
         from zonage.errors import LayerMissingError
-        from zonage.layers.store import read_geo_layer, read_layer, territories
+        from zonage.layers.store import layer_key, read_geo_layer, read_layer, territories
 
         columns = ["insee", "nom", "codes_postaux", "population", "territory"]
         communes = {t: read_geo_layer(paths, "communes", territory=t, columns=columns)
@@ -112,10 +110,7 @@ class CommuneGeocoder:
             crosswalk = read_layer(paths, "cog_crosswalk")
         except LayerMissingError:
             crosswalk = None
-        version = ""
-        manifest = paths.processed / "manifest.json"
-        if manifest.exists():
-            version = str(json.loads(manifest.read_text(encoding="utf-8")).get("communes", {}).get("key", ""))
+        version = layer_key(paths, "communes")
         return cls(communes, crosswalk, version=version)
 
     # -- matching ----------------------------------------------------------------------------

@@ -641,6 +641,13 @@ def entry_problems(paths: Paths, layer: str, entry: dict, *, full: bool = False)
     return problems
 
 
+def layer_key(paths: Paths, layer: str) -> str:
+    """The build key the manifest records for ``layer`` ("" when not built): a version for caches."""
+    manifest = _load_manifest(paths.processed / MANIFEST) or {}
+    entry = manifest.get(layer)
+    return str(entry.get("key", "")) if isinstance(entry, dict) else ""
+
+
 def verify_layers(paths: Paths, full: bool = False) -> list[LayerProblem]:
     """Check every file of every layer the build manifest records; [] when all match.
 
