@@ -176,3 +176,37 @@ def test_example_application_still_reads(tmp_path):
     example = Path(__file__).resolve().parent.parent / "docs/examples/application_400mg_volet1.yaml"
     data = parse_application(example.read_text(encoding="utf-8"), example.name)
     assert data["scheme"] == "400mg_volet1"
+
+
+def test_stalled_ban_server_is_given_up_within_the_budget():
+    """A server that accepts the connection and never answers: the request's total budget ends it."""
+    import threading
+
+    from zonage.geocode import Query
+    from zonage.geocode.ban import BanGeocoder
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    accepted = []
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(connection)  # kept open, never answered
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = server.getsockname()[1]
+    started = time.perf_counter()
+    try:
+        with pytest.raises(ZonageError, match="gave up after 2 attempts"):
+            BanGeocoder(f"http://127.0.0.1:{port}", timeout_s=1.0, max_retries=1, backoff_s=0.1,
+                        sleep=lambda s: None).geocode([Query("1 rue X", "57000", "Metz")])
+    finally:
+        server.close()
+        for connection in accepted:
+            connection.close()
+    assert time.perf_counter() - started < 6

@@ -61,7 +61,9 @@ class BanGeocoder:
         First wait before a retry (doubled each time) and its ceiling; a
         ``Retry-After`` header, when given, is used instead (within the ceiling).
     timeout_s
-        Seconds to wait for one answer.
+        Total budget of one request, in seconds: sending the chunk, waiting for the answer
+        and reading it (a server that accepts the connection and then stalls, or sends a
+        byte now and then, is given up after this time, then retried as a network error).
     connect_timeout_s
         Seconds to open a connection before anything is sent: a dead address or a refused
         connection is reported at once, not after the retries.
@@ -137,9 +139,22 @@ class BanGeocoder:
         })
         self._wait_turn()
         self.requests += 1
+        deadline = time.monotonic() + self.timeout_s
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return response.status, response.headers, response.read()
+                parts = []
+                while True:  # read under the total budget, not one socket timeout per read
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"no complete answer within {self.timeout_s:g} s")
+                    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+                    if sock is not None:
+                        sock.settimeout(max(min(left, self.timeout_s), 0.01))
+                    part = response.read1(1 << 16) if hasattr(response, "read1") else response.read()
+                    if not part:
+                        break
+                    parts.append(part)
+                return response.status, response.headers, b"".join(parts)
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers, exc.read() if exc.fp else b""
 
