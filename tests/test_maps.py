@@ -144,7 +144,7 @@ def test_apl_hook_accepts_another_table(built: Paths) -> None:
     assert communes["apl"].notna().sum() == 1
     with pytest.raises(ZonageError, match="insee and apl"):
         data.communes_display(built, "44", apl=pd.DataFrame({"insee": ["57463"]}))
-    with pytest.raises(ZonageError, match="unknown région"):
+    with pytest.raises(ZonageError, match="région .99. inconnue"):
         data.communes_display(built, "99")
 
 
@@ -245,7 +245,7 @@ def test_map_command(built: Paths, tmp_path: Path) -> None:
     assert re.search(r"wrote .*region_28\.html \(\d+\.\d MB\)", result.output.replace("\n", ""))
     bad = runner.invoke(app, ["--data", str(built.data), "map", "--region", "99", "--layers", "zoning",
                               "--out-dir", str(tmp_path)])
-    assert bad.exit_code == 2 and "unknown région" in bad.output
+    assert bad.exit_code == 2 and "inconnue" in bad.output
 
 
 def _export(built: Paths, *args: str) -> None:

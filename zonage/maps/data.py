@@ -89,13 +89,15 @@ def display_geometries(
 
 
 def region_info(paths: Paths, region: str) -> tuple[str, str]:
-    """Name and territory of INSEE région ``region`` (``ZonageError`` when unknown)."""
-    regions = read_layer(paths, "regions", columns=["region", "region_nom", "territory"])
-    match = regions[regions["region"] == str(region)]
-    if match.empty:
-        known = ", ".join(f"{r} {n}" for r, n in zip(regions["region"], regions["region_nom"], strict=True))
-        raise ZonageError(f"unknown région {region!r}; known: {known}")
-    return str(match["region_nom"].iloc[0]), str(match["territory"].iloc[0])
+    """Name and territory of région ``region`` (INSEE code or name; :mod:`zonage.regions`, the one lookup).
+
+    ``paths`` is kept for the callers' signature; an unknown région raises ``InputDataError``
+    listing the known ones.
+    """
+    from zonage.regions import require_region
+
+    found = require_region(region)
+    return found.name, found.territory
 
 
 def zoning_classes(paths: Paths) -> pd.DataFrame:
