@@ -128,7 +128,7 @@ def test_text_values_and_bad_values(tmp_path: Path) -> None:
     frame = read_apl_workbook(_workbook(tmp_path / "ok.xlsx", {"APL 2022": rows}))
     assert np.isnan(frame["apl"].iloc[0]) and frame["apl_65"].iloc[0] == 1.5
     bad = [("01001", "A", "beaucoup", 1.0, 10.0, 10)]
-    with pytest.raises(SourceFormatError, match=r"row 11.*beaucoup"):
+    with pytest.raises(SourceFormatError, match=r"ligne 11.*beaucoup"):
         read_apl_workbook(_workbook(tmp_path / "bad.xlsx", {"APL 2022": bad}))
     not_a_code = [("Total", "France", 3.0, 3.0, 10.0, 10)]
     with pytest.raises(SourceFormatError, match="not a commune code"):

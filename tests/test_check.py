@@ -142,7 +142,7 @@ def test_metz_point(built) -> None:
     assert result.exit_code == 3, result.output  # HZ: not eligible to 400 MG, ASTP to check (no speciality)
     out = result.output
     assert "Commune : Metz (57463), région Grand Est" in out
-    assert "QPV : aucun" in out
+    assert "QPV en vigueur 2024 : aucun" in out
     assert "Zonage des médecins : HZ (classe de la commune ; arrêté ARS Grand Est de 2022, en vigueur le 01/03/2025)" \
         in out
     assert "400 MG volet 2 : NON ÉLIGIBLE — hors zonage (commune 57463 Metz, HZ" in out
@@ -172,7 +172,7 @@ def test_zip_commune_with_the_commune_backend_and_its_hint(built, monkeypatch) -
 def test_qpv_points(built) -> None:
     grand_est = _invoke(built, "--lonlat", "4.689856,49.763569", "--type", "MSP", "--date", "2025-03-01")
     assert grand_est.exit_code == 0, grand_est.output
-    assert "QPV : QN00801M Manchester (QPV 2024)" in grand_est.output
+    assert "QPV en vigueur 2024 : QN00801M Manchester (QPV 2024)" in grand_est.output
     assert "400 MG volet 1 : ÉLIGIBLE — QPV QN00801M (Manchester)" in grand_est.output
     paca = _invoke(built, "--lonlat", "6.235936,44.0924", "--type", "centre de santé médical", "--date",
                    "2025-03-01")
@@ -376,3 +376,14 @@ def test_ban_only_when_chosen_and_said(built, monkeypatch) -> None:
     assert asked == ["12 rue Serpenoise 57000 Metz"]
     assert "note : l'adresse est envoyée à" in result.output
     assert "Trouvé : 12 Rue Serpenoise 57000 Metz (géocodeur ban : numéro, score 0,97)" in result.output
+
+
+def test_qpv_header_says_unknown_where_outlines_are_missing(built) -> None:
+    """Review: Clichy-sous-Bois (Île-de-France, no QPV outlines in the tool) was shown "QPV : aucun"."""
+    result = runner.invoke(app, ["--data", str(built.data), "check", "--lonlat", "2.5467,48.9106",
+                                 "--date", "2025-03-01"])
+    assert "QPV 2024 : inconnu (contours non disponibles" in result.output
+    assert "QPV en vigueur 2024 : aucun" not in result.output
+    borny = runner.invoke(app, ["--data", str(built.data), "check", "--lonlat", "6.2186,49.1093",
+                                "--date", "2023-06-01"])
+    assert "autre génération, pas en vigueur à cette date : QN05720M" in borny.output

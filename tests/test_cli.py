@@ -38,10 +38,10 @@ def test_fetch_and_rebuild_is_a_no_op(built, mirror: Path) -> None:
     args = ["--data", str(built.data), "--mirror", str(mirror)]
     result = runner.invoke(app, [*args, "fetch"])
     assert result.exit_code == 0, result.output
-    assert "up to date" in result.output and "qpv2024_national (optional)" in result.output
+    assert "up to date" in result.output and "qpv2024_national (facultative)" in result.output
     result = runner.invoke(app, [*args, "build"])
     assert result.exit_code == 0, result.output
-    assert result.output.count("unchanged") == 8
+    assert result.output.count("inchangée") == 8
     for layer in ("communes", "zoning", "qpv", "apl", "finess", "gp_supply", "cog_crosswalk", "locate_index"):
         assert layer in result.output
     info = runner.invoke(app, [*args, "info", "communes"])

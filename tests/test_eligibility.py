@@ -49,8 +49,8 @@ def test_hand_built_batch() -> None:
     rows = result.rows
     assert rows["row"].tolist() == [1, 2, 3, 4, 5]
     assert rows["status"].tolist() == ["ok", "ok", "ok", "error", "error"]
-    assert rows.loc[3, "status"] == "error" and "row 4" in rows.loc[3, "error"] and "'lon'" in rows.loc[3, "error"]
-    assert rows.loc[4, "status"] == "error" and "duplicate id 'zip' (first at row 1)" in rows.loc[4, "error"]
+    assert rows.loc[3, "status"] == "error" and "ligne 4" in rows.loc[3, "error"] and "'lon'" in rows.loc[3, "error"]
+    assert rows.loc[4, "status"] == "error" and "identifiant en double 'zip' (déjà en ligne 1)" in rows.loc[4, "error"]
     assert rows.loc[0, "classe"] == "ZIP" and rows.loc[0, "insee"] == "57463"
     assert rows.loc[1, "qpv2024"] == "QN05701M" and rows.loc[1, "classe_commune"] == "HZ"
     # a centre de santé of unknown kind (category 124, no name): GP schemes are to check where the zone holds
@@ -80,8 +80,8 @@ def test_type_column_in_everyday_words() -> None:
     assert rows["statut_400mg_volet1"].tolist()[:6] == ["eligible", "not_applicable", "eligible", "eligible",
                                                         "eligible", "eligible"]
     assert rows.loc[3, "role_400mg_volet1"] == "hospitalier" and rows.loc[3, "statut_mg"] == "eligible"  # volet 2
-    assert rows.loc[6, "status"] == "error" and "row 7, field 'type'" in rows.loc[6, "error"]
-    assert "'garage'" in rows.loc[6, "error"]
+    assert rows.loc[6, "status"] == "error" and "ligne 7, champ 'type'" in rows.loc[6, "error"]
+    assert "« garage »" in rows.loc[6, "error"]
 
 
 def test_date_column_takes_the_order_in_force() -> None:
@@ -100,7 +100,7 @@ def test_date_column_takes_the_order_in_force() -> None:
     assert "ZONING_DATE_NOT_COVERED" in rows.loc[0, "raisons_400mg_volet1"]
     assert "1er novembre 2019" in rows.loc[0, "message_400mg_volet1"]
     assert "arrêté ARS Grand Est de 2022" in rows.loc[1, "message_400mg_volet1"]
-    assert rows.loc[3, "status"] == "error" and "row 4, field 'date'" in rows.loc[3, "error"]
+    assert rows.loc[3, "status"] == "error" and "ligne 4, champ 'date'" in rows.loc[3, "error"]
 
 
 def test_output_columns_never_overwrite_input_columns() -> None:

@@ -53,9 +53,9 @@ def test_csv_for_spreadsheets(frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
 def test_parquet_round_trip_and_errors(frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
     path = write_table(frame, tmp_path / "out.parquet")
     assert gpd.read_parquet(path).crs.to_epsg() == 2154
-    with pytest.raises(ZonageError, match="needs geometries"):
+    with pytest.raises(ZonageError, match="demande des géométries"):
         write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.geojson")
-    with pytest.raises(ZonageError, match="cannot tell the format"):
+    with pytest.raises(ZonageError, match="impossible de reconnaître le format"):
         write_table(frame, tmp_path / "out.xyz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]
 
@@ -88,17 +88,17 @@ def test_only_csv_is_neutralised(frame: gpd.GeoDataFrame, tmp_path: Path) -> Non
 def test_refuse_same_file(tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     source.write_text("a\n1\n")
-    with pytest.raises(InputDataError, match=r"output .*in\.csv is the input file .*in\.csv"):
+    with pytest.raises(InputDataError, match=r"la sortie .*in\.csv est le fichier d'entrée .*in\.csv"):
         refuse_same_file(source, tmp_path / "other.csv", source)
-    with pytest.raises(InputDataError, match="would destroy the input"):
+    with pytest.raises(InputDataError, match="détruirait l'entrée"):
         refuse_same_file(tmp_path / "sub" / ".." / "in.csv", str(source))  # another spelling
     link = tmp_path / "hard.csv"
     os.link(source, link)
-    with pytest.raises(InputDataError, match=r"output .*hard\.csv is the input file .*in\.csv"):
+    with pytest.raises(InputDataError, match=r"la sortie .*hard\.csv est le fichier d'entrée .*in\.csv"):
         refuse_same_file(link, source)  # a hard link: same inode
     symlink = tmp_path / "soft.csv"
     symlink.symlink_to(source)
-    with pytest.raises(InputDataError, match="is the input file"):
+    with pytest.raises(InputDataError, match="est le fichier d'entrée"):
         refuse_same_file(symlink, source)
     refuse_same_file(tmp_path / "out.csv", source, None)  # a new file
     copy = tmp_path / "copy.csv"
@@ -116,7 +116,7 @@ def test_inside_folder(tmp_path: Path) -> None:
     (folder / "link").symlink_to(outside)
     for name in ("../x.csv", "sub/../../x.csv", "/etc/passwd", str(tmp_path / "x.csv"), "link/x.csv", "", ".",
                  "a\x00b"):
-        with pytest.raises(InputDataError, match=r"outside|not a file name inside"):
+        with pytest.raises(InputDataError, match=r"hors de|n'est pas un nom de fichier dans"):
             inside_folder(folder, name)
 
 
@@ -130,7 +130,7 @@ def test_xlsx_format_and_atomic_write(tmp_path: Path, monkeypatch: pytest.Monkey
     write_table(pd.DataFrame({"insee": ["01053"], "apl": [2.5]}), target, layer="feuille")
     before = target.read_bytes()
     monkeypatch.setattr(export, "XLSX_MAX_ROWS", 3)
-    with pytest.raises(ZonageError, match="do not fit in one Excel sheet"):
+    with pytest.raises(ZonageError, match="ne tiennent pas dans une feuille Excel"):
         write_table(pd.DataFrame({"insee": ["01053"] * 3}), target)
     assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx"]
     book = load_workbook(target)

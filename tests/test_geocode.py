@@ -484,8 +484,8 @@ def test_assess_commune_only_rows() -> None:
     assert rows["commune_method"].tolist()[:2] == ["commune", "commune"]
     assert rows["geo_status"].fillna("-").tolist() == ["commune_only", "commune_only", "not_found", "-"]
     assert rows.geometry.isna().all()  # a commune's inside point is not the structure's location
-    assert rows.loc[2, "status"] == "error" and "not found by the commune geocoder" in rows.loc[2, "error"]
-    assert rows.loc[3, "status"] == "error" and "no coordinates" in rows.loc[3, "error"]
+    assert rows.loc[2, "status"] == "error" and "adresse introuvable par le géocodeur commune" in rows.loc[2, "error"]
+    assert rows.loc[3, "status"] == "error" and "pas de coordonnées" in rows.loc[3, "error"]
     verdicts = result.verdicts.set_index(["row", "scheme"])
     metz = verdicts.loc[(0, "400mg_volet2")]
     assert metz["status"] == "eligible" and "COMMUNE_ONLY" in metz["reasons"]
@@ -570,7 +570,7 @@ def test_cli_eligibility_with_local_addok(addok: SimpleNamespace, built, tmp_pat
     assert rows["lon"].iloc[2] == "" and rows["lon"].iloc[0] != ""  # commune only: no point
     assert rows["geo_flags"].iloc[1] == "cedex_cleaned;bp_cleaned;housenumber_not_found"
     assert rows["statut_mg"].tolist()[0] == "eligible" and rows["statut_mg"].iloc[3] == "needs_review"
-    assert rows["status"].iloc[6] == "error" and "no coordinates" in rows["error"].iloc[6]
+    assert rows["status"].iloc[6] == "error" and "ni coordonnées" in rows["error"].iloc[6]
     long = pd.read_csv(verdicts, sep=";", dtype=str)
     doubtful = long[long["row"] == "3"]
     doubtful = doubtful[doubtful["status"] != "not_applicable"]  # ASR (Normandie only) stays not applicable

@@ -37,11 +37,11 @@ def test_per_row_coordinate_errors_name_row_and_field() -> None:
     points = read_points(frame, detect_columns(frame))
     e = points.errors
     assert e[0] is None and e[6] is None
-    assert "row 2" in e[1] and "swapped" in e[1]
-    assert "row 3" in e[2] and "Lambert-93" in e[2]
-    assert "row 4" in e[3] and "'lon'" in e[3] and "not a number" in e[3]
-    assert "row 5" in e[4] and "empty" in e[4]
-    assert "row 6" in e[5] and "outside France" in e[5]
+    assert "ligne 2" in e[1] and "inversées" in e[1]
+    assert "ligne 3" in e[2] and "Lambert-93" in e[2]
+    assert "ligne 4" in e[3] and "'lon'" in e[3] and "pas un nombre" in e[3]
+    assert "ligne 5" in e[4] and "vides" in e[4]
+    assert "ligne 6" in e[5] and "hors de France" in e[5]
     assert len(e) == len(frame)
 
 
@@ -61,8 +61,8 @@ def test_geometry_input_invalid_and_empty(tmp_path: Path) -> None:
     back = read_table(file)
     points = read_points(back, detect_columns(back))
     assert points.errors[0] is None
-    assert "invalid geometry" in points.errors[1] and "empty geometry" in points.errors[2]
-    assert "row 2" in points.errors[1] and "(Self-intersection[" in points.errors[1]  # the reason, from GEOS
+    assert "géométrie invalide" in points.errors[1] and "géométrie vide" in points.errors[2]
+    assert "ligne 2" in points.errors[1] and "(Self-intersection[" in points.errors[1]  # the reason, from GEOS
     assert points.geometry_kind is not None and points.geometry_kind.tolist() == ["point", None, None]
 
 
@@ -75,8 +75,9 @@ def test_wrong_crs_declared_on_geometries() -> None:
 def test_duplicate_ids() -> None:
     errors = duplicate_id_errors(pd.Series(["a", "b", "a", None, "a"]))
     assert errors[0] is None and errors[1] is None and errors[3] is None
-    assert errors[2] == "row 3, field 'id': duplicate id 'a' (first at row 1)"
-    assert "row 5" in errors[4]
+    assert errors[2] == ("ligne 3, champ 'id' : identifiant en double 'a' (déjà en ligne 1) : donner un identifiant "
+                         "unique à chaque ligne")
+    assert "ligne 5" in errors[4]
 
 
 def test_explicit_column_must_exist() -> None:
@@ -85,10 +86,10 @@ def test_explicit_column_must_exist() -> None:
 
 
 def test_unsupported_and_missing_files(tmp_path: Path) -> None:
-    with pytest.raises(InputDataError, match="does not exist"):
+    with pytest.raises(InputDataError, match="introuvable"):
         read_table(tmp_path / "none.csv")
     (tmp_path / "x.doc").write_text("x")
-    with pytest.raises(InputDataError, match="unsupported"):
+    with pytest.raises(InputDataError, match="non pris en charge"):
         read_table(tmp_path / "x.doc")
 
 
@@ -143,7 +144,7 @@ def test_lon_lat_two_columns_french(tmp_path: Path) -> None:
 def test_broken_last_record_is_an_error_not_a_lost_row(tmp_path: Path) -> None:
     file = tmp_path / "structures.csv"
     file.write_text(STRUCTURES + 'A3;"Cabinet;6,3;49,3\n', encoding="utf-8")
-    with pytest.raises(InputDataError, match=r"structures\.csv: row 3 \(line 4\): a quoted value .* never closed"):
+    with pytest.raises(InputDataError, match=r"structures\.csv : ligne 3 \(ligne 4 du fichier\) : .* jamais fermée"):
         read_table(file)
 
 
@@ -156,5 +157,5 @@ def test_content_decides_over_the_name(tmp_path: Path) -> None:
     assert read_table(text).values.tolist() == [["010000024", "Élise"]]
     html = tmp_path / "page.xls"
     html.write_text("<html><table><tr><td>1</td></tr></table></html>")
-    with pytest.raises(InputDataError, match=r"page\.xls: this is a web page"):
+    with pytest.raises(InputDataError, match=r"page\.xls : page web"):
         read_table(html)

@@ -35,7 +35,7 @@ def test_utf8_bom_comma(tmp_path: Path) -> None:
 
 
 def test_parse_decimal_names_bad_row() -> None:
-    with pytest.raises(InputDataError, match=r"row 1, field 'apl'"):
+    with pytest.raises(InputDataError, match=r"ligne 1, champ 'apl'"):
         parse_decimal(pd.Series(["1,2", "abc"]), field="apl")
     parsed = parse_decimal(pd.Series(["", "N/A - résultat non disponible", "1 234,5"]))
     assert parsed.isna().tolist() == [True, True, False] and parsed.iloc[2] == 1234.5
@@ -91,11 +91,11 @@ def test_compression_by_content(tmp_path: Path, name: str, pack, compression: st
 def test_zip_with_several_files_and_damaged_data(tmp_path: Path) -> None:
     file = tmp_path / "in.zip"
     file.write_bytes(_zip({"a.csv": FRENCH, "b.csv": FRENCH, "__MACOSX/._a.csv": b"x"}))
-    with pytest.raises(InputDataError, match=r"in\.zip: the zip archive holds 2 files \(a\.csv, b\.csv\)"):
+    with pytest.raises(InputDataError, match=r"in\.zip : l'archive zip contient 2 fichiers \(a\.csv, b\.csv\)"):
         read_french_csv(file)
     file = tmp_path / "in.csv.gz"
     file.write_bytes(gzip.compress(FRENCH)[:-12])
-    with pytest.raises(InputDataError, match=r"in\.csv\.gz: damaged or unreadable gzip data .*compress the file again"):
+    with pytest.raises(InputDataError, match=r"in\.csv\.gz : données gzip endommagées .*compresser à nouveau"):
         read_french_csv(file)
 
 
@@ -134,12 +134,14 @@ def test_two_column_lon_lat_with_decimal_commas(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (b'id;nom\n1;a\n2;b\n3;"c\n', r"bad\.csv: row 3 \(line 4\): a quoted value opened on line 4 is never closed"),
-        (b'id;nom\n1;"a\n2;b\n3;c\n', r"bad\.csv: row 1 \(line 2\): a quoted value .* never closed"),
-        (b'id;nom\n1;a\n2;"b"c\n', r"bad\.csv: row 2 \(line 3\): text follows a closing quote"),
-        (b"id;nom\n1;a\n2;b;c\n", r"bad\.csv: row 2 \(line 3\) has 3 fields but the header has 2"),
-        (b"id;nom;lon\n1;a;6\n2\n", r"bad\.csv: row 2 \(line 3\) has 1 field but the header has 3"),
-        (b'id;"nom\n1;a\n', r"bad\.csv: the header \(line 1\): a quoted value .* never closed"),
+        (b'id;nom\n1;a\n2;b\n3;"c\n',
+         r"bad\.csv : ligne 3 \(ligne 4 du fichier\) : une valeur entre guillemets ouverte ligne 4 du fichier "
+         r"n'est jamais fermée"),
+        (b'id;nom\n1;"a\n2;b\n3;c\n', r"bad\.csv : ligne 1 \(ligne 2 du fichier\) : une valeur .* jamais fermée"),
+        (b'id;nom\n1;a\n2;"b"c\n', r"bad\.csv : ligne 2 \(ligne 3 du fichier\) : du texte suit un guillemet fermant"),
+        (b"id;nom\n1;a\n2;b;c\n", r"bad\.csv : ligne 2 \(ligne 3 du fichier\) : 3 champs au lieu des 2 de l'en-tête"),
+        (b"id;nom;lon\n1;a;6\n2\n", r"bad\.csv : ligne 2 \(ligne 3 du fichier\) : 1 champ au lieu des 3 de l'en-tête"),
+        (b'id;"nom\n1;a\n', r"bad\.csv : l'en-tête \(ligne 1 du fichier\) : une valeur .* jamais fermée"),
     ],
 )
 def test_broken_records_name_the_row(tmp_path: Path, text: bytes, message: str) -> None:
@@ -180,7 +182,7 @@ def test_every_read_checks_the_row_count(tmp_path: Path, monkeypatch: pytest.Mon
     file.write_bytes(b"id;nom\n1;a\n2;b\n3;c\n")
     real = pd.read_csv
     monkeypatch.setattr(pd, "read_csv", lambda *a, **k: real(*a, **k).drop(index=1).reset_index(drop=True))
-    with pytest.raises(InputDataError, match=r"f\.csv: 3 data records in the file but 2 rows read, first at row 2"):
+    with pytest.raises(InputDataError, match=r"f\.csv : 3 lignes de données dans le fichier mais 2 lues, .*ligne 2"):
         read_french_csv(file)
 
 
@@ -194,16 +196,17 @@ def test_skiprows_counts_records_not_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ("id;nom\n1;é\n".encode() + "2;è\n".encode("cp1252"), r"line 3 is not UTF-8 .* mixes two encodings"),
-        (b"id;nom\n1;\x81\xe9\n", r"line 2 is neither UTF-8 nor Windows-1252 text \(byte 0x81\)"),
-        (b"id;nom\n1;a\x00b\n", r"line 2 holds a NUL character"),
-        (b"", r"the file is empty"),
-        (_zip({"[Content_Types].xml": b"<x/>", "xl/workbook.xml": b"<x/>"}), r"this is an Excel workbook"),
-        (b"PAR1xxxxPAR1", r"this is a Parquet file"),
+        ("id;nom\n1;é\n".encode() + "2;è\n".encode("cp1252"),
+         r"la ligne 3 du fichier n'est pas en UTF-8 .* mélange deux encodages"),
+        (b"id;nom\n1;\x81\xe9\n", r"la ligne 2 du fichier n'est ni du texte UTF-8 ni du Windows-1252 \(octet 0x81\)"),
+        (b"id;nom\n1;a\x00b\n", r"la ligne 2 du fichier contient un caractère NUL"),
+        (b"", r"le fichier est vide"),
+        (_zip({"[Content_Types].xml": b"<x/>", "xl/workbook.xml": b"<x/>"}), r"classeur Excel"),
+        (b"PAR1xxxxPAR1", r"fichier Parquet"),
     ],
 )
 def test_undecodable_or_not_a_table(tmp_path: Path, raw: bytes, message: str) -> None:
     file = tmp_path / "in.csv"
     file.write_bytes(raw)
-    with pytest.raises(InputDataError, match=r"in\.csv: " + message):
+    with pytest.raises(InputDataError, match=r"in\.csv : " + message):
         read_french_csv(file)

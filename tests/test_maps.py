@@ -144,7 +144,7 @@ def test_apl_hook_accepts_another_table(built: Paths) -> None:
     assert communes["apl"].notna().sum() == 1
     with pytest.raises(ZonageError, match="insee and apl"):
         data.communes_display(built, "44", apl=pd.DataFrame({"insee": ["57463"]}))
-    with pytest.raises(ZonageError, match="région .99. inconnue"):
+    with pytest.raises(ZonageError, match=r"région .99. inconnue"):
         data.communes_display(built, "99")
 
 
@@ -242,7 +242,7 @@ def test_map_command(built: Paths, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--data", str(built.data), "map", "--region", "28", "--layers", "zoning,qpv",
                                  "--no-tiles", "--out-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert re.search(r"wrote .*region_28\.html \(\d+\.\d MB\)", result.output.replace("\n", ""))
+    assert re.search(r"écrit : .*region_28\.html \(\d+\.\d MB\)", result.output.replace("\n", ""))
     bad = runner.invoke(app, ["--data", str(built.data), "map", "--region", "99", "--layers", "zoning",
                               "--out-dir", str(tmp_path)])
     assert bad.exit_code == 2 and "inconnue" in bad.output
@@ -310,7 +310,7 @@ def test_export_csv_for_spreadsheets_and_parquet(built: Paths, tmp_path: Path) -
 def test_export_errors_are_one_line(built: Paths, tmp_path: Path) -> None:
     for args, message in (
         (["zoning_communes", "--format", "geojson"], "table without geometries"),
-        (["communes", "--format", "xls"], "unknown format"),
+        (["communes", "--format", "xls"], "format 'xls' inconnu"),
         (["communes", "--format", "csv", "--territory", "999"], "no territory"),
         (["nope", "--format", "csv"], "not built"),
     ):
@@ -568,3 +568,17 @@ def test_map_command_static_portrait_with_picks_and_national_steps(built: Paths,
     bad = runner.invoke(app, ["--data", str(built.data), "map", "--region", "28", "--orientation", "carré",
                               "--out-dir", str(tmp_path)])
     assert bad.exit_code == 2 and "portrait ou paysage" in bad.output
+
+
+def test_map_command_takes_the_date_of_the_question(built, tmp_path) -> None:
+    """Review: `zonage map` judged the structures today, silently (every answer "à vérifier")."""
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    args = ["--data", str(built.data), "map", "--region", "28", "--layers", "zoning,structures", "--no-tiles",
+            "--out-dir", str(tmp_path)]
+    dated = runner.invoke(app, [*args, "--date", "2025-03-01"])
+    assert dated.exit_code == 0, dated.output
+    assert "Attention" not in dated.output and "écrit :" in dated.output
+    today = runner.invoke(app, [*args, "--date", "2026-12-04"])
+    assert today.exit_code == 0 and "aucun arrêté de zonage chargé n'est en vigueur le 04/12/2026" in today.output

@@ -121,7 +121,7 @@ def test_decimal_comma_needs_another_separator(tmp_path: Path) -> None:
     frame = pd.DataFrame({"x": [1.5]})
     with pytest.raises(ZonageError, match="séparateur"):
         write_table(frame, tmp_path / "out.csv", sep=",", decimal=",")
-    with pytest.raises(ZonageError, match="decimal mark"):
+    with pytest.raises(ZonageError, match="séparateur décimal"):
         write_table(frame, tmp_path / "out.csv", sep=";", decimal="·")
     assert list(tmp_path.iterdir()) == []
     assert csv_style(",", False, True) == {"sep": ";", "bom": False, "decimal": ","}

@@ -42,24 +42,24 @@ def test_a_good_application_parses_to_plain_values():
 @pytest.mark.parametrize("key", ["located", "classe", "status", "insee", "qpv2024"])
 def test_computed_fields_are_refused_with_their_line(key):
     text = GOOD.replace("  lat: 49.12\n", f"  lat: 49.12\n  {key}: ZIP\n")
-    with pytest.raises(InputDataError, match=rf"a\.yaml: line 7: ambulatory\.{key}: '{key}' is computed"):
+    with pytest.raises(InputDataError, match=rf"a\.yaml : ligne 7, clé ambulatory\.{key} : '{key}' est calculé"):
         parse_application(text, "a.yaml")
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("scheme: postes_partages\nfunding: {assistant_annual_cost_eur: -5}\n", "greater than or equal to 0"),
-    ("scheme: postes_partages\nfunding: {assistant_annual_cost_eur: .nan}\n", "finite"),
-    ("scheme: postes_partages\nfunding: {assistant_annual_cost_eur: .inf}\n", "finite"),
-    ("scheme: aumg\nduration_years: 0\n", "greater than 0"),
-    ("scheme: aumg\nduration_years: 400\n", "less than or equal to 10"),
-    ("scheme: aumg\nshares: {ambulatory: 140}\n", "less than or equal to 100"),
-    ("scheme: aumg\nambulatory: {lon: 600, lat: 49}\n", "less than or equal to 180"),
-    ("scheme: aumg\ndoctor: {diploma_mg: maybe}\n", "boolean"),
+    ("scheme: postes_partages\nfunding: {assistant_annual_cost_eur: -5}\n", "supérieur ou égal à 0"),
+    ("scheme: postes_partages\nfunding: {assistant_annual_cost_eur: .nan}\n", "fini"),
+    ("scheme: postes_partages\nfunding: {assistant_annual_cost_eur: .inf}\n", "fini"),
+    ("scheme: aumg\nduration_years: 0\n", "strictement supérieur à 0"),
+    ("scheme: aumg\nduration_years: 400\n", "inférieur ou égal à 10"),
+    ("scheme: aumg\nshares: {ambulatory: 140}\n", "inférieur ou égal à 100"),
+    ("scheme: aumg\nambulatory: {lon: 600, lat: 49}\n", "inférieur ou égal à 180"),
+    ("scheme: aumg\ndoctor: {diploma_mg: maybe}\n", "oui ou non"),
     ("scheme: aumg\ndoctor: {internship_end: last year}\n", "date"),
-    ("scheme: aumg\ncolour: blue\n", "unknown key"),
+    ("scheme: aumg\ncolour: blue\n", "clé inconnue"),
     ("scheme: aumg\nambulatory: [1, 2]\n", "ambulatory"),
-    ("- a\n- b\n", "a mapping with at least a 'scheme' key"),
-    ("scheme: [unclosed\n", "not valid YAML"),
+    ("- a\n- b\n", "avec au moins la clé 'scheme'"),
+    ("scheme: [unclosed\n", "YAML invalide"),
 ])
 def test_numbers_and_types_are_bounded(text, message):
     with pytest.raises(InputDataError, match=message):
@@ -76,21 +76,21 @@ def test_billion_laughs_is_refused_before_expansion():
     assert len(text) < 1024
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    with pytest.raises(InputDataError, match="line 1: YAML anchors and aliases"):
+    with pytest.raises(InputDataError, match="ligne 1 : les ancres et alias YAML"):
         load_yaml(text, "laughs.yaml")
     assert time.perf_counter() - started < 1.0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # kB: nothing was expanded
 
 
 def test_oversized_files_are_refused():
-    with pytest.raises(InputDataError, match="larger than"):
+    with pytest.raises(InputDataError, match="fichier de plus de"):
         parse_application("scheme: aumg\n" + "# x\n" * 100_000, "big.yaml")
 
 
 def test_json_applications_are_validated_too():
     with pytest.raises(InputDataError, match="classe"):
         parse_application(json.dumps({"scheme": "aumg", "classe": "ZIP"}), "a.json", yaml_file=False)
-    with pytest.raises(InputDataError, match="line 1: not valid JSON"):
+    with pytest.raises(InputDataError, match="ligne 1 : JSON invalide"):
         parse_application("{scheme: aumg", "a.json", yaml_file=False)
 
 
@@ -128,12 +128,12 @@ def test_exit_codes_user_error_and_defect(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("ZONAGE_LOG_DIR", str(tmp_path / "logs"))
     assert cli.main(["application", str(tmp_path / "nope.yaml")]) == 2
-    assert "erreur : application file" in capsys.readouterr().err
+    assert "erreur : fichier de candidature" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("scheme: aumg\nambulatory:\n  located: {insee: '67482', classe: ZIP}\n", encoding="utf-8")
     assert cli.main(["application", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "line 3" in err and "located" in err and "Traceback" not in err
+    assert "ligne 3" in err and "located" in err and "Traceback" not in err
     assert cli.main(["--no-such-option"]) == 2
 
     def broken(*args, **kwargs):

@@ -96,18 +96,18 @@ def test_eligibility_command_mistakes_exit_2(built, mirror: Path, tmp_path: Path
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("scheme: [1, 2]\n", r"line 1: scheme: Input should be a valid string"),
-    ("scheme: aumg\nstart: 01/01/99999999999999999999\n", r"line 2: start: .*date"),  # was exit 70
-    ("scheme: aumg\nstart: 2024-13-45\n", r"line 2: not a valid date"),  # was exit 70
-    ("scheme: aumg\nduration_years: deux ans\n", r"line 2: duration_years: Input should be a valid number"),
-    ("scheme: aumg\nduration_years: 1e999\n", r"line 2: duration_years: Input should be a finite number"),
-    ("scheme: aumg\nambulatory: {lon: [6.1], lat: 49}\n", r"line 2: ambulatory\.lon"),
-    ("scheme: aumg\ndoctor: {speciality: {a: 1}}\n", r"line 2: doctor\.speciality"),
-    ("scheme: aumg\nregion: 99999\n", r"line 2: region: Input should be less than or equal to 999"),
-    ("scheme: aumg\nfunding: {salary: [1, -2]}\n", r"line 2: funding\.salary\.1: .*greater than or equal to 0"),
-    ("scheme: aumg\nshares: hospital\n", r"line 2: shares"),
-    ("scheme: aumg\n? [a, b]\n: 1\n", r"not valid YAML"),
-    ("just text\n", r"a mapping with at least a 'scheme' key"),
+    ("scheme: [1, 2]\n", r"ligne 1, clé scheme : doit être du texte"),
+    ("scheme: aumg\nstart: 01/01/99999999999999999999\n", r"ligne 2, clé start : .*date"),  # was exit 70
+    ("scheme: aumg\nstart: 2024-13-45\n", r"ligne 2 : date invalide"),  # was exit 70
+    ("scheme: aumg\nduration_years: deux ans\n", r"ligne 2, clé duration_years : doit être un nombre"),
+    ("scheme: aumg\nduration_years: 1e999\n", r"ligne 2, clé duration_years : doit être un nombre fini"),
+    ("scheme: aumg\nambulatory: {lon: [6.1], lat: 49}\n", r"ligne 2, clé ambulatory\.lon"),
+    ("scheme: aumg\ndoctor: {speciality: {a: 1}}\n", r"ligne 2, clé doctor\.speciality"),
+    ("scheme: aumg\nregion: 99999\n", r"ligne 2, clé region : doit être inférieur ou égal à 999"),
+    ("scheme: aumg\nfunding: {salary: [1, -2]}\n", r"ligne 2, clé funding\.salary\.1 : .*supérieur ou égal à 0"),
+    ("scheme: aumg\nshares: hospital\n", r"ligne 2, clé shares"),
+    ("scheme: aumg\n? [a, b]\n: 1\n", r"YAML invalide"),
+    ("just text\n", r"avec au moins la clé 'scheme'"),
 ])
 def test_application_bad_values_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
                                        message: str) -> None:
@@ -116,4 +116,18 @@ def test_application_bad_values_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
     code, err = _run(capsys, "--data", str(tmp_path / "data"), "application", str(file))
     assert code == 2, err
     line = _one_error_line(err)
-    assert "a.yaml: " in line and pd.Series([line]).str.contains(message).all(), line
+    assert "a.yaml : " in line and pd.Series([line]).str.contains(message).all(), line
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["eligibility", "in.csv", "--typ", "x"], r"^erreur : option inconnue --typ .*; voir zonage eligibility --help$"),
+    (["--no-such-option"], r"^erreur : option inconnue --no-such-option ; voir zonage --help$"),
+    (["nope"], r"^erreur : commande inconnue « nope » ; voir zonage --help$"),
+    (["eligibility"], r"^erreur : argument manquant .*input_file.* ; voir zonage eligibility --help$"),
+    (["check", "--date"], r"^erreur : l'option --date attend une valeur ; voir zonage check --help$"),
+    (["access", "--cutoff", "abc"], r"^erreur : --cutoff : « abc » doit être un nombre ; voir zonage access --help$"),
+])
+def test_usage_errors_are_one_french_line(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    code, err = _run(capsys, *args)
+    assert code == 2, err
+    assert pd.Series([_one_error_line(err)]).str.contains(message).all(), err

@@ -94,11 +94,12 @@ def test_read_points_kinds_notes_and_errors() -> None:
     i = CASES.index(("polygon", U_SHAPE))
     assert U_SHAPE.contains(shapely.Point(points.x[i], points.y[i]))
     # errors: one per bad row, naming the row and the reason
-    assert errors["empty"] == "row 9, field 'geometry': empty geometry"
-    assert errors["missing"].startswith("row 10, field 'geometry': empty geometry")
-    assert errors["bowtie"].startswith("row 11, field 'geometry': invalid geometry (Self-intersection[")
+    assert errors["empty"] == "ligne 9, champ 'geometry' : géométrie vide"
+    assert errors["missing"].startswith("ligne 10, champ 'geometry' : géométrie vide")
+    assert errors["bowtie"].startswith("ligne 11, champ 'geometry' : géométrie invalide (Self-intersection[")
     assert "Réparer les géométries" in errors["bowtie"]
-    assert errors["nan point"].startswith("row 12, field 'geometry': invalid geometry (Invalid Coordinate[nan nan])")
+    assert errors["nan point"].startswith(
+        "ligne 12, champ 'geometry' : géométrie invalide (Invalid Coordinate[nan nan])")
     good = [name for name, _ in CASES if name not in ("empty", "missing", "bowtie", "nan point")]
     assert all(errors[name] is None for name in good)
     assert len(points.x) == len(points.errors) == len(CASES)
@@ -189,7 +190,7 @@ def test_random_geometry_mixes_keep_every_row(geoms: list[shapely.Geometry | Non
     for i, kind in enumerate(kinds):
         row = result.rows.iloc[i]
         if kind is None:
-            assert row["status"] == "error" and row["error"].startswith(f"row {i + 1}, field 'geometry'")
+            assert row["status"] == "error" and row["error"].startswith(f"ligne {i + 1}, champ 'geometry'")
         elif kind == GEOMETRY_NOT_POINT:
             assert row["status"] == "ok" and row["statut_mg"] == "needs_review"
             assert "eligible" not in {row[c] for c in result.rows.columns if c.startswith("statut_")}

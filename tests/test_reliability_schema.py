@@ -165,22 +165,22 @@ def test_every_computed_key_is_refused_everywhere(key: str, where: str) -> None:
         data[key] = "ZIP"
     else:
         data[where] = {"lon": 6.17, "lat": 49.12, key: "ZIP"}
-    with pytest.raises(InputDataError, match=rf"'{key}' is computed by the tool"):
+    with pytest.raises(InputDataError, match=rf"'{key}' est calculé par l'outil"):
         validate_application(data, "a.yaml")
 
 
 def test_impossible_yaml_date_names_its_line() -> None:
-    with pytest.raises(InputDataError, match=r"m\.yaml: line 3: not a valid date \(month must be in 1\.\.12\)"):
+    with pytest.raises(InputDataError, match=r"m\.yaml : ligne 3 : date invalide \(month must be in 1\.\.12\)"):
         parse_application("scheme: aumg\ndoctor:\n  internship_end: 2024-13-45\n", "m.yaml")
-    with pytest.raises(InputDataError, match=r"line 2: start: .*date"):
+    with pytest.raises(InputDataError, match=r"ligne 2, clé start : .*date"):
         parse_application("scheme: aumg\nstart: 01/01/99999999999999999999\n", "m.yaml")
 
 
 def test_union_errors_name_the_broken_bound() -> None:
     """A value of a union (``str | int``, ``amount | [amounts]``) says which bound it breaks, at its own path."""
-    with pytest.raises(InputDataError, match=r"line 2: region: Input should be less than or equal to 999"):
+    with pytest.raises(InputDataError, match=r"ligne 2, clé region : doit être inférieur ou égal à 999"):
         parse_application("scheme: aumg\nregion: 99999\n", "u.yaml")
-    with pytest.raises(InputDataError, match=r"line 2: funding\.a\.1: Input should be a finite number"):
+    with pytest.raises(InputDataError, match=r"ligne 2, clé funding\.a\.1 : doit être un nombre fini"):
         parse_application("scheme: aumg\nfunding: {a: [1, .nan]}\n", "u.yaml")
     assert parse_application("scheme: aumg\nregion: 44\n", "u.yaml")["region"] == 44
     assert validate_application({"scheme": "aumg", "start": dt.date(2024, 11, 1)})["start"] == "2024-11-01"

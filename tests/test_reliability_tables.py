@@ -139,5 +139,5 @@ def test_an_unclosed_quote_names_its_row(table: tuple[list[str], list[list[str]]
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / dialect["name"]
         file.write_bytes(data)
-        with pytest.raises(InputDataError, match=rf"{re.escape(file.name)}: row {len(rows) + 1} \(line \d+\)"):
+        with pytest.raises(InputDataError, match=rf"{re.escape(file.name)} : ligne {len(rows) + 1} \(ligne \d+ du"):
             read_table(file)

@@ -983,3 +983,13 @@ def test_packaged_files_copied_to_a_folder_load_identically(tmp_path):
 
 def test_zone_classes_constant():
     assert set(ZONE_CLASSES) == {"ZIP", "ZAC", "ZAR", "ZV", "HZ", "QPV", "DEFICIT"}
+
+
+def test_everyday_words_of_group_practices():
+    """"pôle de santé" is an MSP (multi-site); "maison médicale" a group practice (see structure_kinds.toml)."""
+    from zonage.rules.kinds import parse_kind
+
+    assert parse_kind("Pôle de santé") == "msp" and parse_kind("pole de sante") == "msp"
+    assert parse_kind("Maison médicale") == "cabinet_liberal" and parse_kind("MAISON MEDICALE") == "cabinet_liberal"
+    with pytest.raises(InputDataError, match="type : type de structure inconnu « garage »"):
+        parse_kind("garage")

@@ -67,7 +67,7 @@ def test_check_application_from_a_mapping(ws: Workspace) -> None:
     assert verdict.status == from_file.status
     assert verdict.status in {"eligible", "not_eligible", "to_check"}
     forged = {**application, "ambulatory": {**application["ambulatory"], "located": {"zone": "ZIP"}}}
-    with pytest.raises(InputDataError, match="computed by the tool"):
+    with pytest.raises(InputDataError, match=r"calculée? par l'outil"):
         ws.check_application(forged)
 
 
@@ -116,3 +116,12 @@ def test_vintages_write_and_show(ws: Workspace, tmp_path: Path) -> None:
     assert raw.startswith(b"\xef\xbb\xbf") and b"01053;2.5" in raw
     html = ws.show(ws.map("28"))._repr_html_()
     assert html.startswith("<iframe srcdoc=") and "unpkg.com" not in html and "cdn.jsdelivr" not in html
+
+
+def test_one_finess_number_one_kind_whatever_the_name_typed(ws: Workspace) -> None:
+    """Review: FINESS 080002173 (centre de santé polyvalent de Sedan) typed "Sedan" came out dental."""
+    frame = pd.DataFrame({"finess": ["080002173", "080002173", "080002173"],
+                          "nom": ["Sedan", "Centre dentaire de Sedan", None]})
+    rows = ws.assess(frame, on=ON).rows
+    assert rows["type_structure"].nunique() == 1 and rows["statut_mg"].nunique() == 1
+    assert rows.loc[0, "type_structure"] != "centre_sante_dentaire"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -73,6 +74,59 @@ Share = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 #: A région code (``"44"``, ``44``, ``"01"``): text, or a whole number of at most three digits.
 RegionCode = str | Annotated[int, Field(ge=0, le=999)]
+
+
+#: French wording of pydantic's error types (``{gt}``… are filled from the error's context).
+_PYDANTIC_FR: dict[str, str] = {
+    "greater_than": "doit être strictement supérieur à {gt}",
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "less_than": "doit être strictement inférieur à {lt}",
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "string_pattern_mismatch": "format invalide (motif attendu {pattern})",
+    "missing": "clé obligatoire absente : l'ajouter",
+    "extra_forbidden": "clé inconnue (voir docs/examples/ pour les clés qu'une candidature peut contenir)",
+    "bool_parsing": "doit valoir oui ou non (true/false)",
+    "bool_type": "doit valoir oui ou non (true/false)",
+    "int_parsing": "doit être un nombre entier",
+    "int_type": "doit être un nombre entier",
+    "int_from_float": "doit être un nombre entier (sans partie décimale)",
+    "float_parsing": "doit être un nombre",
+    "float_type": "doit être un nombre",
+    "finite_number": "doit être un nombre fini",
+    "date_parsing": "doit être une date (AAAA-MM-JJ ou JJ/MM/AAAA)",
+    "date_type": "doit être une date (AAAA-MM-JJ ou JJ/MM/AAAA)",
+    "date_from_datetime_parsing": "doit être une date (AAAA-MM-JJ ou JJ/MM/AAAA)",
+    "date_from_datetime_inexact": "doit être une date sans heure (AAAA-MM-JJ ou JJ/MM/AAAA)",
+    "string_type": "doit être du texte",
+    "dict_type": "doit être un ensemble de clés (clé: valeur)",
+    "model_type": "doit être un ensemble de clés (clé: valeur)",
+    "list_type": "doit être une liste",
+}
+#: Patterns of :class:`StructureModel`, described for a planner.
+_PATTERNS_FR: dict[str, str] = {
+    r"^[0-9A-Za-z]{9}$": "9 chiffres ou lettres, p. ex. 570000158",
+    r"^\d{1,3}$": "un code de catégorie FINESS de 1 à 3 chiffres, p. ex. 603",
+}
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def pydantic_message_fr(error: Mapping[str, Any]) -> str:
+    """One pydantic error (an item of ``ValidationError.errors()``) in French; pydantic's text if not mapped."""
+    template = _PYDANTIC_FR.get(str(error.get("type")))
+    if template is None:
+        return str(error.get("msg", ""))
+    context = {key: _number(value) for key, value in (error.get("ctx") or {}).items()}
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = context.get("pattern", "")
+        if pattern in _PATTERNS_FR:
+            return f"format invalide : {_PATTERNS_FR[pattern]}"
+    try:
+        return template.format(**context)
+    except (KeyError, IndexError):
+        return str(error.get("msg", ""))
 
 
 class _Strict(BaseModel):
@@ -141,24 +195,25 @@ class ApplicationModel(_Strict):
 def load_yaml(text: str, name: str) -> Any:
     """Parse YAML refusing anchors, aliases and oversized input (errors name the file and line)."""
     if len(text.encode("utf-8")) > MAX_BYTES:
-        raise InputDataError(f"{name}: file larger than {MAX_BYTES // 1024} KB: not an application")
+        raise InputDataError(f"{name} : fichier de plus de {MAX_BYTES // 1024} Ko : ce n'est pas une candidature")
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 line = event.start_mark.line + 1 if event.start_mark else "?"
-                raise InputDataError(f"{name}: line {line}: YAML anchors and aliases (& and *) are not accepted "
-                                     "in an application: write each value out")
+                raise InputDataError(f"{name} : ligne {line} : les ancres et alias YAML (& et *) ne sont pas "
+                                     "acceptés dans une candidature : écrire chaque valeur en entier")
         return yaml.safe_load(text)
     except (ValueError, OverflowError) as exc:  # a value YAML's resolver took for a date: 2024-13-45
         bad = _bad_scalar_line(text)
-        where = f"line {bad}: " if bad else ""
-        raise InputDataError(f"{name}: {where}not a valid date ({exc}): write it as YYYY-MM-DD or DD/MM/YYYY, "
-                             "or quote it") from None
+        where = f"ligne {bad} : " if bad else ""
+        raise InputDataError(f"{name} : {where}date invalide ({exc}) : l'écrire AAAA-MM-JJ ou JJ/MM/AAAA, "
+                             "ou la mettre entre guillemets") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
+        where = f"ligne {mark.line + 1} : " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputDataError(f"{name}: {where}not valid YAML ({problem})") from None
+        raise InputDataError(f"{name} : {where}YAML invalide ({problem}) : vérifier l'indentation, les deux-points "
+                             "et les guillemets") from None
 
 
 def _bad_scalar_line(text: str) -> int | None:
@@ -241,11 +296,13 @@ def parse_application(text: str, name: str, *, yaml_file: bool = True) -> dict[s
         data = load_yaml(text, name)
     else:
         if len(text.encode("utf-8")) > MAX_BYTES:
-            raise InputDataError(f"{name}: file larger than {MAX_BYTES // 1024} KB: not an application")
+            raise InputDataError(f"{name} : fichier de plus de {MAX_BYTES // 1024} Ko : ce n'est pas une "
+                                 "candidature")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InputDataError(f"{name}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+            raise InputDataError(f"{name} : ligne {exc.lineno} : JSON invalide ({exc.msg}) : corriger la syntaxe à "
+                                 "cette ligne") from None
     return validate_application(data, name, text=text, yaml_file=yaml_file)
 
 
@@ -257,7 +314,8 @@ def validate_application(data: Any, name: str = "application", *, text: str = ""
     there is one) lets the messages name the line.
     """
     if not isinstance(data, dict) or "scheme" not in data:
-        raise InputDataError(f"{name}: an application is a mapping with at least a 'scheme' key")
+        raise InputDataError(f"{name} : une candidature est un ensemble de clés (clé: valeur) avec au moins la "
+                             "clé 'scheme'")
     _refuse_computed(data, name, text, yaml_file)
     try:
         model = ApplicationModel.model_validate(data)
@@ -271,16 +329,13 @@ def validate_application(data: Any, name: str = "application", *, text: str = ""
         loc = _data_path(data, tuple(first["loc"])) or tuple(first["loc"])
         path = ".".join(str(p) for p in loc)
         line = _line_of(text, loc, yaml_file)
-        where = f"line {line}: " if line else ""
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown key (see docs/examples/ for the keys an application may hold)"
-        raise InputDataError(f"{name}: {where}{path}: {message}") from None
+        where = f"ligne {line}, " if line else ""
+        raise InputDataError(f"{name} : {where}clé {path} : {pydantic_message_fr(first)}") from None
     plain = model.plain()
     for key, value in plain.get("funding", {}).items():
         values = value if isinstance(value, list) else [value]
         if any(not math.isfinite(v) for v in values):  # pragma: no cover - refused by the model already
-            raise InputDataError(f"{name}: funding.{key}: not a finite amount")
+            raise InputDataError(f"{name} : clé funding.{key} : montant non fini")
     return plain
 
 
@@ -294,21 +349,23 @@ def _refuse_computed(data: dict[str, Any], name: str, text: str, yaml_file: bool
     if places:
         loc, key = places[0]
         line = _line_of(text, loc, yaml_file)
-        where = f"line {line}: " if line else ""
+        where = f"ligne {line}, " if line else ""
         raise InputDataError(
-            f"{name}: {where}{'.'.join(map(str, loc))}: '{key}' is computed by the tool from the coordinates or the "
-            "FINESS number, not read from the application: remove it")
+            f"{name} : {where}clé {'.'.join(map(str, loc))} : '{key}' est calculé par l'outil à partir des "
+            "coordonnées ou du numéro FINESS, pas lu dans la candidature : retirer cette clé")
 
 
 def read_application_file(path: str | Path) -> dict[str, Any]:
     """Read and validate an application file (``.yaml``/``.yml``/``.json``)."""
     path = Path(path)
     if not path.is_file():
-        raise InputDataError(f"application file {path} does not exist")
+        raise InputDataError(f"fichier de candidature {path} introuvable : vérifier le chemin et le nom du fichier")
     if path.stat().st_size > MAX_BYTES:
-        raise InputDataError(f"{path.name}: file larger than {MAX_BYTES // 1024} KB: not an application")
+        raise InputDataError(f"{path.name} : fichier de plus de {MAX_BYTES // 1024} Ko : ce n'est pas une "
+                             "candidature")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputDataError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise InputDataError(f"{path.name} : pas du texte UTF-8 ({exc.reason}, octet {exc.start}) : enregistrer le "
+                             "fichier en UTF-8") from None
     return parse_application(text, path.name, yaml_file=path.suffix.lower() != ".json")

@@ -60,7 +60,8 @@ def locate_structures(application: Mapping[str, Any], locator: Any, finess: pd.D
         if not isinstance(entry, Mapping):
             continue
         if "located" in entry:
-            raise InputDataError(f"{key}.located: computed by the tool, not read from the application: remove it")
+            raise InputDataError(f"clé {key}.located : calculée par l'outil, pas lue dans la candidature : retirer "
+                                 "cette clé")
         entry = dict(entry)
         lon, lat = entry.get("lon"), entry.get("lat")
         number = str(entry["finess"]).strip().zfill(9) if entry.get("finess") else None
@@ -68,7 +69,8 @@ def locate_structures(application: Mapping[str, Any], locator: Any, finess: pd.D
         if number and finess is not None:
             hit = finess[finess["nofinesset"] == number]
             if hit.empty:
-                raise InputDataError(f"{key}.finess: FINESS number {number} not found in the FINESS layer")
+                raise InputDataError(f"clé {key}.finess : numéro FINESS {number} absent de la couche FINESS : vérifier "
+                                     "le numéro, ou donner lon et lat")
             entry.setdefault("category", str(hit["categetab"].iloc[0]))
             for key_name, column in (("ape", "codeape"), ("name", "rs")):
                 if column in hit and pd.notna(hit[column].iloc[0]):

@@ -282,12 +282,12 @@ class CheckResult:
 def _row_error(message: str, lon: float, lat: float, tolerance_m: float) -> str:
     """A row error of the batch as one French line for a single place."""
     where = f"({lon:.5f}, {lat:.5f})"
-    if "outside France" in message:
+    if "hors de France" in message and "aucune commune" not in message:
         return (f"le point {where} est hors de France (métropole, Corse et DROM) : vérifier l'adresse ou l'ordre "
                 "longitude,latitude de --lonlat")
-    if "look swapped" in message:
+    if "inversées" in message:
         return f"le point {where} semble avoir latitude et longitude inversées : --lonlat attend la longitude d'abord"
-    if "no commune within" in message:
+    if "aucune commune à moins" in message:
         return f"aucune commune à moins de {tolerance_m:.0f} m du point {where} : en mer ou hors de France ?"
     return f"le point {where} n'a pas pu être évalué : {message}"
 
@@ -457,17 +457,28 @@ def check_lines(result: CheckResult) -> list[str]:
     if boundary is not None and pd.notna(boundary):
         commune += f" — à {float(boundary):.0f} m de la limite communale"
     lines.append(commune)
-    qpv_parts = []
+    common = next(iter(result.schemes.values())).common if result.schemes else None
+    in_force = common.generation_in_force(result.on, overseas=_text(row.get("territory")) not in ("", "metro")) \
+        if common is not None else None
+    qpv_parts: list[str] = []
+    other_parts: list[str] = []
     for column in sorted((c for c in row.index if re.fullmatch(r"qpv\d{4}", str(c))), reverse=True):
         code = _text(row.get(column))
         if code:
-            qpv_parts.append(f"{code} {result.qpv_names.get(code, '')} (QPV {column[3:]})".replace("  ", " "))
+            text = f"{code} {result.qpv_names.get(code, '')} (QPV {column[3:]})".replace("  ", " ")
+            (qpv_parts if in_force is None or column == f"qpv{in_force}" else other_parts).append(text)
+    reasons = " ".join(_text(row.get(f"raisons_{sid}")) for sid in result.schemes)
+    generation = f" {in_force}" if in_force else ""
     if method == "commune":
         lines.append("QPV : inconnu (seule la commune est connue)")
+    elif "QPV_NOT_COVERED" in reasons:
+        lines.append(f"QPV{generation} : inconnu (contours non disponibles pour cette région dans l'outil)")
     elif qpv_parts:
-        lines.append("QPV : " + " ; ".join(qpv_parts))
+        lines.append(f"QPV en vigueur{generation} : " + " ; ".join(qpv_parts))
     else:
-        lines.append("QPV : aucun")
+        lines.append(f"QPV en vigueur{generation} : aucun")
+    if other_parts:
+        lines.append("  (autre génération, pas en vigueur à cette date : " + " ; ".join(other_parts) + ")")
     classe = _text(row.get("classe"))
     source = {"commune": "classe de la commune", "arrondissement": "classe de l'arrondissement",
               "qpv": "classe propre du QPV"}.get(_text(row.get("classe_source")), _text(row.get("classe_source")))

@@ -64,11 +64,21 @@ class BatchResult:
     verdicts: pd.DataFrame
     spec: InputSpec
 
-    def summary(self) -> pd.DataFrame:
-        """Counts of verdicts per scheme and status, and the rows in error."""
-        table = pd.crosstab(self.verdicts["scheme"].astype(str), self.verdicts["status"].astype(str)) \
-            if len(self.verdicts) else pd.DataFrame()
-        table = table.reindex(columns=list(STATUSES), fill_value=0)
+    def summary(self, site_roles: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Counts of verdicts per scheme and status, and the rows in error.
+
+        With ``site_roles`` (scheme → the role that hosts the post), an "eligible" answer for
+        another role (a hospital as the hospital part of a shared post) is counted apart, in
+        ``partner``, not as ``eligible``.
+        """
+        status = self.verdicts["status"].astype(str) if len(self.verdicts) else pd.Series(dtype=str)
+        if site_roles and len(self.verdicts):
+            host = self.verdicts["scheme"].astype(str).map(dict(site_roles))
+            partner = (status == "eligible") & host.notna() & (self.verdicts["role"].astype(str) != host)
+            status = status.where(~partner.to_numpy(), "partner")
+        table = pd.crosstab(self.verdicts["scheme"].astype(str), status) if len(self.verdicts) else pd.DataFrame()
+        columns = [*STATUSES[:1], *(["partner"] if site_roles else []), *STATUSES[1:]]
+        table = table.reindex(columns=columns, fill_value=0)
         errors = int((self.rows["status"] == "error").sum())
         table["error"] = errors
         return table.fillna(0).astype(int)
@@ -198,9 +208,10 @@ def assess(
     outside = located["territory"].isna().to_numpy()
     no_commune = ~outside & located["insee"].isna().to_numpy()
     row_labels = (todo + 1).astype(str)
-    errors[todo[outside]] = [f"row {r}: point outside France (mainland, Corsica and DROM)" for r in row_labels[outside]]
+    errors[todo[outside]] = [f"ligne {r} : point hors de France (métropole, Corse et DROM)"
+                             for r in row_labels[outside]]
     errors[todo[no_commune]] = [
-        f"row {r}: no commune within {locator.tolerance_m:.0f} m of the point (at sea or abroad?)"
+        f"ligne {r} : aucune commune à moins de {locator.tolerance_m:.0f} m du point (en mer ou hors de France ?)"
         for r in row_labels[no_commune]
     ]
     ok = todo[~outside & ~no_commune]
@@ -293,7 +304,7 @@ def _row_dates(frame: pd.DataFrame, spec: InputSpec, on: date | None, errors: np
                                                                                  and pd.isna(value)):
             continue
         try:
-            parsed = _parse_date(value, f"row {i + 1}, field {spec.date!r}")
+            parsed = _parse_date(value, f"ligne {i + 1}, champ {spec.date!r}")
         except InputDataError as exc:
             if pd.isna(errors[i]):
                 errors[i] = f"{exc} (e.g. 2025-11-01 or 01/11/2025)"
@@ -313,11 +324,11 @@ def _metres(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarr
 def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame | None, x: np.ndarray,
                 y: np.ndarray, src: str, facts: dict[str, np.ndarray], errors: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Fill coordinates (where none were given) and category, APE code and name (where none) from FINESS."""
+    """Fill coordinates (where none were given) from FINESS; take category, APE code and name from its record."""
     numbers = _finess_numbers(frame[spec.finess].reset_index(drop=True))
     if finess is None:
         missing = np.isnan(x) & pd.isna(errors)
-        errors[missing] = [f"row {i + 1}, field {spec.finess!r}: FINESS layer not available"
+        errors[missing] = [f"ligne {i + 1}, champ {spec.finess!r} : couche FINESS absente (lancer `zonage build`)"
                            for i in np.flatnonzero(missing)]
         return x, y, src
     table = finess.drop_duplicates("nofinesset").set_index("nofinesset")
@@ -328,10 +339,10 @@ def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame |
         src = WGS84
     need = np.isnan(x) & pd.isna(errors)
     bad = need & given & ~found
-    errors[bad] = [f"row {i + 1}, field {spec.finess!r}: FINESS number {numbers.iloc[i]} not found in the FINESS layer"
+    errors[bad] = [f"ligne {i + 1}, champ {spec.finess!r} : numéro FINESS {numbers.iloc[i]} absent de la couche FINESS"
                    for i in np.flatnonzero(bad)]
     none = need & ~given
-    errors[none] = [f"row {i + 1}: no coordinates and no FINESS number" for i in np.flatnonzero(none)]
+    errors[none] = [f"ligne {i + 1} : ni coordonnées ni numéro FINESS" for i in np.flatnonzero(none)]
     both = ~np.isnan(x) & pd.isna(errors) & found  # coordinates given beside a known FINESS number
     if both.any():
         rows_both = np.flatnonzero(both)
@@ -350,12 +361,14 @@ def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame |
     rows = np.flatnonzero(take)
     x[rows[has]] = geom[has].x.to_numpy()
     y[rows[has]] = geom[has].y.to_numpy()
-    errors[rows[~has]] = [f"row {i + 1}, field {spec.finess!r}: FINESS {numbers.iloc[i]} has no coordinates"
+    errors[rows[~has]] = [f"ligne {i + 1}, champ {spec.finess!r} : le FINESS {numbers.iloc[i]} n'a pas de coordonnées"
                           for i in rows[~has]]
+    # one FINESS number, one answer: its record's category, APE code and name decide the kind, whatever
+    # label the planner typed beside it (the `type` column, when given, still comes first)
     for fact, column in (("category", "categetab"), ("ape", "codeape"), ("name", "rs")):
         if column not in table.columns:
             continue
-        fill = pd.isna(facts[fact]) & found
+        fill = found.copy()
         values = table.loc[numbers[fill], column].astype("string")
         facts[fact][fill] = values.where(values.notna(), None).to_numpy(dtype=object)
     return x, y, src
@@ -398,7 +411,8 @@ def _geocode_rows(
     missing = np.setdiff1d(rows, found)
     backend = geo["geo_backend"].to_numpy(dtype=object)
     query = geo["geo_query"].to_numpy(dtype=object)
-    errors[missing] = [f"row {i + 1}: address not found by the {backend[i]} geocoder ({query[i]!r})" for i in missing]
+    errors[missing] = [f"ligne {i + 1} : adresse introuvable par le géocodeur {backend[i]} ({query[i]!r})"
+                       for i in missing]
     return x, y, src, geo
 
 

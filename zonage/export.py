@@ -29,7 +29,7 @@ import pyogrio
 
 from zonage.crs import WGS84
 from zonage.errors import InputDataError, ZonageError
-from zonage.io import atomic_path
+from zonage.io import atomic_path, os_reason_fr
 
 __all__ = [
     "COLUMN_LABELS", "FORMATS", "CsvStyle", "csv_options", "csv_style", "format_of", "inside_folder", "label_columns",
@@ -46,13 +46,13 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
     """The output format named by ``fmt`` or by the file's extension."""
     if fmt:
         if fmt not in set(FORMATS.values()):
-            raise ZonageError(f"unknown format {fmt!r}: one of {sorted(set(FORMATS.values()))}")
+            raise ZonageError(f"format {fmt!r} inconnu : choisir parmi {', '.join(sorted(set(FORMATS.values())))}")
         return fmt
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise ZonageError(
-            f"{Path(path).name}: cannot tell the format from {suffix!r}; use .csv, .xlsx, .geojson, .gpkg, "
-            ".parquet"
+            f"{Path(path).name} : impossible de reconnaître le format à l'extension {suffix!r} ; utiliser .csv, "
+            ".xlsx, .geojson, .gpkg ou .parquet"
         )
     return FORMATS[suffix]
 
@@ -137,7 +137,9 @@ def check_writable(path: str | Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        detail = exc.strerror or " ".join(str(exc).split())
+        detail = os_reason_fr(exc)
+        if isinstance(exc, FileExistsError) and exc.filename:  # a file where a folder is needed
+            detail = f"{exc.filename} est un fichier, pas un dossier"
         raise ZonageError(f"impossible d'écrire {target} ({detail}) : choisir un dossier existant où l'on peut "
                           "écrire") from None
 
@@ -163,8 +165,8 @@ def refuse_same_file(output: str | Path, *inputs: str | Path | None) -> None:
                 same = False
         if same:
             raise InputDataError(
-                f"output {target} is the input file {given}: writing it would destroy the input; "
-                "choose another output file"
+                f"la sortie {target} est le fichier d'entrée {given} : l'écrire détruirait l'entrée ; "
+                "choisir un autre fichier de sortie"
             )
 
 
@@ -181,10 +183,10 @@ def inside_folder(folder: str | Path, name: str | Path) -> Path:
     base = Path(folder).expanduser().resolve()
     relative = Path(text)
     if not text.strip() or "\x00" in text or relative.is_absolute() or relative.anchor:
-        raise InputDataError(f"{text!r} is not a file name inside {base}: give a relative file name")
+        raise InputDataError(f"{text!r} n'est pas un nom de fichier dans {base} : donner un nom de fichier relatif")
     target = (base / relative).resolve()
     if target == base or base not in target.parents:
-        raise InputDataError(f"{text!r} would be written outside {base}: give a file name inside that folder")
+        raise InputDataError(f"{text!r} serait écrit hors de {base} : donner un nom de fichier dans ce dossier")
     return target
 
 
@@ -385,16 +387,20 @@ def _width(header: str, cells: list[Any], kind: str) -> float:
     return float(min(60, max(8, len(header) + 2, longest + 2)))
 
 
-def _write_xlsx(table: pd.DataFrame, target: Path, sheet: str) -> None:
-    """Write ``table`` to an XLSX workbook at ``target``: typed cells, bold frozen header, autofilter."""
+def _write_xlsx(table: pd.DataFrame, target: Path, sheet: str, name: str | None = None) -> None:
+    """Write ``table`` to an XLSX workbook at ``target``: typed cells, bold frozen header, autofilter.
+
+    ``name``: the file's name in messages (``target`` may be a temporary file).
+    """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
     if len(table) + 1 > XLSX_MAX_ROWS:
-        raise ZonageError(f"{target.name}: {len(table):,} rows do not fit in one Excel sheet "
-                          f"({XLSX_MAX_ROWS - 1:,} at most); write .csv or .parquet")
+        rows, most = (f"{n:,}".replace(",", "\u202f") for n in (len(table), XLSX_MAX_ROWS - 1))
+        raise ZonageError(f"{name or target.name} : {rows} lignes ne tiennent pas dans une feuille Excel "
+                          f"({most} au plus) ; écrire en .csv ou en .parquet")
     book = Workbook(write_only=True)
     sheet_out = book.create_sheet(title=re.sub(r"[\[\]:*?/\\]", "_", sheet)[:31] or "table")
     headers = [str(c) for c in table.columns]
@@ -506,7 +512,7 @@ def write_table(
     kind = format_of(path, fmt)
     decimal = decimal if decimal is not None else (_DECIMAL.get() or ".")
     if kind == "csv" and decimal not in (".", ","):
-        raise ZonageError(f"decimal mark {decimal!r}: use '.' or ','")
+        raise ZonageError(f"séparateur décimal {decimal!r} : utiliser '.' ou ','")
     if kind == "csv":
         check_sep(sep)
     if kind == "csv" and decimal == sep:
@@ -517,7 +523,7 @@ def write_table(
             table = label_columns(_spreadsheet_table(frame, points_only=kind == "xlsx"), labels)
             table = neutralise_formulas(_flat(table))
             if kind == "xlsx":
-                _write_xlsx(table, tmp, layer or path.stem)
+                _write_xlsx(table, tmp, layer or path.stem, name=path.name)
             else:
                 encoding = "utf-8-sig" if bom else "utf-8"
                 # Python's csv writer quotes a cell holding "\r" only when "\r" is part of the line end:
@@ -528,7 +534,8 @@ def write_table(
             frame.to_parquet(tmp, index=False)
         else:
             if not isinstance(frame, gpd.GeoDataFrame):
-                raise ZonageError(f"{path.name}: {kind} needs geometries; write a table as CSV or Parquet")
+                raise ZonageError(f"{path.name} : le format {kind} demande des géométries ; écrire un tableau en CSV "
+                                  "ou en Parquet")
             data = _flat(frame)
             if kind == "geojson":
                 pyogrio.write_dataframe(data.to_crs(WGS84), tmp, driver="GeoJSON",

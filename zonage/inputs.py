@@ -103,7 +103,8 @@ def detect_columns(frame: pd.DataFrame, **explicit: str | None) -> InputSpec:
         given = explicit.get(role)
         if given:
             if given not in frame.columns:
-                raise InputDataError(f"column {given!r} (given for {role}) not in the input: {list(frame.columns)}")
+                raise InputDataError(f"colonne {given!r} (donnée pour {role}) absente du fichier d'entrée ; colonnes "
+                                     f"présentes : {list(frame.columns)} ; corriger le nom de la colonne")
             roles[role] = given
             continue
         roles[role] = next((folded[a] for a in aliases if a in folded), None)
@@ -150,9 +151,9 @@ def read_table(path: str | Path, *, layer: str | None = None) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.exists():
-        raise InputDataError(f"input file {path} does not exist")
+        raise InputDataError(f"fichier d'entrée {path} introuvable : vérifier le chemin et le nom du fichier")
     if path.is_dir():
-        raise InputDataError(f"input {path} is a folder, not a file")
+        raise InputDataError(f"l'entrée {path} est un dossier, pas un fichier : donner le chemin du tableau")
     suffix = _format_suffix(path)
     try:
         kind = file_kind(path)
@@ -172,8 +173,8 @@ def read_table(path: str | Path, *, layer: str | None = None) -> pd.DataFrame:
             with open(path, "rb") as fh:
                 head = fh.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
             if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<table")):
-                raise InputDataError(f"{path.name}: this is a web page or XML file, not a table: open it in a "
-                                     "spreadsheet and save it as .xlsx or CSV")
+                raise InputDataError(f"{path.name} : page web ou fichier XML, pas un tableau : l'ouvrir dans un "
+                                     "tableur et l'enregistrer en .xlsx ou en CSV")
             return read_french_csv(path, keep_default_na=False, na_values=[""])
         if suffix == ".parquet":
             return pd.read_parquet(path)
@@ -182,8 +183,10 @@ def read_table(path: str | Path, *, layer: str | None = None) -> pd.DataFrame:
     except InputDataError:
         raise
     except Exception as exc:
-        raise InputDataError(f"{path.name}: cannot read ({' '.join(str(exc).split())})") from exc
-    raise InputDataError(f"{path.name}: unsupported input format {suffix!r} (csv, xlsx, geojson, gpkg, parquet)")
+        raise InputDataError(f"{path.name} : lecture impossible ({' '.join(str(exc).split())}) ; vérifier le fichier "
+                             "ou l'enregistrer à nouveau en .xlsx ou en CSV") from exc
+    raise InputDataError(f"{path.name} : format d'entrée {suffix!r} non pris en charge : l'enregistrer en csv, xlsx, "
+                         "geojson, gpkg ou parquet")
 
 
 def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -291,20 +294,21 @@ def read_points(frame: pd.DataFrame, spec: InputSpec, crs: str | None = None) ->
         xcol, ycol, src = spec.x, spec.y, crs or ""
         if not src:
             raise InputDataError(
-                f"columns {spec.x!r}/{spec.y!r} hold projected coordinates: give their CRS (e.g. --crs EPSG:2154)"
+                f"colonnes {spec.x!r}/{spec.y!r} : coordonnées projetées ; donner leur système de coordonnées "
+                "(p. ex. --crs EPSG:2154 pour du Lambert-93)"
             )
     else:
         x = np.full(n, np.nan)
         _append(errors, np.ones(n, bool) if not spec.finess else np.zeros(n, bool),
-                "no coordinates: give lon/lat, x/y with a CRS, a FINESS number or a geometry")
+                "pas de coordonnées : donner lon/lat, x/y avec leur --crs, un numéro FINESS ou une géométrie")
         return Points(x, x.copy(), WGS84, errors)
     x, bad_x = _numbers(frame[xcol])
     y, bad_y = _numbers(frame[ycol])
-    _append(errors, bad_x, np.char.add(np.char.add("row ", rows), f", field {xcol!r}: not a number"))
-    _append(errors, bad_y, np.char.add(np.char.add("row ", rows), f", field {ycol!r}: not a number"))
+    _append(errors, bad_x, np.char.add(np.char.add("ligne ", rows), f", champ {xcol!r} : pas un nombre"))
+    _append(errors, bad_y, np.char.add(np.char.add("ligne ", rows), f", champ {ycol!r} : pas un nombre"))
     missing = np.isnan(x) | np.isnan(y)
     if not spec.finess:
-        _append(errors, missing, np.char.add(np.char.add("row ", rows), f", fields {xcol!r}/{ycol!r}: empty"))
+        _append(errors, missing, np.char.add(np.char.add("ligne ", rows), f", champs {xcol!r}/{ycol!r} : vides"))
     if parse_crs(src).is_geographic:
         _check_degrees(x, y, xcol, ycol, rows, errors)
     return Points(x, y, str(src), errors)
@@ -316,15 +320,18 @@ def _check_degrees(lon: np.ndarray, lat: np.ndarray, xcol: str, ycol: str, rows:
     metres = finite & ((np.abs(lon) > 180) | (np.abs(lat) > 90))
     minx, miny, maxx, maxy = LAMBERT93_BOX
     lambert = metres & (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
-    prefix = np.char.add(np.char.add("row ", rows), f", fields {xcol!r}/{ycol!r}: ")
-    _append(errors, lambert, np.char.add(prefix, "values look like Lambert-93 metres in degree columns "
-                                         "(give x/y columns with --crs EPSG:2154)"))
-    _append(errors, metres, np.char.add(prefix, "values are not degrees (|lon| > 180 or |lat| > 90)"))
+    prefix = np.char.add(np.char.add("ligne ", rows), f", champs {xcol!r}/{ycol!r} : ")
+    _append(errors, lambert, np.char.add(prefix, "valeurs qui ressemblent à des mètres Lambert-93 dans des colonnes "
+                                         "en degrés (donner des colonnes x/y avec --crs EPSG:2154)"))
+    _append(errors, metres, np.char.add(prefix, "valeurs qui ne sont pas des degrés (|lon| > 180 ou |lat| > 90) : "
+                                        "vérifier les colonnes et leur --crs"))
     inside = _in_boxes(lon, lat)
     swapped = finite & ~inside & _in_boxes(lat, lon)
-    _append(errors, swapped, np.char.add(prefix, "latitude and longitude look swapped"))
+    _append(errors, swapped, np.char.add(prefix, "latitude et longitude semblent inversées : échanger les deux "
+                                         "colonnes"))
     outside = finite & ~inside
-    _append(errors, outside, np.char.add(prefix, "point outside France (mainland, Corsica and DROM)"))
+    _append(errors, outside, np.char.add(prefix, "point hors de France (métropole, Corse et DROM) : vérifier les "
+                                         "coordonnées"))
 
 
 def _geometry_kinds(geoms: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -352,17 +359,17 @@ def _points_from_geometry(frame: gpd.GeoDataFrame, crs: str | None, errors: np.n
         raise InputDataError("les géométries du fichier n'ont pas de système de coordonnées (CRS) : le donner avec "
                              "--crs (p. ex. --crs EPSG:2154 pour du Lambert-93, EPSG:4326 pour des degrés)")
     src = str(crs or frame.crs)
-    prefix = np.char.add(np.char.add("row ", rows), ", field 'geometry': ")
+    prefix = np.char.add(np.char.add("ligne ", rows), ", champ 'geometry' : ")
     missing = shapely.is_missing(geoms)
     empty = missing | shapely.is_empty(geoms)
     invalid = ~empty & ~shapely.is_valid(geoms)
-    _append(errors, missing, np.char.add(prefix, "empty geometry (no geometry on this row)"))
-    _append(errors, empty, np.char.add(prefix, "empty geometry"))
+    _append(errors, missing, np.char.add(prefix, "géométrie vide (aucune géométrie sur cette ligne)"))
+    _append(errors, empty, np.char.add(prefix, "géométrie vide"))
     if invalid.any():
         reasons = np.full(len(geoms), "", dtype=object)
         reasons[invalid] = shapely.is_valid_reason(geoms[invalid])
         _append(errors, invalid, np.array([
-            f"{p}invalid geometry ({r}): repair it (QGIS « Réparer les géométries ») or give a point"
+            f"{p}géométrie invalide ({r}) : la réparer (QGIS « Réparer les géométries ») ou donner un point"
             for p, r in zip(prefix, reasons, strict=True)], dtype=object))
     ok = ~empty & ~invalid
     kinds = _geometry_kinds(geoms, ok)
@@ -405,5 +412,6 @@ def duplicate_id_errors(ids: pd.Series, field: str = "id") -> np.ndarray:
                 first.setdefault(value, i + 1)
         for pos in np.flatnonzero(dup.to_numpy()):
             value = text.iloc[pos]
-            errors[pos] = f"row {pos + 1}, field {field!r}: duplicate id {value!r} (first at row {first[value]})"
+            errors[pos] = (f"ligne {pos + 1}, champ {field!r} : identifiant en double {value!r} (déjà en ligne "
+                           f"{first[value]}) : donner un identifiant unique à chaque ligne")
     return errors

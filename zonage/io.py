@@ -13,6 +13,7 @@ import bz2
 import codecs
 import contextlib
 import csv
+import errno
 import gzip
 import hashlib
 import io
@@ -77,6 +78,39 @@ def write_text_atomic(target: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+#: French reasons of the operating system's errors a planner meets (``errno`` code → reason).
+_OS_REASONS_FR: dict[int, str] = {
+    errno.ENOENT: "fichier ou dossier inexistant",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "opération non permise",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.EEXIST: "existe déjà",
+    errno.ENOSPC: "plus de place sur le disque",
+    errno.EROFS: "support en lecture seule",
+    errno.ENAMETOOLONG: "nom de fichier trop long",
+    errno.EBUSY: "fichier occupé par un autre programme",
+    errno.ETXTBSY: "fichier occupé par un autre programme",
+    errno.EIO: "erreur de lecture ou d'écriture sur le disque",
+    errno.EMFILE: "trop de fichiers ouverts",
+    errno.ELOOP: "trop de liens symboliques dans le chemin",
+    errno.EINVAL: "nom ou argument invalide",
+}
+_EDQUOT = getattr(errno, "EDQUOT", None)
+if _EDQUOT is not None:
+    _OS_REASONS_FR[_EDQUOT] = "quota disque dépassé"
+
+
+def os_reason_fr(exc: OSError) -> str:
+    """The reason of an operating-system error in French (``accès refusé``, ``dossier inexistant``…).
+
+    Falls back to the system's own text (``strerror``) for an error code not listed.
+    """
+    if exc.errno in _OS_REASONS_FR:
+        return _OS_REASONS_FR[exc.errno]
+    return exc.strerror or " ".join(str(exc).split())
+
+
 # --------------------------------------------------------------------------- what a file is
 
 #: Leading bytes of the containers and binary formats recognised whatever the file's name.
@@ -93,13 +127,14 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 #: Compressions undone by :func:`decompress` (detected by content, not by name).
 COMPRESSIONS = ("gzip", "zip", "xz", "bz2")
 _NOT_TEXT = {
-    "zstd": "zstd-compressed data (not supported): decompress it, or compress it with gzip, zip, xz or bz2",
-    "xls": "an Excel 97-2003 workbook, not a text table: name it .xls, or save it as CSV",
-    "xlsx": "an Excel workbook, not a text table: name it .xlsx, or save it as CSV",
-    "ods": "an OpenDocument spreadsheet, not a text table: save it as .xlsx or CSV",
-    "parquet": "a Parquet file, not a text table: name it .parquet",
-    "sqlite": "a GeoPackage/SQLite database, not a text table: name it .gpkg",
-    "pdf": "a PDF document, not a table: export the table as CSV",
+    "zstd": "fichier compressé en zstd (non pris en charge) : le décompresser, ou le compresser en gzip, zip, xz "
+            "ou bz2",
+    "xls": "classeur Excel 97-2003, pas un tableau texte : le nommer .xls, ou l'enregistrer en CSV",
+    "xlsx": "classeur Excel, pas un tableau texte : le nommer .xlsx, ou l'enregistrer en CSV",
+    "ods": "classeur OpenDocument, pas un tableau texte : l'enregistrer en .xlsx ou en CSV",
+    "parquet": "fichier Parquet, pas un tableau texte : le nommer .parquet",
+    "sqlite": "base GeoPackage/SQLite, pas un tableau texte : la nommer .gpkg",
+    "pdf": "document PDF, pas un tableau : exporter le tableau en CSV",
 }
 
 
@@ -163,16 +198,16 @@ def _unpack(raw: bytes, kind: str, name: str) -> bytes:
             if len(members) != 1:
                 listed = ", ".join(m.filename for m in members[:5]) + (", …" if len(members) > 5 else "")
                 raise InputDataError(
-                    f"{name}: the zip archive holds {len(members)} files ({listed or 'none'}), not one table: "
-                    "extract the table, or zip it alone"
+                    f"{name} : l'archive zip contient {len(members)} fichiers ({listed or 'aucun'}), pas un seul "
+                    "tableau : en extraire le tableau, ou le compresser seul"
                 )
             return archive.read(members[0])
     except InputDataError:
         raise
     except (OSError, EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile, RuntimeError,
             NotImplementedError) as exc:
-        raise InputDataError(f"{name}: damaged or unreadable {kind} data ({_one_line(exc)}); "
-                             "download or compress the file again") from exc
+        raise InputDataError(f"{name} : données {kind} endommagées ou illisibles ({_one_line(exc)}) ; "
+                             "télécharger ou compresser à nouveau le fichier") from exc
 
 
 def decompress(raw: bytes, name: str = "input") -> tuple[bytes, str | None]:
@@ -194,7 +229,7 @@ def decompress(raw: bytes, name: str = "input") -> tuple[bytes, str | None]:
             return raw, found
         found = found or kind
         raw = _unpack(raw, kind, name)
-    raise InputDataError(f"{name}: compressed more than three times over: decompress it first")
+    raise InputDataError(f"{name} : compressé plus de trois fois de suite : le décompresser d'abord")
 
 
 # --------------------------------------------------------------------------- text
@@ -240,8 +275,8 @@ def _decode_as(raw: bytes, encoding: str, name: str) -> str:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         raise InputDataError(
-            f"{name}: line {_line_at(raw, exc.start)} is not valid {encoding} text ({exc.reason}): "
-            "save the file again as CSV UTF-8"
+            f"{name} : la ligne {_line_at(raw, exc.start)} du fichier n'est pas du texte {encoding} valide "
+            f"({exc.reason}) : enregistrer à nouveau le fichier en CSV UTF-8"
         ) from exc
 
 
@@ -268,14 +303,16 @@ def decode_text(raw: bytes, name: str = "input") -> tuple[str, str]:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
             if encoding != "utf-8":
-                raise InputDataError(f"{name}: line {_line_at(raw, exc.start)} is not valid {encoding} text "
-                                     f"({exc.reason}): save the file again as CSV UTF-8") from exc
+                raise InputDataError(f"{name} : la ligne {_line_at(raw, exc.start)} du fichier n'est pas du texte "
+                                     f"{encoding} valide ({exc.reason}) : enregistrer à nouveau le fichier en CSV "
+                                     "UTF-8") from exc
             valid = len(_UTF8_SEQUENCE.findall(raw))
             invalid = len(_HIGH_BYTE.findall(_UTF8_SEQUENCE.sub(b"", raw)))
             if valid >= invalid:
                 raise InputDataError(
-                    f"{name}: line {_line_at(raw, exc.start)} is not UTF-8 (byte 0x{raw[exc.start]:02x}) although "
-                    "the rest of the file is: it mixes two encodings; fix that line or save the file again as CSV UTF-8"
+                    f"{name} : la ligne {_line_at(raw, exc.start)} du fichier n'est pas en UTF-8 (octet "
+                    f"0x{raw[exc.start]:02x}) alors que le reste du fichier l'est : le fichier mélange deux "
+                    "encodages ; corriger cette ligne ou enregistrer à nouveau le fichier en CSV UTF-8"
                 ) from exc
             if _MAC_ROMAN_ACCENTS.search(raw) and not _CP1252_LOWER_ACCENTS.search(raw):
                 encoding = "mac_roman"
@@ -285,14 +322,14 @@ def decode_text(raw: bytes, name: str = "input") -> tuple[str, str]:
                 text = raw.decode(encoding)
             except UnicodeDecodeError as bad:
                 raise InputDataError(
-                    f"{name}: line {_line_at(raw, bad.start)} is neither UTF-8 nor Windows-1252 text "
-                    f"(byte 0x{raw[bad.start]:02x}): save the file again as CSV UTF-8"
+                    f"{name} : la ligne {_line_at(raw, bad.start)} du fichier n'est ni du texte UTF-8 ni du "
+                    f"Windows-1252 (octet 0x{raw[bad.start]:02x}) : enregistrer à nouveau le fichier en CSV UTF-8"
                 ) from bad
     nul = text.find("\x00")
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
-        raise InputDataError(f"{name}: line {line} holds a NUL character: this is not a text table "
-                             "(binary data?); save it as CSV UTF-8")
+        raise InputDataError(f"{name} : la ligne {line} du fichier contient un caractère NUL : ce n'est pas un "
+                             "tableau texte (données binaires ?) ; l'enregistrer en CSV UTF-8")
     return text, encoding
 
 
@@ -398,7 +435,7 @@ def load_csv_text(raw: bytes, name: str = "input") -> tuple[str, CsvDialect]:
     plain, compression = decompress(raw, name)
     kind = content_kind(plain)
     if kind in _NOT_TEXT:
-        raise InputDataError(f"{name}: this is {_NOT_TEXT[kind]}")
+        raise InputDataError(f"{name} : {_NOT_TEXT[kind]}")
     text, encoding = decode_text(plain, name)
     sep, decimal = sniff_dialect(text)
     return text, CsvDialect(encoding=encoding, sep=sep, decimal=decimal, compression=compression)
@@ -464,9 +501,10 @@ def _records(text: str, sep: str) -> Iterator[tuple[int, int, list[str], bool]]:
             return
         except csv.Error as exc:
             if "unexpected end of data" in str(exc):
-                problem = f"a quoted value opened on line {start} is never closed (a stray \" character?)"
+                problem = (f"une valeur entre guillemets ouverte ligne {start} du fichier n'est jamais fermée "
+                           "(un caractère \" en trop ?)")
             elif "expected after" in str(exc):
-                problem = "text follows a closing quote (a value that starts with \" must end with it)"
+                problem = "du texte suit un guillemet fermant (une valeur qui commence par \" doit finir par \")"
             else:
                 problem = _one_line(exc)
             raise _BrokenRecordError(index, start, problem) from exc
@@ -492,7 +530,7 @@ _UNMODELLED = {"comment", "chunksize", "iterator", "on_bad_lines", "lineterminat
 
 
 def _where(layout_rows: int, header_done: bool) -> str:
-    return f"row {layout_rows + 1}" if header_done else "the header"
+    return f"ligne {layout_rows + 1}" if header_done else "l'en-tête"
 
 
 def _layout(text: str, sep: str, name: str, options: Mapping[str, Any]) -> _Layout | None:
@@ -536,8 +574,8 @@ def _layout(text: str, sep: str, name: str, options: Mapping[str, Any]) -> _Layo
                 layout.rows.append((line, len(row), row[0] if row else ""))
         except _BrokenRecordError as exc:
             where = _where(len(layout.rows), header is None or layout.header is not None)
-            raise InputDataError(f"{name}: {where} (line {exc.line}): {exc.problem}; fix it and save the file again"
-                                 ) from exc
+            raise InputDataError(f"{name} : {where} (ligne {exc.line} du fichier) : {exc.problem} ; corriger puis "
+                                 "enregistrer à nouveau le fichier") from exc
     nrows, skipfooter = options.get("nrows"), options.get("skipfooter") or 0
     if skipfooter:
         layout.rows = layout.rows[: max(0, len(layout.rows) - int(skipfooter))]
@@ -571,24 +609,25 @@ def _check_width(name: str, layout: _Layout, row: list[str], line: int, width: i
     """A record must have the header's number of fields (trailing empty ones aside)."""
     if blank or len(row) == width:
         return
-    where = f"{name}: row {len(layout.rows) + 1} (line {line}) has {_fields(len(row))}"
+    where = f"{name} : ligne {len(layout.rows) + 1} (ligne {line} du fichier) : {_fields(len(row))}"
     if len(row) > width:
         if any(v != "" for v in row[width:]):
             raise InputDataError(
-                f"{where} but the header has {width}: a separator inside a value that is "
-                "not quoted, or a title line above the column names? Quote that value or remove the extra line"
+                f"{where} au lieu des {width} de l'en-tête : un séparateur dans une valeur sans guillemets, ou une "
+                "ligne de titre au-dessus des noms de colonnes ? Mettre cette valeur entre guillemets ou supprimer "
+                "la ligne en trop"
             )
         return
     header = layout.header or []
     if any(h.strip() for h in header[len(row):]):
         raise InputDataError(
-            f"{where} but the header has {width}: a missing separator or a value "
-            "cut by a line break? Fix that line"
+            f"{where} au lieu des {width} de l'en-tête : un séparateur manquant ou une valeur coupée par un "
+            "retour à la ligne ? Corriger cette ligne"
         )
 
 
 def _fields(count: int) -> str:
-    return f"{count} field" + ("" if count == 1 else "s")
+    return f"{count} champ" + ("" if count == 1 else "s")
 
 
 def _first_difference(frame: pd.DataFrame, layout: _Layout) -> int:
@@ -631,14 +670,14 @@ def read_french_csv(
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputDataError(f"{path.name}: cannot read ({exc.strerror or _one_line(exc)})") from exc
+        raise InputDataError(f"{path.name} : lecture impossible ({os_reason_fr(exc)})") from exc
     text, dialect = load_csv_text(raw, path.name)
     options = dict(kwargs)
     sep = options.pop("sep", None) or options.pop("delimiter", None) or dialect.sep
     if sep != dialect.sep:
         dialect = replace(dialect, sep=sep)
     if not text.strip():
-        raise InputDataError(f"{path.name}: the file is empty (no header line)")
+        raise InputDataError(f"{path.name} : le fichier est vide (pas de ligne d'en-tête) : vérifier le fichier")
     layout = _layout(text, sep, path.name, options) if len(sep) == 1 else None
     if layout is not None and layout.filled:
         text = _fill_blank_lines(text, layout.filled)
@@ -648,14 +687,16 @@ def read_french_csv(
             warnings.filterwarnings("ignore", "Length of header or names does not match", pd.errors.ParserWarning)
             frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=dtype, **options)
     except (pd.errors.ParserError, ValueError) as exc:
-        raise InputDataError(f"{path.name}: cannot parse as CSV ({_one_line(exc)})") from exc
+        raise InputDataError(f"{path.name} : illisible comme CSV ({_one_line(exc)}) ; vérifier les guillemets et "
+                             "les séparateurs, ou enregistrer à nouveau le fichier en CSV") from exc
     if layout is not None and isinstance(frame, pd.DataFrame) and len(frame) != len(layout.rows):
         first = _first_difference(frame, layout)
         line = layout.rows[first][0] if first < len(layout.rows) else None
-        at = f"row {first + 1}" + (f" (line {line})" if line else "")
+        at = f"ligne {first + 1}" + (f" (ligne {line} du fichier)" if line else "")
         raise InputDataError(
-            f"{path.name}: {len(layout.rows)} data records in the file but {len(frame)} rows read, first at {at}: "
-            "check the quotes and separators there and save the file again as CSV"
+            f"{path.name} : {len(layout.rows)} lignes de données dans le fichier mais {len(frame)} lues, première "
+            f"différence en {at} : vérifier les guillemets et les séparateurs à cet endroit et enregistrer à nouveau "
+            "le fichier en CSV"
         )
     frame.attrs["csv_dialect"] = dialect
     return frame
@@ -674,5 +715,6 @@ def parse_decimal(values: pd.Series, *, field: str = "value") -> pd.Series:
     bad = numbers.isna() & ~missing
     if bad.any():
         first = int(bad.argmax())
-        raise InputDataError(f"row {bad.index[first]}, field {field!r}: {values.iloc[first]!r} is not a number")
+        raise InputDataError(f"ligne {bad.index[first]}, champ {field!r} : {values.iloc[first]!r} n'est pas un "
+                             "nombre")
     return numbers.astype(float)

@@ -14,9 +14,11 @@ from typing import Any
 import pandas as pd
 
 from zonage.eligibility import STATUSES, BatchResult
+from zonage.numbers import french_number
 from zonage.rules import ApplicationVerdict, Scheme
 
-__all__ = ["STATUS_WORDS", "application_lines", "batch_summary_lines", "format_eur", "prioritisation_lines"]
+__all__ = ["STATUS_WORDS", "application_lines", "batch_summary_lines", "format_eur", "prioritisation_lines",
+           "undated_warning"]
 
 #: Status words (columns ``statut_*`` hold the machine names on the left).
 STATUS_WORDS: dict[str, dict[str, str]] = {
@@ -41,6 +43,28 @@ def _day(on: date, lang: str) -> str:
     return on.strftime("%d/%m/%Y") if lang == "fr" else on.isoformat()
 
 
+def undated_warning(reasons: pd.Series, on: date | None = None, lang: str = "fr") -> str | None:
+    """The warning when answers are open because no loaded zoning order is in force at the date (else None).
+
+    ``reasons``: the reason codes of the verdicts (a ``raisons_*`` column or the long table's).
+    """
+    n = int(reasons.astype(str).str.contains("|".join(_UNDATED)).sum())
+    if not n:
+        return None
+    fr = lang == "fr"
+    when = (f"le {_day(on, lang)}" if fr else f"on {_day(on, lang)}") if on is not None else \
+        ("à la date de la question" if fr else "on the question's date")
+    if fr:
+        return (f"Attention : {n} réponses sont « à vérifier » (au moins) parce qu'aucun arrêté de zonage chargé n'est "
+                f"en vigueur {when} dans la région de la structure ; les classes chargées sont celles des arrêtés "
+                "de 2022 (en vigueur jusqu'au 31/05/2025 d'après l'outil). Donnez une date couverte (--date "
+                "2025-05-01) ou ajoutez l'arrêté en vigueur (_zoning_orders.toml, voir docs/CONDITIONS.md).")
+    return (f"Warning: {n} answers are 'to check' (at least) because no loaded zoning order is in force {when} "
+            "in the structure's région; the loaded classes are those of the 2022 orders (in force until "
+            "2025-05-31 as far as the tool knows). Give a covered date (--date 2025-05-01) or add the order in "
+            "force (_zoning_orders.toml, see docs/CONDITIONS.md).")
+
+
 def batch_summary_lines(result: BatchResult, schemes: Mapping[str, Scheme], on: date | None = None,
                         lang: str = "fr") -> list[str]:
     """Lines summarising a batch: answers per scheme, the GP host status, errors, and why answers are open."""
@@ -48,9 +72,9 @@ def batch_summary_lines(result: BatchResult, schemes: Mapping[str, Scheme], on: 
     fr = lang == "fr"
     lines = [f"Réponses par dispositif ({len(result.rows):,} structures)".replace(",", "\u202f") if fr
              else f"Answers per scheme ({len(result.rows):,} structures)"]
-    table = result.summary()
+    table = result.summary({sid: sc.site_role for sid, sc in schemes.items()})
     names = {sid: sc.short(lang) for sid, sc in schemes.items()}
-    shown = pd.DataFrame({words[s]: table[s] for s in STATUSES if s in table.columns})
+    shown = pd.DataFrame({words[s]: table[s] for s in ("eligible", "partner", *STATUSES[1:]) if s in table.columns})
     shown.index = [names.get(str(i), str(i)) for i in shown.index]
     shown.index.name = "dispositif" if fr else "scheme"
     lines += shown.to_string().splitlines()
@@ -59,20 +83,9 @@ def batch_summary_lines(result: BatchResult, schemes: Mapping[str, Scheme], on: 
              else "GP schemes, as the post's practice site (column statut_mg): ")
     lines.append(label + ", ".join(f"{words[str(s)]} {int(n)}" for s, n in gp.items()))
     if len(result.verdicts):
-        reasons = result.verdicts["reasons"].astype(str)
-        undated = reasons.str.contains("|".join(_UNDATED))
-        if undated.any():
-            when = _day(on, lang) if on is not None else ("la date de la question" if fr else "the question's date")
-            n = int(undated.sum())
-            lines.append(
-                f"Attention : {n} réponses sont « à vérifier » (au moins) parce qu'aucun arrêté de zonage chargé n'est "
-                f"en vigueur le {when} dans la région de la structure ; les classes chargées sont celles des arrêtés "
-                "de 2022 (en vigueur jusqu'au 31/05/2025 d'après l'outil). Donnez une date couverte (--date "
-                "2025-05-01) ou ajoutez l'arrêté en vigueur (_zoning_orders.toml, voir docs/CONDITIONS.md)." if fr else
-                f"Warning: {n} answers are 'to check' (at least) because no loaded zoning order is in force on {when} "
-                "in the structure's région; the loaded classes are those of the 2022 orders (in force until "
-                "2025-05-31 as far as the tool knows). Give a covered date (--date 2025-05-01) or add the order in "
-                "force (_zoning_orders.toml, see docs/CONDITIONS.md).")
+        warning = undated_warning(result.verdicts["reasons"].astype(str), on, lang)
+        if warning:
+            lines.append(warning)
     errors = result.rows.loc[result.rows["status"] == "error", "error"]
     if len(errors):
         lines.append(f"{len(errors)} lignes en erreur, les premières :" if fr
@@ -113,19 +126,19 @@ def application_lines(verdict: ApplicationVerdict, scheme: Scheme | None = None,
 
 
 def _n(value: float, decimals: int = 0) -> str:
-    """A number the French way: thin-space thousands, decimal comma."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n.d."
-    return f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+    return french_number(value, decimals)
 
 
 def prioritisation_lines(result: Any, top: int = 10) -> list[str]:
     """A prioritisation run in French: settings, the top posts, the plan against the naive rule, per measure."""
+    from zonage.rules import load_schemes
     from zonage.studies.prioritisation import MEASURE_FR, MEASURES
 
     s = result.summary
+    schemes = load_schemes()
+    asked = " + ".join(f"{n} {schemes[k].short('fr') if k in schemes else k}" for k, n in s["posts_asked"].items())
     lines = [
-        f"{s['region_name']} ({s['region']}) : postes demandés {s['posts_asked']} ; {s['candidates']} structures "
+        f"{s['region_name']} ({s['region']}) : postes demandés {asked} ; {s['candidates']} structures "
         f"candidates (lieu d'exercice éligible) ; avant : {s['baseline']} (moyenne {_n(s['mean_access_before'], 2)}) ; "
         f"objectif : {s['objective_fr']} ; {len(s['models'])} modèles de trajet (moyenne)",
         f"{_n(s['population_under_threshold'])} habitants sous le seuil de {_n(s['settings']['threshold'], 1)} "

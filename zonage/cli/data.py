@@ -20,6 +20,7 @@ from rich.progress import (
 from zonage.cli.common import console, guard, out, paths_of
 from zonage.config import Paths
 from zonage.errors import ZonageError
+from zonage.numbers import french_number
 
 
 def sources(ctx: typer.Context) -> None:
@@ -27,9 +28,9 @@ def sources(ctx: typer.Context) -> None:
     from zonage.sources import CATALOGUE
 
     for s in CATALOGUE.values():
-        out.print(f"[bold]{s.name}[/]{' (optional)' if s.optional else ''}: {s.title}", soft_wrap=True)
-        out.print(f"    vintage: {s.vintage} | licence: {s.licence} | format: {s.fmt}", soft_wrap=True)
-        out.print(f"    url: {s.url}", soft_wrap=True, highlight=False)
+        out.print(f"[bold]{s.name}[/]{' (facultative)' if s.optional else ''} : {s.title}", soft_wrap=True)
+        out.print(f"    millésime : {s.vintage} | licence : {s.licence} | format : {s.fmt}", soft_wrap=True)
+        out.print(f"    adresse : {s.url}", soft_wrap=True, highlight=False)
 
 
 def fetch(
@@ -59,12 +60,12 @@ def fetch(
                     result = fetch_source(source, paths, download=download, sha256=sha256, progress=bar)
                 except ZonageError as exc:
                     if source.optional and not names:
-                        missing.append(f"{source.name} (optional): {exc}")
+                        missing.append(f"{source.name} (facultative) : {exc}")
                         continue
                     raise
                 out.print(f"{result.action:>20}  {source.name}  {result.sha256[:12]}  {result.path}")
         for line in missing:
-            out.print(f"{'missing':>20}  {line}", highlight=False)
+            out.print(f"{'absente':>20}  {line}", highlight=False)
 
     guard(ctx, action)
 
@@ -94,10 +95,10 @@ def build(
                                     on_cleanup=lambda c: out.print(c.message(), highlight=False, soft_wrap=True))
         for status in statuses:
             if status.action == "built":
-                out.print(f"{status.name:<10} built in {status.seconds:.1f}s")
+                out.print(f"{status.name:<10} construite en {status.seconds:.1f} s".replace(".", ","))
             else:
-                out.print(f"{status.name:<10} unchanged (inputs identical, nothing to do)")
-        out.print(f"done in {time.perf_counter() - start:.1f}s")
+                out.print(f"{status.name:<10} inchangée (entrées identiques, rien à faire)")
+        out.print(f"terminé en {time.perf_counter() - start:.1f} s".replace(".", ","))
         print_info(paths)
 
     guard(ctx, action)
@@ -109,22 +110,25 @@ def print_info(paths: Paths) -> None:
 
     manifest = read_manifest(paths)
     if not manifest:
-        raise ZonageError(f"nothing built in {paths.processed}: run `zonage build`")
+        raise ZonageError(f"aucune couche construite dans {paths.processed} : lancer `zonage build`")
     from zonage.crs import TERRITORY_CRS
 
-    out.print(f"[bold]layers in {paths.processed}[/]", soft_wrap=True)
+    out.print(f"[bold]couches dans {paths.processed}[/]", soft_wrap=True)
     for layer, entry in manifest.items():
         sources = ", ".join(entry.get("sources", {}))
-        out.print(f"[bold]{layer}[/] (vintage {entry.get('vintage') or 'n/a'}; sources: {sources})", soft_wrap=True)
+        vintage = entry.get("vintage") or "n.d."
+        out.print(f"[bold]{layer}[/] (millésime {vintage} ; sources : {sources})", soft_wrap=True)
         for name, summary in entry["outputs"].items():
             if summary.get("territories"):
-                where = ", ".join(f"{t} {n:,} ({TERRITORY_CRS[t]})" for t, n in summary["territories"].items())
-                kind = f"GeoParquet per territory: {where}"
+                where = ", ".join(f"{t} {french_number(n, 0)} ({TERRITORY_CRS[t]})"
+                                  for t, n in summary["territories"].items())
+                kind = f"GeoParquet par territoire : {where}"
             elif summary.get("crs") == "arrays (npz)":
-                kind = f"arrays (npz, {summary.get('bytes', 0) / 1e6:.1f} MB)"
+                kind = f"tableaux (npz, {french_number(summary.get('bytes', 0) / 1e6, 1)} Mo)"
             else:
                 kind = "table (Parquet)"
-            out.print(f"    {name}: {summary['rows']:,} rows; {kind}", soft_wrap=True, highlight=False)
+            out.print(f"    {name} : {french_number(summary['rows'], 0)} lignes ; {kind}", soft_wrap=True,
+                      highlight=False)
 
 
 def info(

@@ -58,6 +58,9 @@ def register(app: typer.Typer) -> None:
             help="Cartes statiques A4 : paysage (landscape) ou portrait.")] = "paysage",
         picks: Annotated[Path | None, typer.Option(
             "--picks", help="Postes proposés à dessiner : le CSV (ou XLSX) écrit par « zonage prioritise ».")] = None,
+        date: Annotated[str | None, typer.Option(
+            help="Date de la question pour les structures (arrêté de zonage et génération de QPV en vigueur), "
+                 "AAAA-MM-JJ ; par défaut aujourd'hui.")] = None,
     ) -> None:
         """Interactive maps (HTML) of the zoning, QPV, APL and structures' eligibility; static maps on request."""
         from zonage.maps import write_national_map, write_region_map, write_region_static
@@ -72,19 +75,29 @@ def register(app: typer.Typer) -> None:
             proposed = read_picks(picks) if picks is not None else None
             paths = paths_of(ctx)
             tile = "OpenStreetMap" if tiles else None
+            import pandas as pd
+
+            from zonage.reports import undated_warning
+            from zonage.rules.coerce import parse_date
+
+            on = parse_date(date, "--date") if date is not None else None
             for code in region or []:
                 rows = None
                 if "structures" in chosen or static:
-                    with console.status(f"région {code}: assessing its centres de santé, MSP and hospitals"):
-                        rows = eligibility_of_region(paths, code)[1].rows
+                    with console.status(f"région {code} : évaluation des centres de santé, MSP et hôpitaux"):
+                        rows = eligibility_of_region(paths, code, on=on)[1].rows
+                    columns = [c for c in rows.columns if str(c).startswith("raisons_")]
+                    notice = undated_warning(pd.concat([rows[c] for c in columns]).dropna(), on) if columns else None
+                    if notice:
+                        console.print(notice, highlight=False, soft_wrap=True, markup=False)
                 path = write_region_map(paths, code, rows, out_dir, layers=chosen, tiles=tile, cdn=cdn,
                                         picks=proposed)
-                out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)
+                out.print(f"écrit : {path} ({_size(path)})", highlight=False, soft_wrap=True)
                 if static:
                     with console.status(f"région {code}: cartes statiques A4 ({page})"):
                         files = write_region_static(paths, code, rows, out_dir, orientation=page, picks=proposed)
                     for written in files:
-                        out.print(f"wrote {written}", highlight=False, soft_wrap=True)
+                        out.print(f"écrit : {written}", highlight=False, soft_wrap=True)
             if national:
                 steps = iter(range(1, 100))
 
@@ -92,7 +105,7 @@ def register(app: typer.Typer) -> None:
                     out.print(f"carte nationale, étape {next(steps)} : {message}", highlight=False, soft_wrap=True)
 
                 path = write_national_map(paths, out_dir, tiles=tile, cdn=cdn, on_step=step)
-                out.print(f"wrote {path} ({_size(path)})", highlight=False, soft_wrap=True)
+                out.print(f"écrit : {path} ({_size(path)})", highlight=False, soft_wrap=True)
         except ZonageError as exc:
             fail_in(ctx, exc)
 

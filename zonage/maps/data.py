@@ -415,8 +415,8 @@ def structures_display(rows: gpd.GeoDataFrame, *, crs: str = WGS84) -> tuple[gpd
 
 #: French wording of the sources a map may draw (the catalogue's vintages are in English).
 SOURCE_LABELS_FR: dict[str, str] = {
-    "zoning_communes": "zonage des médecins généralistes : zonages régionaux de 2022, en vigueur jusqu'aux "
-                       "arrêtés de 2026 (export CartoSanté de mai 2025)",
+    "zoning_communes": "zonage des médecins généralistes : arrêtés régionaux de 2022 (en vigueur jusqu'au "
+                       "31/05/2025 d'après l'outil, voir _zoning_orders.toml ; export CartoSanté de mai 2025)",
     "communes_polygons": "contours des communes : COG 2025 (IGN ADMIN EXPRESS, etalab)",
     "arrondissements_municipaux": "arrondissements municipaux de Paris, Lyon et Marseille : IGN ADMIN EXPRESS COG",
     "qpv2024": "QPV 2024 : contours ANCT",

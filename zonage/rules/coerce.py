@@ -55,7 +55,7 @@ def parse_date(value: Any, what: str) -> date | None:
                 return date(int(match[3]), int(match[2]), int(match[1]))
             except ValueError:
                 pass
-    raise InputDataError(f"{what}: expected a date (YYYY-MM-DD), got {value!r}")
+    raise InputDataError(f"{what} : date attendue (AAAA-MM-JJ ou JJ/MM/AAAA), reçu {value!r}")
 
 
 def _clean(values: Any, n: int) -> np.ndarray:

@@ -131,7 +131,8 @@ def parse_kind(value: Any, where: str = "type") -> str:
     if key in words:
         return words[key]
     examples = "MSP, centre de santé, centre de santé médical, centre de santé dentaire, CH, CHU, EHPAD, cabinet"
-    raise InputDataError(f"{where}: unknown structure type {value!r} (e.g. {examples}, or a FINESS category code)")
+    raise InputDataError(f"{where} : type de structure inconnu « {value} » (par exemple {examples}, ou un code de "
+                         "catégorie FINESS)")
 
 
 def parse_kinds(values: pd.Series, field: str = "type") -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +147,7 @@ def parse_kinds(values: pd.Series, field: str = "type") -> tuple[np.ndarray, np.
         try:
             out[rows] = parse_kind(word, field)
         except InputDataError as exc:
-            errors[rows] = [f"row {i + 1}, field {field!r}: {exc.args[0].split(': ', 1)[1]}" for i in rows]
+            errors[rows] = [f"ligne {i + 1}, champ {field!r} : {exc.args[0].split(' : ', 1)[-1]}" for i in rows]
     return out, errors
 
 

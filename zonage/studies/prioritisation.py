@@ -428,6 +428,15 @@ class Prioritisation:
 _fr = french_number
 
 
+def _ordinal(rank: object) -> str:
+    """``1er``, ``2e``, ``37e`` (``?`` when unknown)."""
+    try:
+        value = int(rank)  # type: ignore[call-overload]
+    except (TypeError, ValueError):  # None, NA
+        return "?"
+    return "1er" if value == 1 else f"{value}e"
+
+
 def _short_fr(scheme_id: str) -> str:
     """The scheme's short French name (``400 MG volet 2``), its id when unknown."""
     from zonage.rules import load_schemes
@@ -444,8 +453,8 @@ def _explain(row: pd.Series, threshold: float, label: str, goal: str) -> str:
     territory = ""
     if pd.notna(row.get("territory")):
         territory = (f" ; bassin de vie {row['territory_name']} : {label} {_fr(row['territory_apl'])} → "
-                     f"{_fr(row['territory_apl_after'])} avec le plan (rang {row['territory_apl_rank']} "
-                     "par APL croissant)")
+                     f"{_fr(row['territory_apl_after'])} avec le plan "
+                     f"({_ordinal(row['territory_apl_rank'])} APL le plus bas des bassins de vie de la région)")
     site = row.get("meme_site")
     if isinstance(site, str) and site:
         territory += f" ; même site que {site} (un seul poste par site)"
@@ -573,6 +582,11 @@ def _tables(inputs: RegionInputs, problems: Sequence[AllocationProblem], greedy:
         picks["territory_apl"] = picks["territory"].map(terr["apl"].to_dict())
         picks["territory_apl_after"] = picks["territory"].map(terr[f"apl_after_{rule}"].to_dict())
         picks["territory_apl_rank"] = picks["territory"].map(terr["apl_rank"].to_dict()).astype("Int64")
+        # the commune of the post: official APL before, mean over the travel models after the whole plan
+        commune_after = pd.Series(after[rule], index=units.index.astype(str))
+        insee = picks["insee"].astype(str)
+        picks["access_before"] = insee.map(inputs.baseline.set_axis(inputs.baseline.index.astype(str))).to_numpy()
+        picks["access_after"] = insee.map(commune_after).to_numpy()
         picks["rule"] = plan.rule
         picks["explanation"] = [_explain(r, threshold, "APL", goal) for _, r in picks.iterrows()]
         first = ["rank", "rule", "candidate", "finess", "nom", "type_structure", "categetab", "libcategetab", "insee",
