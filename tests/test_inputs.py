@@ -159,3 +159,14 @@ def test_content_decides_over_the_name(tmp_path: Path) -> None:
     html.write_text("<html><table><tr><td>1</td></tr></table></html>")
     with pytest.raises(InputDataError, match=r"page\.xls : page web"):
         read_table(html)
+
+
+def test_x_y_columns_holding_degrees_are_read_as_degrees() -> None:
+    """Review: an XLSX with X/Y columns in degrees was refused as "projected coordinates"."""
+    frame = pd.DataFrame({"X": ["4,824", "6.17"], "Y": ["50,138", "49.12"]})
+    spec = detect_columns(frame)
+    points = read_points(frame, spec)
+    assert points.crs == "EPSG:4326" and np.allclose(points.x, [4.824, 6.17])
+    metres = pd.DataFrame({"X": ["931000"], "Y": ["6900000"]})
+    with pytest.raises(InputDataError, match="--crs"):
+        read_points(metres, detect_columns(metres))

@@ -293,10 +293,18 @@ def read_points(frame: pd.DataFrame, spec: InputSpec, crs: str | None = None) ->
     elif spec.x and spec.y:
         xcol, ycol, src = spec.x, spec.y, crs or ""
         if not src:
-            raise InputDataError(
-                f"colonnes {spec.x!r}/{spec.y!r} : coordonnées projetées ; donner leur système de coordonnées "
-                "(p. ex. --crs EPSG:2154 pour du Lambert-93)"
-            )
+            # x/y holding longitude/latitude in degrees (every given pair inside France's boxes) cannot be
+            # metres of any French projection: read them as degrees; anything else needs its CRS
+            gx, _ = _numbers(frame[spec.x])
+            gy, _ = _numbers(frame[spec.y])
+            given = ~np.isnan(gx) & ~np.isnan(gy)
+            if given.any() and _in_boxes(gx[given], gy[given]).all():
+                src = WGS84
+            else:
+                raise InputDataError(
+                    f"colonnes {spec.x!r}/{spec.y!r} : coordonnées projetées ; donner leur système de coordonnées "
+                    "(p. ex. --crs EPSG:2154 pour du Lambert-93)"
+                )
     else:
         x = np.full(n, np.nan)
         _append(errors, np.ones(n, bool) if not spec.finess else np.zeros(n, bool),
