@@ -329,6 +329,7 @@ def test_export_zoning_with_polygons_and_qgis_style(built: Paths, tmp_path: Path
     assert result.exit_code == 0, result.output
     frame = gpd.read_file(target, layer="zonage_28")
     assert len(frame) == 2644 and set(frame["departement"]) == {"14", "27", "50", "61", "76"}
+    assert frame.crs.to_epsg() == 2154  # one région: Lambert-93, as a GIS user expects
     assert set(frame["classe"]) <= {"ZIP", "ZAC", "HZ", "ZAR", "ZV", "mixed", "unknown"}
     assert frame["libelle"].str.len().min() > 0 and frame.geom_type.isin(["Polygon", "MultiPolygon"]).all()
     with sqlite3.connect(target) as db:

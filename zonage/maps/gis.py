@@ -229,6 +229,8 @@ def export_zoning(paths: Paths, output: str | Path | None = None, *, fmt: str | 
                   bom: bool = True) -> list[Path]:
     """Export the zoning *with commune polygons* (GPKG with its QGIS style, GeoJSON, CSV as WKT) and a ``.qml``.
 
+    A GeoPackage or Parquet of one région or département is written in its metric CRS
+    (Lambert-93 on the mainland, the local UTM overseas); otherwise EPSG:4326.
     Returns the files written (the data file, then the QGIS style file beside it).
     """
     kind = format_of(output or f"x{EXTENSIONS.get(str(fmt or 'gpkg'), '')}", fmt or None)
@@ -237,6 +239,15 @@ def export_zoning(paths: Paths, output: str | Path | None = None, *, fmt: str | 
     target = Path(output) if output is not None else default_output("zonage" + (f"_{scope}" if scope else ""),
                                                                        kind)
     frame = zoning_frame(paths, region=region, departement=departement)
+    if kind in ("gpkg", "parquet") and (region or departement):
+        # one région or département: its metric CRS (Lambert-93 on the mainland), as a GIS user expects;
+        # GeoJSON stays in degrees (RFC 7946)
+        from zonage.crs import TERRITORY_CRS
+        from zonage.regions import DEPARTEMENT_REGION, require_region
+
+        code = region or DEPARTEMENT_REGION.get(str(departement))
+        if code is not None:
+            frame = frame.to_crs(TERRITORY_CRS[require_region(code).territory])
     layer = target.stem
     with _quiet_gpkg():
         written = write_table(frame, target, fmt=kind, layer=layer, sep=sep, bom=bom)
