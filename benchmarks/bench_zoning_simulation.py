@@ -27,7 +27,8 @@ import time
 import pandas as pd
 
 from zonage.config import resolve_paths
-from zonage.priority import compare_zoning, confusion_matrix, load_config, load_inputs, load_official, simulate_zoning
+from zonage.priority import compare_zoning, confusion_matrix, load_config, simulate_zoning
+from zonage.studies.territories import load_inputs, load_official
 
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 20)

@@ -349,7 +349,7 @@ REGIONS = {"44": "Grand Est", "28": "Normandie"}
 
 @pytest.fixture(scope="module")
 def real(built):
-    from zonage.priority import load_inputs, load_official
+    from zonage.studies.territories import load_inputs, load_official
 
     config = load_config()
     inputs = load_inputs(built, config)

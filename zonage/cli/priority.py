@@ -120,7 +120,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Multi-criteria need score per territory (APL, GP density, population, QPV, gap), with its components."""
         from zonage.export import format_of, write_table
-        from zonage.priority import load_config, load_inputs, territories_scores
+        from zonage.priority import load_config, territories_scores
+        from zonage.studies.territories import load_inputs
 
         csv = csv_style(sep, bom, decimal_comma)
         try:
@@ -184,8 +185,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate the 2017–2024 zoning (APL thresholds, vivier, caps) and compare it with the official zoning."""
         from zonage.export import format_of, write_table
-        from zonage.priority import compare_zoning, confusion_matrix, load_config, load_inputs, load_official
+        from zonage.priority import compare_zoning, confusion_matrix, load_config
         from zonage.priority import simulate_zoning as simulate
+        from zonage.studies.territories import load_inputs, load_official
 
         try:
             for target in (output, territories, disagreements, agreement, confusion, qpv):

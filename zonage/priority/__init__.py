@@ -29,7 +29,6 @@ from zonage.priority.scoring import (
     TerritoryInputs,
     aggregate_territories,
     build_inputs,
-    load_inputs,
     score_territories,
     territories_scores,
 )
@@ -38,7 +37,6 @@ from zonage.priority.simulation import (
     Simulation,
     compare_zoning,
     confusion_matrix,
-    load_official,
     simulate_zoning,
 )
 
@@ -60,8 +58,6 @@ __all__ = [
     "confusion_matrix",
     "default_config_path",
     "load_config",
-    "load_inputs",
-    "load_official",
     "score_territories",
     "simulate_zoning",
     "territories_scores",

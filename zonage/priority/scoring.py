@@ -4,7 +4,7 @@ Three steps, all pure (no file is written):
 
 1. :func:`build_inputs` joins the layers into one row per commune — or per
    arrondissement for Paris, Lyon and Marseille — with APL, standardised population,
-   GP count and QPV links (:func:`load_inputs` reads the layers and calls it);
+   GP count and QPV links (:func:`zonage.studies.territories.load_inputs` reads the layers and calls it);
 2. :func:`aggregate_territories` sums them up to a level (commune, BV2012 as TVS proxy,
    EPCI, département): APL = standardised-population-weighted mean of commune APL, GP
    density, population, QPV count and population (where known), and the gap =
@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zonage.config import Paths
 from zonage.errors import InputDataError
 from zonage.numbers import french_number
 from zonage.priority.config import CRITERIA, PriorityConfig, ScoringConfig
@@ -37,7 +36,6 @@ __all__ = [
     "TerritoryInputs",
     "aggregate_territories",
     "build_inputs",
-    "load_inputs",
     "score_territories",
     "territories_scores",
 ]
@@ -229,46 +227,6 @@ def _qpv_links(
     else:
         links["classe_qpv"] = pd.Series(pd.NA, index=links.index, dtype="string")
     return links[columns]
-
-
-def load_inputs(
-    paths: Paths,
-    config: PriorityConfig,
-    *,
-    arrondissements: bool | None = None,
-    qpv_population: pd.DataFrame | None = None,
-) -> TerritoryInputs:
-    """Read the layers (communes, apl_communes, gp_supply, qpv_communes, zoning_qpv) and build the inputs.
-
-    Parameters
-    ----------
-    paths
-        Data folders with the layers built.
-    config
-        Parameters (APL year, column and weight; ``simulation.arrondissements``).
-    arrondissements
-        Override ``config.simulation.arrondissements``.
-    qpv_population
-        Optional ``code_qp, population`` table.
-
-    Returns
-    -------
-    TerritoryInputs
-    """
-    from zonage.layers.store import read_layer
-
-    columns = ["insee", "nom", "departement", "departement_nom", "region", "region_nom", "population", "bv2012",
-               "epci_siren", "epci_nom", "territory"]
-    communes = pd.DataFrame(read_layer(paths, "communes", columns=columns).drop(columns="geometry"))
-    apl = read_layer(paths, "apl_communes")
-    gp = read_layer(paths, "gp_supply", columns=["insee", "gp_count"])
-    qpv_communes = read_layer(paths, "qpv_communes", columns=["code_qp", "insee_com"])
-    qpv_classes = read_layer(paths, "zoning_qpv", columns=["code_qp", "classe", "insee_com"])
-    return build_inputs(
-        communes, apl, year=config.apl_year, apl_column=config.apl_column, apl_weight=config.apl_weight,
-        gp_supply=gp, qpv_communes=qpv_communes, qpv_classes=qpv_classes, qpv_population=qpv_population,
-        arrondissements=config.simulation.arrondissements if arrondissements is None else arrondissements,
-    )
 
 
 def _majority(units: pd.DataFrame, key: str, column: str) -> pd.DataFrame:
@@ -567,7 +525,7 @@ def territories_scores(
     Parameters
     ----------
     inputs
-        From :func:`build_inputs` / :func:`load_inputs`.
+        From :func:`build_inputs` / :func:`zonage.studies.territories.load_inputs`.
     level
         ``commune``, ``bv2012``, ``epci`` or ``departement``.
     config

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zonage.config import Paths
 from zonage.errors import InputDataError
 from zonage.priority.config import PriorityConfig, SimulationConfig
 from zonage.priority.scoring import TerritoryInputs, aggregate_territories
@@ -40,7 +39,6 @@ __all__ = [
     "Simulation",
     "compare_zoning",
     "confusion_matrix",
-    "load_official",
     "simulate_zoning",
 ]
 
@@ -328,13 +326,6 @@ def _qpv(links: pd.DataFrame, units: pd.DataFrame, key: str, territories: pd.Dat
                                   "only possible within the 5 % margin", "")
     return q[["code_qp", "insee", "code", "region", "territory", "branch_territory", "classe_territory",
               "classe_qpv", "classe", "source", "note", "qpv_population"]].reset_index(drop=True)
-
-
-def load_official(paths: Paths) -> pd.DataFrame:
-    """The official commune zoning (``zoning_communes`` layer): ``code, insee, classe``."""
-    from zonage.layers.store import read_layer
-
-    return read_layer(paths, "zoning_communes", columns=["code", "insee", "insee_arm", "classe", "region"])
 
 
 @dataclass(frozen=True)

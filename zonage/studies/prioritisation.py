@@ -223,7 +223,8 @@ def region_inputs(paths: Paths, region: str, config: PriorityConfig, posts: Mapp
     """Read a région's layers: communes (région + the buffer any model can reach), candidates, baseline."""
     from zonage.crs import TERRITORY_CRS
     from zonage.layers.store import read_layer
-    from zonage.priority.scoring import aggregate_territories, load_inputs
+    from zonage.priority.scoring import aggregate_territories
+    from zonage.studies.territories import load_inputs
 
     a: AllocationConfig = config.allocation
     known = require_region(region)
