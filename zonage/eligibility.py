@@ -292,7 +292,7 @@ def _structure_facts(frame: pd.DataFrame, spec: InputSpec, errors: np.ndarray) -
 def _row_dates(frame: pd.DataFrame, spec: InputSpec, on: date | None, errors: np.ndarray) -> np.ndarray:
     """Date of each row's question: its own (``date`` column), else ``on``, else today."""
     from zonage.errors import InputDataError
-    from zonage.rules.evaluate import _parse_date
+    from zonage.rules.coerce import parse_date
 
     default = on or date.today()
     out = np.full(len(frame), default, dtype=object)
@@ -304,7 +304,7 @@ def _row_dates(frame: pd.DataFrame, spec: InputSpec, on: date | None, errors: np
                                                                                  and pd.isna(value)):
             continue
         try:
-            parsed = _parse_date(value, f"ligne {i + 1}, champ {spec.date!r}")
+            parsed = parse_date(value, f"ligne {i + 1}, champ {spec.date!r}")
         except InputDataError as exc:
             if pd.isna(errors[i]):
                 errors[i] = f"{exc} (e.g. 2025-11-01 or 01/11/2025)"

@@ -43,6 +43,20 @@ def _day(on: date, lang: str) -> str:
     return on.strftime("%d/%m/%Y") if lang == "fr" else on.isoformat()
 
 
+def _loaded_orders_end() -> date | None:
+    """End of the period of the zoning orders whose classes are loaded (from ``_zoning_orders.toml``)."""
+    from zonage.rules import load_schemes
+
+    schemes = load_schemes()
+    if not schemes:
+        return None
+    common = next(iter(schemes.values())).common
+    if common is None:
+        return None
+    ends = [o.end for o in common.zoning_orders if o.vintage and not o.regions and o.end is not None]
+    return max(ends) if ends else None
+
+
 def undated_warning(reasons: pd.Series, on: date | None = None, lang: str = "fr") -> str | None:
     """The warning when answers are open because no loaded zoning order is in force at the date (else None).
 
@@ -52,16 +66,18 @@ def undated_warning(reasons: pd.Series, on: date | None = None, lang: str = "fr"
     if not n:
         return None
     fr = lang == "fr"
+    end = _loaded_orders_end()
+    until = _day(end, lang) if end is not None else "?"
     when = (f"le {_day(on, lang)}" if fr else f"on {_day(on, lang)}") if on is not None else \
         ("à la date de la question" if fr else "on the question's date")
     if fr:
         return (f"Attention : {n} réponses sont « à vérifier » (au moins) parce qu'aucun arrêté de zonage chargé n'est "
                 f"en vigueur {when} dans la région de la structure ; les classes chargées sont celles des arrêtés "
-                "de 2022 (en vigueur jusqu'au 31/05/2025 d'après l'outil). Donnez une date couverte (--date "
+                f"de 2022 (en vigueur jusqu'au {until} d'après l'outil). Donnez une date couverte (--date "
                 "2025-05-01) ou ajoutez l'arrêté en vigueur (_zoning_orders.toml, voir docs/CONDITIONS.md).")
     return (f"Warning: {n} answers are 'to check' (at least) because no loaded zoning order is in force {when} "
             "in the structure's région; the loaded classes are those of the 2022 orders (in force until "
-            "2025-05-31 as far as the tool knows). Give a covered date (--date 2025-05-01) or add the order in "
+            f"{until} as far as the tool knows). Give a covered date (--date 2025-05-01) or add the order in "
             "force (_zoning_orders.toml, see docs/CONDITIONS.md).")
 
 

@@ -33,9 +33,9 @@ def _parse_day(value: str | None, option: str = "--date"):
     """A date option (YYYY-MM-DD or DD/MM/YYYY); None stays None."""
     if value is None:
         return None
-    from zonage.rules.evaluate import _parse_date
+    from zonage.rules.coerce import parse_date
 
-    return _parse_date(value, option)
+    return parse_date(value, option)
 
 
 def eligibility(

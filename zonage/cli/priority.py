@@ -323,9 +323,9 @@ def register(app: typer.Typer) -> None:
                     format_of(target)
             summary_path = summary or output.with_name(f"{output.stem}_summary.json")
             paths = paths_of(ctx)
-            from zonage.rules.evaluate import _parse_date
+            from zonage.rules.coerce import parse_date
 
-            on = _parse_date(date, "--date")
+            on = parse_date(date, "--date")
             schemes = pairs(scheme, "scheme", int)
             costs = pairs(cost, "cost", float)
             if any(v is None for v in costs.values()):

@@ -43,7 +43,6 @@ from zonage.rules.coerce import (
     _isin,
     _scheme_map,
 )
-from zonage.rules.coerce import parse_date as _parse_date  # noqa: F401  (older callers)
 from zonage.rules.facts import (
     _BY_LANG,
     _CLASSES,

@@ -38,6 +38,7 @@ from zonage.access.costs import points_xy, straight_line_costs
 from zonage.access.decay import parse_decay
 from zonage.access.methods import accessibility
 from zonage.config import Paths
+from zonage.crs import TERRITORY_CRS
 from zonage.errors import ZonageError
 from zonage.numbers import french_number
 from zonage.priority.allocation import (
@@ -106,8 +107,8 @@ SITE_METRES = 25.0
 _SITE_ORDER = {"603": 0, "124": 1}  # MSP, centre de santé before hospitals when one must stand for the site
 
 
-def _one_per_site(frame: gpd.GeoDataFrame, schemes: Sequence[str],
-                  statuses: Sequence[str]) -> tuple[gpd.GeoDataFrame, int]:
+def _one_per_site(frame: gpd.GeoDataFrame, schemes: Sequence[str], statuses: Sequence[str],
+                  metric_crs: str) -> tuple[gpd.GeoDataFrame, int]:
     """One candidate per site: the establishment eligible for most schemes stands for the others.
 
     The others are listed in ``meme_site`` ("FINESS nom; …") so that the pick says which
@@ -115,8 +116,7 @@ def _one_per_site(frame: gpd.GeoDataFrame, schemes: Sequence[str],
     """
     if frame.empty:
         return frame.assign(meme_site=pd.Series(dtype="string")), 0
-    metric = frame.geometry.to_crs(frame.geometry.estimate_utm_crs()) if frame.crs and frame.crs.is_geographic \
-        else frame.geometry
+    metric = frame.geometry.to_crs(metric_crs)
     xy = np.column_stack([metric.x.to_numpy(), metric.y.to_numpy()])
     pairs = cKDTree(xy).query_pairs(SITE_METRES, output_type="ndarray")
     from scipy.sparse import coo_matrix
@@ -205,7 +205,7 @@ def _candidates(rows: gpd.GeoDataFrame, schemes: Sequence[str], statuses: Sequen
         usable |= frame[f"statut_{s}"].isin(list(statuses)).to_numpy()
     dropped["eligible as site for none of the schemes"] = int((~usable).sum())
     frame = frame[usable]
-    frame, merged = _one_per_site(frame, schemes, statuses)
+    frame, merged = _one_per_site(frame, schemes, statuses, TERRITORY_CRS[require_region(region).territory])
     dropped["same site as another candidate"] = merged
     for column in _CANDIDATE_COLUMNS:
         if column not in frame.columns:
