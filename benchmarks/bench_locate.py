@@ -20,8 +20,8 @@ import pandas as pd
 from zonage.config import resolve_paths
 from zonage.crs import LAMBERT93, WGS84, transform_xy
 from zonage.layers.store import read_layer
-from zonage.locate import Locator
 from zonage.rules import evaluate_sites, load_schemes
+from zonage.studies import locators
 
 
 def plain_geopandas(lon: np.ndarray, lat: np.ndarray, communes: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame,
@@ -59,7 +59,7 @@ def main() -> None:
     zoning_qpv = read_layer(paths, "zoning_qpv")
     schemes = load_schemes()
 
-    locator, build_s = timed("Locator: read layers", Locator.from_paths, paths)
+    locator, build_s = timed("Locator: read layers", locators.locator, paths)
     _, warm_s = timed("Locator: build mainland index (once, reused)", locator.warm, ["metro"])
 
     finess = read_layer(paths, "finess")

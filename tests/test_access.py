@@ -458,7 +458,7 @@ def test_cli_access(built, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--data", str(tmp_path), "access", "--territory", "974", "--territory", "972",
                                  "--method", "2sfca", "--cutoff", "20"])
     assert result.exit_code == 0, result.output
-    assert "correlation with the DREES APL 2023" in result.output
+    assert "corrélation avec l'APL DREES 2023" in result.output
     table = pd.read_csv(tmp_path / "processed" / "access_communes.csv", dtype={"insee": str})
     assert len(table) == 58 and table["insee"].str[:3].isin(["974", "972"]).all()
     assert (tmp_path / "processed" / "access_territories.csv").exists()
@@ -483,7 +483,7 @@ def test_cli_access_on_a_grid(mirror: Path, built, tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["--data", str(tmp_path), "access", "--grid", str(raster), "--territory", "974"])
     assert result.exit_code == 0, result.output
-    assert "1,310 populated cells" in result.output
+    assert "1\u202f310 carreaux habités" in result.output
     table = pd.read_csv(tmp_path / "processed" / "access_grid_cells.csv", dtype={"insee": str})
     assert len(table) == 1310 and table["insee"].str.startswith("974").all() and table["access"].notna().all()
     territories = pd.read_csv(tmp_path / "processed" / "access_grid_territories.csv", dtype={"code": str})

@@ -2,14 +2,15 @@
 
 The answer must be the batch's (``zonage eligibility`` on the same row): checked on real
 points (Metz, a ZIP commune, QPV of Grand Est and PACA, Guadeloupe, Réunion, Normandie)
-against :func:`zonage.eligibility.assess` with the full :meth:`Locator.from_paths`, and once
-against the ``eligibility`` command itself. The light locator (:meth:`Locator.near`) is
+against :func:`zonage.eligibility.assess` with the full locator (:func:`zonage.studies.locators.locator`),
+and once against the ``eligibility`` command itself. The light locator (``locator_near``) is
 compared with the full one on random points and its grid cells with the stored grid.
 """
 
 from __future__ import annotations
 
 import socket
+import time
 from datetime import date
 from pathlib import Path
 
@@ -18,9 +19,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from zonage.check import CHECK_EXIT, address_fields, check, parse_lonlat
 from zonage.cli import app
 from zonage.errors import InputDataError, ZonageError
+from zonage.studies.check import CHECK_EXIT, address_fields, check, parse_lonlat
 
 runner = CliRunner()
 ON = date(2025, 3, 1)  # inside the period of the loaded zoning orders
@@ -108,11 +109,12 @@ def test_point_answer_is_the_batch_answer(built, context, lon, lat, kind, insee)
 def test_address_answer_is_the_batch_answer(built, context, address) -> None:
     from zonage.eligibility import assess
     from zonage.geocode import make_geocoder
+    from zonage.studies.locators import commune_geocoder
 
     result = check(built, address, kind="MSP", on=ON, backend="commune")
     batch = assess(pd.DataFrame([{**address_fields(address), "type": "MSP"}]), context["locator"], result.schemes,
                    on=ON, finess=context["finess"], crosswalk=context["crosswalk"],
-                   geocoder=make_geocoder("commune", paths=built))
+                   geocoder=make_geocoder("commune", communes=commune_geocoder(built)))
     assert _plain(result.rows).iloc[0].to_dict() == _plain(batch.rows).iloc[0].to_dict()
     assert result.row["commune_method"] == "commune"  # the commune backend knows the commune only
 
@@ -227,7 +229,9 @@ def test_undated_question_says_why(built) -> None:
     result = _invoke(built, "--lonlat", "6.1757,49.1193", "--type", "MSP", "--date", "2026-12-01")
     assert result.exit_code == 3
     assert "aucun arrêté connu de l'outil n'est en vigueur le 01/12/2026" in result.output
-    assert "--date 2025-05-01" in result.output
+    assert "--date 2025-05-31" in result.output  # the last day of the loaded orders (_zoning_orders.toml)
+    covered = _invoke(built, "--lonlat", "6.1757,49.1193", "--type", "MSP", "--date", "2025-05-31")
+    assert "aucun arrêté connu" not in covered.output and "en vigueur le 31/05/2025)" in covered.output
 
 
 def test_address_not_found_and_missing_input(built) -> None:
@@ -240,7 +244,7 @@ def test_address_not_found_and_missing_input(built) -> None:
 
 # --------------------------------------------------------------------------- the light reading
 def test_near_locator_answers_as_the_full_one(built, context) -> None:
-    from zonage.locate import Locator
+    from zonage.studies.locators import locator_near
 
     full = context["locator"]
     rng = np.random.default_rng(13)
@@ -253,7 +257,7 @@ def test_near_locator_answers_as_the_full_one(built, context) -> None:
     methods = set()
     for lon, lat in points:
         expected = full.locate(np.array([lon]), np.array([lat]))
-        near = Locator.near(built, lon, lat)
+        near = locator_near(built, lon, lat)
         got = near.locate(np.array([lon]), np.array([lat]))
         assert list(got.columns) == list(expected.columns)
         plain = got.astype(object).where(got.notna(), None).iloc[0].to_dict()
@@ -387,3 +391,14 @@ def test_qpv_header_says_unknown_where_outlines_are_missing(built) -> None:
     borny = runner.invoke(app, ["--data", str(built.data), "check", "--lonlat", "6.2186,49.1093",
                                 "--date", "2023-06-01"])
     assert "autre génération, pas en vigueur à cette date : QN05720M" in borny.output
+
+
+def test_addok_probe(fake_addok) -> None:
+    """The probe says yes to an addok answering a search, no at once to a refused connection."""
+    from zonage.studies.check import addok_reachable
+
+    url, asked = fake_addok
+    assert addok_reachable(url) and asked == ["/search?q=mairie&limit=1"]
+    started = time.monotonic()
+    assert not addok_reachable(_free_url())
+    assert time.monotonic() - started < 1.5  # refused: no retry

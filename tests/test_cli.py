@@ -144,3 +144,137 @@ def test_a_missing_maps_extra_is_a_user_error(built, monkeypatch, capsys) -> Non
     code = main(["--data", str(built.data), "map", "--region", "28"])
     err = capsys.readouterr().err
     assert code == 2 and "pip install 'zonage[maps]'" in err and "Traceback" not in err
+
+
+# -- the --help of every command: works, in French, and no flag lost -------------------------------------------------
+
+def _commands() -> dict[str, object]:
+    """Every command of the click tree behind the typer app, by its path (``""`` the root, ``"geocoder setup"``)."""
+    from typer.main import get_command
+
+    found: dict[str, object] = {}
+
+    def walk(command, path: tuple[str, ...]) -> None:
+        found[" ".join(path)] = command
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, (*path, name))
+
+    walk(get_command(app), ())
+    return found
+
+
+#: English words a French help text does not use (flag names and values are stripped first).
+_ENGLISH = ("the", "of", "and", "with", "from", "into", "file", "files", "folder", "write", "writes", "compute",
+            "computes", "default", "only", "also", "every", "each", "this", "per", "layer", "layers", "scheme",
+            "schemes", "assess", "show", "print", "column", "output", "allow", "rows", "instead", "when", "than")
+#: Small French words: every command's description has some.
+_FRENCH = ("le", "la", "les", "l", "des", "du", "de", "d", "et", "ou", "un", "une", "chaque", "par", "pour", "sur",
+           "avec", "dans", "au", "aux", "sans", "en", "à", "ce", "cette", "puis")
+
+
+def _words(text: str) -> set[str]:
+    import re
+
+    text = re.sub(r"(?<!\w)-{1,2}[\w-]+(?:/--?[\w-]+)?", " ", text)  # flag names (--out-of-model, -o)
+    text = re.sub(r"`[^`]*`|<[^>]*>|\S+\.\S+|\S+_\S+", " ", text)  # commands, placeholders, files, machine values
+    return {w.lower() for w in re.findall(r"[^\W\d_]+", text)}
+
+
+def test_every_help_works_and_is_in_french() -> None:
+    import re
+
+    commands = _commands()
+    assert {"", "eligibility", "check", "geocoder setup", "export"} <= set(commands)
+    for path, command in commands.items():
+        result = runner.invoke(app, [*path.split(), "--help"], terminal_width=200)
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage" in result.output
+        description = command.help or ""
+        assert _words(description) & set(_FRENCH), (path, description)
+        texts = {"<description>": description}
+        texts.update({p.name: p.help or "" for p in command.params if p.name != "help"})
+        for name, text in texts.items():
+            english = _words(text) & set(_ENGLISH)
+            assert not english, (path, name, english, text)
+        shown = re.sub(r"\s+", " ", result.output)
+        assert re.sub(r"\s+", " ", description.split("\n\n")[0]).strip()[:40] in shown, path
+
+
+def _declared_options() -> dict[str, dict[str, object]]:
+    """Per command: each flag declaration (``--bom/--no-bom``) or argument (``INPUT_FILE``) → its default."""
+    declared: dict[str, dict[str, object]] = {}
+    for path, command in _commands().items():
+        options: dict[str, object] = {}
+        for param in command.params:
+            if param.name == "help":
+                continue
+            if param.param_type_name == "argument":
+                key = param.name.upper()
+            else:
+                key = "/".join([*param.opts, *param.secondary_opts])
+            default = param.default
+            options[key] = "<required>" if param.required else str(default) if isinstance(default, Path) else default
+        declared[path] = options
+    return declared
+
+
+#: The documented flags and their defaults (README, docs): a refactor that drops, renames or changes one fails here.
+OPTIONS_SNAPSHOT: dict[str, dict[str, object]] = {
+    "": {"--data": None, "--mirror": None, "--debug": False},
+    "sources": {},
+    "fetch": {"NAMES": None, "--download": False, "--sha256": None},
+    "build": {"LAYERS": None, "--force": False, "--download": False},
+    "info": {"LAYER": None, "--verify": False, "--full": False},
+    "eligibility": {
+        "INPUT_FILE": "<required>", "-o/--output": "<required>", "--scheme": None, "--rules": None, "--crs": None,
+        "--lon": None, "--lat": None, "--x": None, "--y": None, "--id": None, "--finess": None, "--verdicts": None,
+        "--sep": ";", "--bom/--no-bom": True, "--decimal-comma/--decimal-point": False, "--geocoder": None,
+        "--geocoder-url": None, "--date": None, "--speciality": None, "--deficits": None},
+    "run": {"--region": "44", "--download": False, "--date": None, "--decimal-comma/--decimal-point": False},
+    "application": {"FILE": "<required>", "--rules": None, "--json": False, "--en": False, "--deficits": None},
+    "check": {"ADDRESS": None, "--type": None, "--scheme": None, "--date": None, "--lonlat": None, "--backend": None,
+              "--url": None, "--rules": None, "--cache/--no-cache": True},
+    "geocode": {
+        "INPUT_FILE": "<required>", "-o/--output": "<required>", "--backend": None, "--url": None,
+        "--addok-config": None, "--address": None, "--postcode": None, "--commune": None, "--low-score": 0.6,
+        "--cache/--no-cache": True, "--sep": ",", "--bom": False},
+    "geocoder": {},
+    "geocoder setup": {
+        "--departement/-d": None, "--download": False, "--file": None, "--refresh": False, "--folder": None,
+        "--ban-url": "https://adresse.data.gouv.fr/data/ban/adresses/latest/addok/adresses-addok-{dep}.ndjson.gz",
+        "--serve": False},
+    "geocoder index": {"FILES": "<required>", "--folder": None, "--append": False},
+    "geocoder serve": {"--folder": None, "--port": 7878, "--host": "127.0.0.1"},
+    "access": {
+        "--method": "e2sfca", "--decay": None, "--cutoff": 30.0, "--detour": 1.3, "--speeds": "5:30,20:60,80",
+        "--point": "representative", "--territory": None, "--scale": 100000.0, "--name": "access",
+        "-o/--output": None, "--region": None, "--sep": None, "--bom/--no-bom": None,
+        "--decimal-comma/--decimal-point": False, "--raw-columns": False, "--grid": None},
+    "score": {
+        "-o/--output": None, "--level": "bv2012", "--region": None, "--config": None, "--components": None,
+        "--top": 10, "--sep": ";", "--bom/--no-bom": True, "--decimal-comma/--decimal-point": False,
+        "--raw-columns": False},
+    "simulate-zoning": {
+        "-o/--output": "<required>", "--region": None, "--config": None, "--territories": None,
+        "--disagreements": None, "--agreement": None, "--confusion": None, "--qpv": None, "--sep": ","},
+    "prioritise": {
+        "-o/--output": None, "--region": "44", "--posts": None, "--scheme": None, "--candidates": None,
+        "--config": None, "--max-per-structure": None, "--min-per-departement": None, "--budget": None,
+        "--cost": None, "--threshold": None, "--baseline": None, "--summary": None, "--naive": None,
+        "--communes": None, "--territories": None, "--top": 10, "--sep": ";", "--bom/--no-bom": True,
+        "--decimal-comma/--decimal-point": False, "--raw-columns": False, "--objective": None,
+        "--out-of-model": False, "--date": None},
+    "map": {
+        "--region": None, "--national": False, "--layers": None, "--out-dir": "maps", "--static": False,
+        "--tiles/--no-tiles": True, "--cdn": False, "--orientation": "paysage", "--picks": None, "--date": None},
+    "export": {
+        "LAYER": "<required>", "--format/-f": None, "-o/--output": None, "--territory": None, "--sep": ";",
+        "--bom/--no-bom": True, "--region": None, "--departement": None, "--decimal-comma/--decimal-point": False},
+}
+
+
+def test_every_flag_and_default_is_kept() -> None:
+    declared = _declared_options()
+    assert set(declared) == set(OPTIONS_SNAPSHOT)
+    for command, options in OPTIONS_SNAPSHOT.items():
+        assert declared[command] == options, command

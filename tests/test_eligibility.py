@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from zonage.crs import LAMBERT93, transform_xy
 from zonage.eligibility import ROW_STATUSES, STATUSES, assess
+from zonage.inputs import ROW_ERROR_CODES
 from zonage.locate import Locator
 from zonage.rules import load_schemes
 
@@ -51,6 +52,7 @@ def test_hand_built_batch() -> None:
     assert rows["status"].tolist() == ["ok", "ok", "ok", "error", "error"]
     assert rows.loc[3, "status"] == "error" and "ligne 4" in rows.loc[3, "error"] and "'lon'" in rows.loc[3, "error"]
     assert rows.loc[4, "status"] == "error" and "identifiant en double 'zip' (déjà en ligne 1)" in rows.loc[4, "error"]
+    assert rows["error_code"].tolist() == [None, None, None, "not_a_number", "duplicate_id"]
     assert rows.loc[0, "classe"] == "ZIP" and rows.loc[0, "insee"] == "57463"
     assert rows.loc[1, "qpv2024"] == "QN05701M" and rows.loc[1, "classe_commune"] == "HZ"
     # a centre de santé of unknown kind (category 124, no name): GP schemes are to check where the zone holds
@@ -81,7 +83,7 @@ def test_type_column_in_everyday_words() -> None:
                                                         "eligible", "eligible"]
     assert rows.loc[3, "role_400mg_volet1"] == "hospitalier" and rows.loc[3, "statut_mg"] == "eligible"  # volet 2
     assert rows.loc[6, "status"] == "error" and "ligne 7, champ 'type'" in rows.loc[6, "error"]
-    assert "« garage »" in rows.loc[6, "error"]
+    assert "« garage »" in rows.loc[6, "error"] and rows.loc[6, "error_code"] == "unknown_kind"
 
 
 def test_date_column_takes_the_order_in_force() -> None:
@@ -101,6 +103,7 @@ def test_date_column_takes_the_order_in_force() -> None:
     assert "1er novembre 2019" in rows.loc[0, "message_400mg_volet1"]
     assert "arrêté ARS Grand Est de 2022" in rows.loc[1, "message_400mg_volet1"]
     assert rows.loc[3, "status"] == "error" and "ligne 4, champ 'date'" in rows.loc[3, "error"]
+    assert rows.loc[3, "error_code"] == "bad_date" and "p. ex. 2025-11-01" in rows.loc[3, "error"]
 
 
 def test_output_columns_never_overwrite_input_columns() -> None:
@@ -125,6 +128,28 @@ def test_commune_code_changed_by_merger_needs_review() -> None:
     assert v2.loc[1, "status"] == "needs_review"  # commune given (57001) differs from the one found
 
 
+def test_row_errors_carry_a_code_per_family() -> None:
+    """Callers switch on ``error_code``, never on the French wording (``zonage check`` does)."""
+    zip_pt = _lonlat(5_000, 5_000)
+    far = _lonlat(-5_000, 5_000)  # 5 km west of the toy communes: in their territory's box, no commune near
+    frame = pd.DataFrame({
+        "lon": [str(zip_pt[1]), "652000", str(far[0]), "-30.5", "", str(zip_pt[0])],
+        "lat": [str(zip_pt[0]), "6862000", str(far[1]), "45.1", "", str(zip_pt[1])],
+    })
+    rows = assess(frame, LOC, SCHEMES).rows
+    assert rows["error_code"].tolist() == ["swapped_lonlat", "lambert_in_degrees", "no_commune_near",
+                                           "outside_france", "empty_coordinates", None]
+    assert rows.loc[2, "error"].startswith("ligne 3 : aucune commune à moins de 250 m")
+    from zonage.inputs import RowError
+
+    with pytest.raises(ValueError, match="unknown row error code"):
+        RowError("ligne 1 : ?", "not_a_code")
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(RowError("ligne 2 : x", "bad_date")))
+    assert copy == "ligne 2 : x" and copy.code == "bad_date"
+
+
 MESSY = st.one_of(
     st.just(""), st.just("abc"), st.just("652000"), st.just("6862000"), st.just("49,1"), st.just("6.17"),
     st.floats(allow_nan=True, allow_infinity=True).map(str), st.text(max_size=6),
@@ -144,6 +169,8 @@ def test_no_row_lost_or_duplicated(rows: list[tuple[str, str, str, str]]) -> Non
     assert set(out["status"]) <= set(ROW_STATUSES)
     assert set(out["statut_mg"].dropna()) <= set(STATUSES)
     assert out.loc[out["status"] == "error", "error"].notna().all()
+    assert out.loc[out["status"] == "error", "error_code"].isin(list(ROW_ERROR_CODES)).all()  # every error coded
+    assert out.loc[out["status"] != "error", "error_code"].isna().all()
     assert out.loc[out["status"] != "error", "error"].isna().all()
     per_row = result.verdicts.groupby("row")["scheme"].agg(["count", "nunique"])
     assert (per_row["count"] == len(SCHEMES)).all() and (per_row["nunique"] == len(SCHEMES)).all()

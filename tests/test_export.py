@@ -80,7 +80,19 @@ def test_csv_neutralises_formulas_and_keeps_numbers(tmp_path: Path) -> None:
 
 
 def test_only_csv_is_neutralised(frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
     frame = frame.assign(nom=["=1+1", "-x"])
+    sheet = load_workbook(write_table(frame, tmp_path / "out.xlsx")).active
+    cells = [row[[c.value for c in sheet[1]].index("nom")] for row in sheet.iter_rows(min_row=2)]
+    assert [c.value for c in cells] == ["=1+1", "-x"] and {c.data_type for c in cells} == {"s"}  # text, not run
+    # a polygon beside a point (this frame): the point as lon/lat, the polygon as WKT in CSV, left out in XLSX
+    header = [c.value for c in sheet[1]]
+    assert "wkt" not in header and [row[header.index("lon")].value is None for row in sheet.iter_rows(min_row=2)] \
+        == [True, False]
+    back = pd.read_csv(write_table(frame, tmp_path / "mixed.csv"))
+    assert back["wkt"].iloc[0].startswith("POLYGON") and pd.isna(back["wkt"].iloc[1])
+    assert pd.isna(back["lon"].iloc[0]) and 2 < back["lon"].iloc[1] < 3  # Lambert-93 (652 km, 6862 km): Paris
     assert gpd.read_parquet(write_table(frame, tmp_path / "out.parquet"))["nom"].tolist() == ["=1+1", "-x"]
     assert gpd.read_file(write_table(frame, tmp_path / "out.gpkg"))["nom"].tolist() == ["=1+1", "-x"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from zonage.config import Paths
-from zonage.errors import ChecksumError, MissingSourceError
+from zonage.errors import ChecksumError, MissingSourceError, ZonageError
 from zonage.sources import CATALOGUE, fetch
 from zonage.sources.catalogue import Source
 from zonage.sources.fetch import LOCK_NAME
@@ -102,3 +102,65 @@ def test_catalogue_mirror_checksums_match(mirror: Path) -> None:
         if source.optional and not file.exists():
             continue
         assert sha256_file(file) == source.sha256, source.name
+
+
+@pytest.fixture()
+def flaky_server(tmp_path: Path):
+    """``content`` at /demo.csv after the scripted answers: a status, or ``"cut"`` (half the body, then closed)."""
+    state = {"content": b"", "script": [], "hits": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            state["hits"] += 1
+            content = state["content"]
+            step = state["script"].pop(0) if state["script"] else 200
+            if step == "cut":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content[: len(content) // 2])
+                self.close_connection = True
+                return
+            self.send_response(step)
+            body = content if step == 200 else b"busy"
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state, f"http://127.0.0.1:{server.server_address[1]}/demo.csv"
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_retried_then_verified_with_progress(tmp_path: Path, flaky_server) -> None:
+    state, url = flaky_server
+    content = state["content"] = b"official file\n" * 200_000  # 2.8 MB: several chunks
+    state["script"] = [503, 502]
+    seen: list[tuple[int, int | None]] = []
+    good = _source(content, url=url, download_sha256=hashlib.sha256(content).hexdigest())
+    done = fetch(good, Paths(tmp_path / "data", None), download=True, backoff_s=0,
+                 progress=lambda d, t: seen.append((d, t)))
+    assert done.action == "downloaded" and state["hits"] == 3
+    assert (tmp_path / "data/raw/demo/demo.csv").read_bytes() == content
+    assert len(seen) > 1 and seen[-1] == (len(content), len(content))
+
+
+def test_truncated_download_leaves_nothing(tmp_path: Path, flaky_server) -> None:
+    state, url = flaky_server
+    content = state["content"] = b"official file\n" * 10_000
+    state["script"] = ["cut"]
+    paths = Paths(tmp_path / "data", None)
+    with pytest.raises(ChecksumError, match=r"truncated: \d+ of 140000 bytes; nothing was written"):
+        fetch(_source(content, url=url), paths, download=True, backoff_s=0)
+    raw = tmp_path / "data/raw/demo"
+    assert not raw.exists() or list(raw.iterdir()) == []
+    state["script"] = [500] * 5  # a server down for good: the retries, then a clear error
+    with pytest.raises(ZonageError, match=r"demo: download of .* failed: HTTP 500"):
+        fetch(_source(content, url=url), paths, download=True, retries=2, backoff_s=0)
+    assert state["hits"] == 4 and (not raw.exists() or list(raw.iterdir()) == [])

@@ -157,7 +157,9 @@ def test_geocode_frame_needs_address_columns() -> None:
 # -- commune fallback --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def commune_geocoder(build_layers) -> CommuneGeocoder:
-    return CommuneGeocoder.from_paths(build_layers("communes", "crosswalk"))
+    from zonage.studies.locators import commune_geocoder as from_layers
+
+    return from_layers(build_layers("communes", "crosswalk"))
 
 
 @pytest.mark.parametrize(("address", "insee", "score"), [
@@ -325,6 +327,8 @@ class _FakeBan:
         self.known = known
         self.script: list[tuple[int, dict[str, str]]] = []  # answers before the normal ones
         self.truncate_once = 0
+        self.stall = 0  # answers that send their headers and a few bytes, then nothing
+        self.release = threading.Event()
         self.requests: list[dict] = []
         fake = self
 
@@ -341,6 +345,15 @@ class _FakeBan:
                 rows = list(csv.DictReader(io.StringIO(fields["data"].decode("utf-8"))))
                 fake.requests.append({"time": time.monotonic(), "path": self.path, "rows": len(rows),
                                       "columns": fields.get("columns", b"").decode(), "bytes": len(fields["data"])})
+                if fake.stall:
+                    fake.stall -= 1
+                    self.send_response(200)
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    self.wfile.write(b"zid,q,latitude")
+                    self.wfile.flush()
+                    fake.release.wait(10)
+                    return
                 if fake.script:
                     status, headers = fake.script.pop(0)
                     self.send_response(status)
@@ -373,7 +386,7 @@ class _FakeBan:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.header = self.HEADER
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -384,6 +397,7 @@ class _FakeBan:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -403,32 +417,49 @@ def _queries(bano: pd.DataFrame, n: int) -> list[Query]:
 
 
 def test_ban_client_429_then_success(fake_ban: _FakeBan, bano: pd.DataFrame) -> None:
-    waits: list[float] = []
-    fake_ban.script = [(429, {"Retry-After": "0.3"})]
-    client = BanGeocoder(fake_ban.url, backoff_s=0.01, requests_per_second=50.0,
-                         sleep=lambda s: (waits.append(s), time.sleep(s)))
+    fake_ban.script = [(429, {"Retry-After": "1"})]
+    client = BanGeocoder(fake_ban.url, backoff_s=0.01, requests_per_second=50.0)
     found = client.geocode(_queries(bano, 20))
     assert all(m is not None and m.type == "housenumber" for m in found)
-    assert len(fake_ban.requests) == 2 and 0.3 in waits  # Retry-After honoured
+    assert len(fake_ban.requests) == 2 and client.requests == 2
+    assert fake_ban.requests[1]["time"] - fake_ban.requests[0]["time"] >= 0.95  # Retry-After honoured
     assert fake_ban.requests[0]["path"] == "/search/csv/" and fake_ban.requests[0]["columns"] == "q"
     first = bano.iloc[0]
     assert abs(found[0].lat - float(first["lat"])) < 1e-9 and found[0].postcode == "19240"
 
 
 def test_ban_client_500_then_success_and_gives_up(fake_ban: _FakeBan, bano: pd.DataFrame) -> None:
-    waits: list[float] = []
     fake_ban.script = [(500, {}), (503, {})]
-    client = BanGeocoder(fake_ban.url, backoff_s=0.01, requests_per_second=50.0,
-                         sleep=lambda s: (waits.append(s), time.sleep(s)))
+    client = BanGeocoder(fake_ban.url, backoff_s=0.1, requests_per_second=50.0)
     assert all(m is not None for m in client.geocode(_queries(bano, 5)))
-    assert 0.01 in waits and 0.02 in waits  # exponential backoff
+    times = [r["time"] for r in fake_ban.requests]
+    assert len(times) == 3 and client.requests == 3
+    assert times[1] - times[0] >= 0.09 and times[2] - times[1] >= 0.19  # exponential backoff: 0.1 s, 0.2 s
     fake_ban.script = [(502, {})] * 3
-    stubborn = BanGeocoder(fake_ban.url, backoff_s=0.01, max_retries=2, requests_per_second=50.0)
-    with pytest.raises(ZonageError, match="gave up after 3 attempts"):
+    stubborn = BanGeocoder(fake_ban.url, backoff_s=0, max_retries=2, requests_per_second=50.0)
+    with pytest.raises(ZonageError, match=r"gave up after 3 attempts \(HTTP 502\)"):
         stubborn.geocode(_queries(bano, 5))
+    fake_ban.requests.clear()
     fake_ban.script = [(400, {})]
     with pytest.raises(ZonageError, match="HTTP 400"):
         BanGeocoder(fake_ban.url, requests_per_second=50.0).geocode(_queries(bano, 5))
+    assert len(fake_ban.requests) == 1  # a refusal is not retried
+
+
+def test_ban_client_stalled_answer_is_sent_again_then_given_up(fake_ban: _FakeBan, bano: pd.DataFrame) -> None:
+    """An answer whose body stalls after its headers ends at the total budget (timeout_s); its rows go again."""
+    fake_ban.stall = 1
+    started = time.monotonic()
+    found = BanGeocoder(fake_ban.url, timeout_s=0.5, backoff_s=0, requests_per_second=50.0).geocode(_queries(bano, 5))
+    assert all(m is not None for m in found) and len(fake_ban.requests) == 2
+    assert time.monotonic() - started < 3
+    fake_ban.stall = 10
+    started = time.monotonic()
+    given_up = r"gave up after 2 attempts \(network error: no complete answer within 0\.5 s"
+    with pytest.raises(ZonageError, match=given_up):
+        BanGeocoder(fake_ban.url, timeout_s=0.5, max_retries=1, backoff_s=0,
+                    requests_per_second=50.0).geocode(_queries(bano, 5))
+    assert time.monotonic() - started < 3
 
 
 def test_ban_client_chunks_rate_and_truncation(fake_ban: _FakeBan, bano: pd.DataFrame) -> None:
@@ -536,7 +567,7 @@ def test_cli_geocode_commune_and_index(build_layers, mirror: Path, tmp_path: Pat
     folder = tmp_path / "addok"
     result = runner.invoke(_app(), ["geocoder", "index", str(mirror / SAMPLE), "--folder", str(folder)], env=env)
     assert result.exit_code == 0, result.output
-    assert "indexed 2,001 addresses" in result.output and (folder / "addok.rdb").stat().st_size > 0
+    assert "2\u202f001 adresses indexées" in result.output and (folder / "addok.rdb").stat().st_size > 0
     result = runner.invoke(_app(), ["geocoder", "serve", "--folder", str(tmp_path / "none")], env=env)
     assert result.exit_code == 2 and "zonage geocoder index" in result.output
 

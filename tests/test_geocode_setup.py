@@ -34,10 +34,10 @@ from zonage.geocode.local import (
     departements_of_frame,
     find_address_file,
     normalise_departement,
-    open_geocoder,
     setup_hint,
 )
 from zonage.inputs import detect_columns
+from zonage.studies.geocoding import open_geocoder
 
 SAMPLE = "addresses/bano_correze_sample.csv"
 runner = CliRunner()
@@ -93,6 +93,12 @@ def test_address_columns_and_rows_to_geocode() -> None:
     assert spec.address == "Adresse complète"  # not among detect_columns' names
     assert rows_to_geocode(frame, spec).tolist() == [0]  # 1: nothing; 2: coordinates; 3: FINESS number
     assert departements_of_frame(frame, spec) == ["19", "57"]
+    # a row without any postcode still names its département by its INSEE code (Corsica by its code only)
+    mixed = pd.DataFrame({"adresse": ["1 rue A", "2 rue B", "3 rue C", "4 rue D"],
+                          "code_postal": ["57000", "", None, "20000"],
+                          "code_insee": ["57463", "29019", "29019", "2A004"]})
+    spec = address_spec(mixed, detect_columns(mixed))
+    assert departements_of_frame(mixed, spec) == ["29", "2A", "57"]
     with pytest.raises(InputDataError, match="aucune colonne pour placer"):
         bare = pd.DataFrame({"nom": ["a"], "truc": ["b"]})
         check_locatable(bare, detect_columns(bare), "x.csv")
@@ -172,6 +178,13 @@ def ban_server(mirror: Path, tmp_path: Path) -> Iterator[SimpleNamespace]:
 
         def do_GET(self) -> None:
             hits.append(self.path)
+            if self.path == "/ban/adresses-addok-23.ndjson.gz":  # cut in the middle of the body
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload[: len(payload) // 2])
+                self.close_connection = True
+                return
             if self.path != "/ban/adresses-addok-19.ndjson.gz":
                 self.send_error(404)
                 return
@@ -208,6 +221,15 @@ def test_download_is_checksum_recorded_and_checked(ban_server: SimpleNamespace, 
     with pytest.raises(ZonageError, match="HTTP 404"):
         find_address_file("54", paths, download=True, url_template=ban_server.template)
     assert not list(got.path.parent.glob("*.part"))
+
+
+def test_truncated_download_keeps_nothing(ban_server: SimpleNamespace, tmp_path: Path) -> None:
+    paths = Paths(data=tmp_path / "data")
+    with pytest.raises(ChecksumError, match=r"tronqué : \d+ octets sur \d+ ; rien n'est gardé"):
+        find_address_file("23", paths, download=True, url_template=ban_server.template)
+    folder = local_module.addresses_folder(paths.data)
+    assert not folder.exists() or [p.name for p in folder.iterdir() if "23" in p.name] == []
+    assert ban_server.hits == ["/ban/adresses-addok-23.ndjson.gz"]  # a cut body is not downloaded twice
 
 
 # -- setup on the mirror's sample (real Redis + addok) ------------------------------------------------

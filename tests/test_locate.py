@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from zonage.crs import LAMBERT93, transform_xy
 from zonage.layers.store import read_layer
 from zonage.locate import Locator
+from zonage.studies import locators
 
 X0, Y0 = 600_000.0, 6_800_000.0
 
@@ -118,7 +119,7 @@ _LOC = _toy()
 
 @pytest.fixture(scope="module")
 def locator(built) -> Locator:
-    return Locator.from_paths(built)
+    return locators.locator(built)
 
 
 @pytest.fixture(scope="module")
@@ -223,5 +224,5 @@ def test_locator_loads_the_built_index(built) -> None:
 
     arrays = read_arrays(built, "locate_index")
     assert {"metro__ids", "metro__flags", "metro__fingerprint", "974__ids"} <= set(arrays)
-    loc = Locator.from_paths(built)
+    loc = locators.locator(built)
     assert loc.territory("metro").grid is loc._grids["metro"][0]

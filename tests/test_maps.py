@@ -99,7 +99,7 @@ def test_encoded_polygons_round_trip() -> None:
 def test_layer_names_are_checked() -> None:
     assert parse_layers(None)[0] == "zoning"
     assert parse_layers(["zoning,qpv", "apl", "qpv"]) == ("zoning", "qpv", "apl")
-    with pytest.raises(ZonageError, match="unknown map layer"):
+    with pytest.raises(ZonageError, match="couche\\(s\\) de carte inconnue\\(s\\) : roads"):
         parse_layers(["zoning,roads"])
 
 
@@ -242,7 +242,7 @@ def test_map_command(built: Paths, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--data", str(built.data), "map", "--region", "28", "--layers", "zoning,qpv",
                                  "--no-tiles", "--out-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert re.search(r"écrit : .*region_28\.html \(\d+\.\d MB\)", result.output.replace("\n", ""))
+    assert re.search(r"écrit : .*region_28\.html \(\d+,\d Mo\)", result.output.replace("\n", ""))
     bad = runner.invoke(app, ["--data", str(built.data), "map", "--region", "99", "--layers", "zoning",
                               "--out-dir", str(tmp_path)])
     assert bad.exit_code == 2 and "inconnue" in bad.output

@@ -66,10 +66,11 @@ def test_xlsx_typed_cells_header_and_filter(table: pd.DataFrame, tmp_path: Path)
     assert row["date"].number_format == "DD/MM/YYYY"
     assert row["dateouv"].is_date and row["dateouv"].value.date() == dt.date(1969, 3, 1)  # ISO text → a date
     assert row["mis_a_jour"].is_date and row["mis_a_jour"].number_format == "DD/MM/YYYY HH:MM"
-    # Formulas neutralised as in CSV; a control character Excel refuses is dropped.
-    assert row["nom"].value == "'=HYPERLINK(\"http://x\")" and row["nom"].data_type == "s"
+    # A formula-like text is a string cell, shown as written (no apostrophe) and never run; a control
+    # character Excel refuses is dropped.
+    assert row["nom"].value == "=HYPERLINK(\"http://x\")" and row["nom"].data_type == "s"
     third = {h: c.value for h, c in zip(header, sheet[4], strict=True)}
-    assert third["nom"] == "'-2+3" and third["finess"] is None and third["siren"] is None
+    assert third["nom"] == "-2+3" and third["finess"] is None and third["siren"] is None
     assert [c.value for c in sheet[3]][header.index("nom")] == "Centre de santé"
     # Missing values are empty cells, not "nan".
     second = {h: c.value for h, c in zip(header, sheet[3], strict=True)}
@@ -85,6 +86,26 @@ def test_xlsx_round_trip_with_read_table(table: pd.DataFrame, tmp_path: Path) ->
     assert back["finess"].iloc[0] == "010000024" and back["siren"].iloc[1] == "123456789"
     assert float(back["apl"].iloc[0]) == pytest.approx(2.4661739261202427) and float(back["apl"].iloc[2]) == -1.5
     assert back["date"].iloc[0].startswith("2025-03-01")
+
+
+def test_xlsx_types_input_text_columns(tmp_path: Path) -> None:
+    """An input read as text (to keep its codes) comes back typed where every value says what it is."""
+    frame = pd.DataFrame({
+        "effectif": ["12", "3", ""], "surface": ["12,5", "-3.25", None], "telephone": ["0612345678", "12", "3"],
+        "date_ouverture": ["01/03/2025", "31/12/2024", ""], "mauvaise_date": ["31/02/2025", "01/01/2025", ""],
+        "n_long": ["1234567890123456", "1", "2"], "commentaire": ["12", "douze", "3"],
+    })
+    sheet = _sheet(write_table(frame, tmp_path / "echo.xlsx"))
+    header = [c.value for c in sheet[1]]
+    rows = [{h: c for h, c in zip(header, row, strict=True)} for row in sheet.iter_rows(min_row=2)]
+    assert [r["effectif"].value for r in rows] == [12, 3, None] and rows[0]["effectif"].data_type == "n"
+    assert [r["surface"].value for r in rows] == [12.5, -3.25, None]
+    assert rows[0]["date_ouverture"].is_date and rows[0]["date_ouverture"].value.date() == dt.date(2025, 3, 1)
+    assert rows[0]["date_ouverture"].number_format == "DD/MM/YYYY"
+    # a leading zero, an impossible date, more than 15 digits, mixed words: text as read
+    assert rows[0]["telephone"].value == "0612345678" and rows[1]["telephone"].data_type == "s"
+    assert rows[0]["mauvaise_date"].value == "31/02/2025"
+    assert rows[0]["n_long"].value == "1234567890123456" and rows[0]["commentaire"].value == "12"
 
 
 def test_xlsx_geometries_and_limits(tmp_path: Path) -> None:
@@ -262,7 +283,7 @@ def test_eligibility_xlsx_keeps_codes(built, tmp_path: Path) -> None:
     header = [c.value for c in sheet[1]]
     insee = [row[header.index("insee")] for row in sheet.iter_rows(min_row=2)]
     assert [c.value for c in insee] == ["01053", "01053"] and all(c.data_type == "s" for c in insee)
-    assert [row[header.index("nom")].value for row in sheet.iter_rows(min_row=2)] == ["Centre de Bourg", "'=1+1"]
+    assert [row[header.index("nom")].value for row in sheet.iter_rows(min_row=2)] == ["Centre de Bourg", "=1+1"]
     back = read_table(target)
     assert len(back) == 2 and back["insee"].tolist() == ["01053", "01053"]
     csv = tmp_path / "resultat.csv"

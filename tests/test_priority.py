@@ -451,7 +451,7 @@ def test_real_cli(built, tmp_path, monkeypatch):
     result = runner.invoke(app, ["--data", str(built.data), "simulate-zoning", "--region", "28", "-o", str(sim_out),
                                  "--agreement", str(tmp_path / "agreement.csv")])
     assert result.exit_code == 0, result.output
-    assert "confusion matrix" in result.output
+    assert "matrice de confusion" in result.output and "zonage simulé et zonage officiel" in result.output
     assert pd.read_csv(sim_out, dtype={"region": str})["region"].eq("28").all()
     bad = tmp_path / "bad.toml"
     bad.write_text("[simulation]\nzip_max = 5\n", encoding="utf-8")

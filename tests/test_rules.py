@@ -883,13 +883,15 @@ def test_minimal_planner_scheme_is_valid(tmp_path):
          "unknown value 'ZUP'"),
         (MINIMAL.replace('accepted = ["ZIP"]', 'accepted = ["ZIP"]\nmaybe = ["ZAC"]'),
          "roles.ambulatoire.zones.maybe", "unknown key"),
-        (MINIMAL + "\n[roles.ambulatoire.share]\nmin = 140\n", "roles.ambulatoire.share.min", "outside 0–100"),
-        (MINIMAL + "\n[roles.ambulatoire.share]\nmax = -5\n", "roles.ambulatoire.share.max", "outside 0–100"),
+        (MINIMAL + "\n[roles.ambulatoire.share]\nmin = 140\n", "roles.ambulatoire.share.min",
+         "140: input should be less than or equal to 100"),
+        (MINIMAL + "\n[roles.ambulatoire.share]\nmax = -5\n", "roles.ambulatoire.share.max",
+         "-5: input should be greater than or equal to 0"),
         (MINIMAL + "\n[[profile]]\ncode = 'PROFILE_NEW'\nfield = 'thesis'\ntest = 'true'\n",
          "reasons.PROFILE_NEW", "no sentence for reason code PROFILE_NEW"),
         (MINIMAL + "\n[[profile]]\ncode = 'PROFILE_NEW'\nfield = 'thesis'\ntest = 'is_true'\n",
          "profile[0].test", "unknown value 'is_true'"),
-        (MINIMAL + "\n[reasons.PROFILE_NEW]\nfr = 'nouveau'\n", "reasons.PROFILE_NEW.en", "missing English template"),
+        (MINIMAL + "\n[reasons.PROFILE_NEW]\nfr = 'nouveau'\n", "reasons.PROFILE_NEW.en", "missing required key"),
         (MINIMAL + "\n[reasons.PROFILE_NEW]\nfr = 'nouveau {foo}'\nen = 'new'\n", "reasons.PROFILE_NEW.fr",
          "unknown placeholder {foo}"),
         ("site_role = 'hospitalier'\n" + MINIMAL, "site_role", "unknown value 'hospitalier'"),
@@ -916,6 +918,134 @@ def test_malformed_rules_name_file_and_key(tmp_path, text, key, problem):
     assert f": {key}:" in message or key in message
     assert problem in message
     assert isinstance(info.value, ZonageError)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "allowed"),
+    [
+        (MINIMAL + "\n[roles.ambulatoire.share]\nminimum = 10\n", "roles.ambulatoire.share.minimum",
+         "default, max, min, strict"),
+        (MINIMAL.replace('{ kind = "centre_sante_medical" }', '{ kind = "msp", reviewed = true }'),
+         "roles.ambulatoire.structure_types[0].reviewed", "kind, review"),
+        (MINIMAL + "\n[[profile]]\ncode = 'PROFILE_SPECIALITY_NOT_MG'\nfield = 'speciality'\ntest = 'in'\n"
+         "value = ['medecine_generale']\nif_absent = 'pass'\n", "profile[0].if_absent", "if_missing"),
+        (MINIMAL + "\n[[profile]]\ncode = 'PROFILE_SPECIALITY_NOT_MG'\n[[profile.any_of]]\nfield = 'thesis'\n"
+         "test = 'true'\nany_of = []\n", "profile[0].any_of[0].any_of", "soften_if"),
+        (MINIMAL + "\n[funding]\nkind = 'monthly_flat'\nmonthly_eur = 100\nmonthly = 100\n", "funding.monthly",
+         "monthly_eur"),
+        (MINIMAL + "\n[posts]\nnational = 400\nregional = 20\n", "posts.regional", "region_min"),
+        (MINIMAL + "\n[[overrides]]\nregion = ['44']\n", "overrides[0].region", "regions"),
+        (MINIMAL + "\n[reasons.ZONE_ZIP]\nfr = 'ZIP'\nen = 'ZIP'\nde = 'ZIP'\n", "reasons.ZONE_ZIP.de", "en, fr"),
+    ],
+)
+def test_unknown_key_in_a_scheme_table_names_the_key_path(tmp_path, text, key, allowed):
+    write(tmp_path, text)
+    with pytest.raises(RulesError) as info:
+        load_schemes(tmp_path)
+    message = str(info.value)
+    assert f"test_scheme.toml: {key}: unknown key (allowed: " in message
+    assert allowed in message.split("(allowed: ")[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("general_practice = 1\n" + MINIMAL, "general_practice", "expected true or false, got int 1"),
+        ("regions = '44'\n" + MINIMAL, "regions", "expected a list, got str '44'"),
+        (MINIMAL.replace('keys = ["ambulatory"]', 'keys = "ambulatory"'), "roles.ambulatoire.keys",
+         "expected a list, got str 'ambulatory'"),
+        (MINIMAL.replace('accepted = ["ZIP"]', 'accepted = ["ZIP"]\nreview_reason = 3'),
+         "roles.ambulatoire.zones.review_reason", "expected a string, got int 3"),
+        (MINIMAL.replace("[roles.ambulatoire.zones]\naccepted = [\"ZIP\"]", "zones = ['ZIP']"),
+         "roles.ambulatoire.zones", "expected a table, got a list"),
+        (MINIMAL + "\n[roles.ambulatoire.share]\nstrict = 'no'\n", "roles.ambulatoire.share.strict",
+         "expected true or false, got str 'no'"),
+        (MINIMAL + "\n[posts]\nnational = '400'\n", "posts.national", "expected a whole number, got str '400'"),
+        (MINIMAL + "\n[funding]\nkind = 'monthly_flat'\nmonthly_eur = '2100'\n", "funding.monthly_eur",
+         "expected a number, got str '2100'"),
+        (MINIMAL + "\n[[profile]]\ncode = 'PROFILE_SPECIALITY_NOT_MG'\nfield = 'speciality'\ntest = 'in'\n"
+         "value = ['medecine_generale', 3]\n", "profile[0].value[1]", "expected a string, got int 3"),
+        (MINIMAL + "\n[[profile]]\ncode = 'PROFILE_AUMG_STATUS'\nfield = 'internship_end'\n"
+         "test = 'years_since_max'\nvalue = '5'\n", "profile[0].value", "expected a number, got str '5'"),
+        (MINIMAL + "\n[[overrides]]\nregions = ['44']\nfrom = 2024\n", "overrides[0].from",
+         "expected a date YYYY-MM-DD, got int 2024"),
+        (MINIMAL + "\n[[overrides]]\nregions = ['44']\nuntil = 2024-01-01T08:00:00\n", "overrides[0].until",
+         "expected a date without time"),
+        (MINIMAL + "\n[[overrides]]\nset = 'x'\n", "overrides[0].set", "expected a table, got str 'x'"),
+    ],
+)
+def test_wrong_type_names_file_and_key_path(tmp_path, text, key, problem):
+    write(tmp_path, text)
+    with pytest.raises(RulesError) as info:
+        load_schemes(tmp_path)
+    assert f"test_scheme.toml: {key}: {problem}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("_zoning_orders.toml", "[[orders]]\nid = '2026'\nlabel_fr = 'a'\nlabel_en = 'a'\nregions = ['44']\n"
+         "form = 2026-01-01\n", "_zoning_orders.toml: orders[0].form: unknown key (allowed: from, id, label_en, "
+         "label_fr, regions, source, until, vintage)"),
+        ("_zoning_orders.toml", "[[orders]]\nid = '2026'\nlabel_fr = 'a'\nlabel_en = 'a'\nregions = ['44']\n"
+         "from = 2026-01-01\nuntil = 2025-01-01\n", "_zoning_orders.toml: orders[0].until: period ends (2025-01-01) "
+         "before it starts (2026-01-01)"),
+        ("_common.toml", "[labels.eligible]\nfr = 'oui'\nes = 'si'\n", "_common.toml: labels.eligible.es: unknown key"),
+        ("_common.toml", "[specialities]\nmedecine_generale = 'mg'\n",
+         "_common.toml: specialities.medecine_generale: expected a list, got str 'mg'"),
+    ],
+)
+def test_planner_shared_files_errors_name_file_and_key_path(tmp_path, name, text, expected):
+    write(tmp_path, text, name)
+    with pytest.raises(RulesError) as info:
+        load_schemes(tmp_path)
+    assert str(info.value).startswith(str(tmp_path / name) + ":")
+    assert expected in str(info.value)
+
+
+def test_every_shipped_toml_file_validates():
+    """Each packaged rules file has its model and validates as shipped (an override once applied, too)."""
+    from importlib import resources
+
+    from zonage.rules.kinds import _KindsFile
+    from zonage.rules.load import _CommonFile, _OrdersFile, _Scheme
+    from zonage.settings import read_toml, validate
+
+    models = {"_common.toml": _CommonFile, "_zoning_orders.toml": _OrdersFile}
+    files = sorted(packaged_dir().glob("*.toml"))
+    assert {p.name for p in files} == {"_common.toml", "_zoning_orders.toml"} | {f"{s}.toml" for s in SCHEME_IDS}
+    for path in files:
+        raw = read_toml(path, error=RulesError)
+        model = models.get(path.name, _Scheme)
+        assert path.name in models or raw.get("id") == path.stem
+        validate(model, raw, str(path), error=RulesError)
+    kinds = resources.files("zonage.rules").joinpath("structure_kinds.toml")
+    parsed = validate(_KindsFile, read_toml(kinds, error=RulesError), str(kinds), error=RulesError)
+    assert {"centre_sante", "autre", "inconnu"} <= set(parsed.kinds)
+    loaded = load_schemes()
+    for scheme in loaded.values():
+        for i in range(len(scheme.overrides)):
+            assert scheme.resolve(*_override_point(scheme, i)).applied  # the override applies and validates
+
+
+def _override_point(scheme, i):
+    """A région and a date where override ``i`` applies."""
+    o = scheme.overrides[i]
+    return (o.regions[0] if o.regions else "44"), (o.start or o.end or date(2025, 3, 1))
+
+
+def test_structure_kinds_model_rejects_unknown_key_and_missing_kind():
+    from zonage.rules.kinds import _KindsFile
+    from zonage.settings import validate
+
+    entry = {"label_fr": "a", "label_en": "a"}
+    with pytest.raises(RulesError, match=r"^structure_kinds\.toml: kinds\.msp\.colour: unknown key \(allowed: ape, "):
+        validate(_KindsFile, {"kinds": {"msp": {**entry, "colour": "red"}}}, "structure_kinds.toml", error=RulesError)
+    with pytest.raises(RulesError, match=r"^structure_kinds\.toml: kinds\.msp\.finess: expected a list, got str '124'"):
+        validate(_KindsFile, {"kinds": {"msp": {**entry, "finess": "124"}}}, "structure_kinds.toml",
+                 error=RulesError)
+    with pytest.raises(RulesError, match=r"kinds\.centre_sante: missing required kind"):
+        validate(_KindsFile, {"kinds": {"msp": entry}}, "structure_kinds.toml", error=RulesError)
 
 
 def test_invalid_toml_syntax(tmp_path):

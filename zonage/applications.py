@@ -102,9 +102,9 @@ def check_application_file(path: str | Path, paths: Paths, rules: str | Path | N
                            deficits: pd.DataFrame | None = None) -> ApplicationVerdict:
     """Read, validate, locate and check one application file (``deficits``: per speciality, for ASTP)."""
     from zonage.layers.store import read_layer
-    from zonage.locate import Locator
+    from zonage.studies.locators import locator
 
     application = read_application(path)
     finess = read_layer(paths, "finess", columns=["nofinesset", "categetab", "codeape", "rs"])
-    located = locate_structures(application, Locator.from_paths(paths), finess)
+    located = locate_structures(application, locator(paths), finess)
     return check_application(located, load_schemes(Path(rules) if rules is not None else None), deficits=deficits)

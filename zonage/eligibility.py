@@ -29,9 +29,12 @@ from zonage.inputs import (
     GEOMETRY_NOT_POINT,
     GEOMETRY_SURFACE,
     InputSpec,
+    RowError,
     detect_columns,
     duplicate_id_errors,
+    error_code,
     read_points,
+    row_errors,
 )
 from zonage.locate import Locator
 
@@ -208,12 +211,11 @@ def assess(
     outside = located["territory"].isna().to_numpy()
     no_commune = ~outside & located["insee"].isna().to_numpy()
     row_labels = (todo + 1).astype(str)
-    errors[todo[outside]] = [f"ligne {r} : point hors de France (métropole, Corse et DROM)"
-                             for r in row_labels[outside]]
-    errors[todo[no_commune]] = [
+    errors[todo[outside]] = row_errors((f"ligne {r} : point hors de France (métropole, Corse et DROM)"
+                                        for r in row_labels[outside]), "outside_france")
+    errors[todo[no_commune]] = row_errors((
         f"ligne {r} : aucune commune à moins de {locator.tolerance_m:.0f} m du point (en mer ou hors de France ?)"
-        for r in row_labels[no_commune]
-    ]
+        for r in row_labels[no_commune]), "no_commune_near")
     ok = todo[~outside & ~no_commune]
     located = located.loc[ok]
     _commune_checks(frame, spec, crosswalk, located)
@@ -284,7 +286,7 @@ def _structure_facts(frame: pd.DataFrame, spec: InputSpec, errors: np.ndarray) -
         kinds, bad = parse_kinds(pd.Series(plain), field=spec.kind)
         given = np.array(kinds, dtype=object)
         wrong = pd.notna(bad) & pd.isna(errors)
-        errors[wrong] = bad[wrong]
+        errors[wrong] = row_errors(bad[wrong], "unknown_kind")
     return {"category": category, "ape": column(spec.ape), "name": column(spec.name), "given": given,
             "finess_distance_m": np.full(n, np.nan)}
 
@@ -307,7 +309,7 @@ def _row_dates(frame: pd.DataFrame, spec: InputSpec, on: date | None, errors: np
             parsed = parse_date(value, f"ligne {i + 1}, champ {spec.date!r}")
         except InputDataError as exc:
             if pd.isna(errors[i]):
-                errors[i] = f"{exc} (e.g. 2025-11-01 or 01/11/2025)"
+                errors[i] = RowError(f"{exc} (p. ex. 2025-11-01 ou 01/11/2025)", "bad_date")
             continue
         if parsed is not None:
             out[i] = parsed
@@ -328,8 +330,8 @@ def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame |
     numbers = _finess_numbers(frame[spec.finess].reset_index(drop=True))
     if finess is None:
         missing = np.isnan(x) & pd.isna(errors)
-        errors[missing] = [f"ligne {i + 1}, champ {spec.finess!r} : couche FINESS absente (lancer `zonage build`)"
-                           for i in np.flatnonzero(missing)]
+        errors[missing] = row_errors((f"ligne {i + 1}, champ {spec.finess!r} : couche FINESS absente (lancer "
+                                      "`zonage build`)" for i in np.flatnonzero(missing)), "finess_layer_missing")
         return x, y, src
     table = finess.drop_duplicates("nofinesset").set_index("nofinesset")
     found = numbers.isin(table.index).to_numpy()
@@ -339,10 +341,11 @@ def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame |
         src = WGS84
     need = np.isnan(x) & pd.isna(errors)
     bad = need & given & ~found
-    errors[bad] = [f"ligne {i + 1}, champ {spec.finess!r} : numéro FINESS {numbers.iloc[i]} absent de la couche FINESS"
-                   for i in np.flatnonzero(bad)]
+    errors[bad] = row_errors((f"ligne {i + 1}, champ {spec.finess!r} : numéro FINESS {numbers.iloc[i]} absent de la "
+                              "couche FINESS" for i in np.flatnonzero(bad)), "finess_unknown")
     none = need & ~given
-    errors[none] = [f"ligne {i + 1} : ni coordonnées ni numéro FINESS" for i in np.flatnonzero(none)]
+    errors[none] = row_errors((f"ligne {i + 1} : ni coordonnées ni numéro FINESS" for i in np.flatnonzero(none)),
+                              "no_coordinates")
     both = ~np.isnan(x) & pd.isna(errors) & found  # coordinates given beside a known FINESS number
     if both.any():
         rows_both = np.flatnonzero(both)
@@ -361,8 +364,8 @@ def _use_finess(frame: pd.DataFrame, spec: InputSpec, finess: gpd.GeoDataFrame |
     rows = np.flatnonzero(take)
     x[rows[has]] = geom[has].x.to_numpy()
     y[rows[has]] = geom[has].y.to_numpy()
-    errors[rows[~has]] = [f"ligne {i + 1}, champ {spec.finess!r} : le FINESS {numbers.iloc[i]} n'a pas de coordonnées"
-                          for i in rows[~has]]
+    errors[rows[~has]] = row_errors((f"ligne {i + 1}, champ {spec.finess!r} : le FINESS {numbers.iloc[i]} n'a pas "
+                                     "de coordonnées" for i in rows[~has]), "finess_no_coordinates")
     # one FINESS number, one answer: its record's category, APE code and name decide the kind, whatever
     # label the planner typed beside it (the `type` column, when given, still comes first)
     for fact, column in (("category", "categetab"), ("ape", "codeape"), ("name", "rs")):
@@ -411,8 +414,8 @@ def _geocode_rows(
     missing = np.setdiff1d(rows, found)
     backend = geo["geo_backend"].to_numpy(dtype=object)
     query = geo["geo_query"].to_numpy(dtype=object)
-    errors[missing] = [f"ligne {i + 1} : adresse introuvable par le géocodeur {backend[i]} ({query[i]!r})"
-                       for i in missing]
+    errors[missing] = row_errors((f"ligne {i + 1} : adresse introuvable par le géocodeur {backend[i]} ({query[i]!r})"
+                                  for i in missing), "address_not_found")
     return x, y, src, geo
 
 
@@ -627,14 +630,15 @@ def _per_row(frame: pd.DataFrame, n: int, errors: np.ndarray, located: pd.DataFr
     """One row per input row: the input's columns, then ``row``, ``status``, kind, place, summary, per scheme."""
     out = pd.DataFrame(frame.drop(columns=[frame.geometry.name]) if isinstance(frame, gpd.GeoDataFrame)
                        else frame).reset_index(drop=True)
-    written = {"row", "status", "error", "type_structure", "type_source", "type_libelle", "statut_mg", "resume",
-               "summary_en", GEOMETRY_NOTE_COLUMN, *LOCATED_COLUMNS}
+    written = {"row", "status", "error", "error_code", "type_structure", "type_source", "type_libelle", "statut_mg",
+               "resume", "summary_en", GEOMETRY_NOTE_COLUMN, *LOCATED_COLUMNS}
     written |= {c for c in out.columns if str(c).startswith(OUTPUT_PREFIXES) or str(c).startswith("qpv")}
     clash = [c for c in out.columns if c in written]
     out = out.rename(columns={c: f"entree_{c}" for c in clash})
     out.insert(0, "row", np.arange(1, n + 1))
     out["status"] = np.where(pd.isna(errors), "ok", "error")
     out["error"] = pd.Series(errors, dtype=object)
+    out["error_code"] = pd.Series([error_code(e) for e in errors], dtype=object)
     for column, source in (("type_structure", "type"), ("type_source", "type_source"),
                            ("type_libelle", "type_label_fr")):
         values = pd.Series(pd.NA, index=out.index, dtype=object)

@@ -26,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from zonage.crs import WGS84
 from zonage.errors import InputDataError, ZonageError
@@ -297,8 +298,15 @@ def _spreadsheet_table(frame: pd.DataFrame, *, points_only: bool) -> pd.DataFram
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     is_point = (points.geom_type == "Point").to_numpy()
     if is_point.any() or frame.geometry.isna().all():
-        table["lon"] = np.where(is_point, points.geometry.x.round(6), np.nan)
-        table["lat"] = np.where(is_point, points.geometry.y.round(6), np.nan)
+        geoms = points.geometry.to_numpy()
+        table["lon"] = np.full(len(table), np.nan)
+        table["lat"] = np.full(len(table), np.nan)
+        table.loc[is_point, "lon"] = np.round(shapely.get_x(geoms[is_point]), 6)
+        table.loc[is_point, "lat"] = np.round(shapely.get_y(geoms[is_point]), 6)
+        if not points_only and not is_point.all() and points.geometry.notna().any():
+            wkt = points.geometry.to_wkt(rounding_precision=6).to_numpy(dtype=object)
+            wkt[is_point] = None
+            table["wkt"] = wkt
     elif not points_only:
         table["wkt"] = points.geometry.to_wkt(rounding_precision=6)
     return table
@@ -311,10 +319,19 @@ XLSX_MAX_ROWS, XLSX_MAX_CELL = 1_048_576, 32_767
 _DATE_FORMAT, _DATETIME_FORMAT = "DD/MM/YYYY", "DD/MM/YYYY HH:MM"
 #: A text column whose every value is an ISO date (``2025-03-01``) is written as dates.
 _ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+#: ... or a French date (``01/03/2025``).
+_FRENCH_DATE = r"\d{2}/\d{2}/\d{4}"
+#: A text column (read as text from the planner's file) whose every value is a plain number — no
+#: leading zero (``01053`` is a code), at most 15 digits (exact in a double) — is written as numbers.
+_TEXT_NUMBER = r"-?(?:0|[1-9]\d{0,14})(?:[.,]\d{1,14})?"
 
 
 def _column_kind(name: str, values: pd.Series) -> str:
-    """How a column is written: ``code``, ``number``, ``bool``, ``date``, ``isodate``, ``datetime`` or ``text``."""
+    """How a column is written in XLSX.
+
+    One of ``code``, ``number``, ``bool``, ``date``, ``isodate``, ``frenchdate``,
+    ``datetime``, ``textnumber`` (numbers read as text) or ``text``.
+    """
     dtype = values.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
@@ -331,15 +348,29 @@ def _column_kind(name: str, values: pd.Series) -> str:
     if sample and all(isinstance(v, str) for v in sample) and not CODE_COLUMN.match(str(name)):
         text = values.dropna().astype(str)
         text = text[text != ""]
-        if len(text) and text.str.fullmatch(_ISO_DATE).all():
+        if len(text) and text.str.fullmatch(_ISO_DATE).all() and _dates(text, "%Y-%m-%d"):
             return "isodate"
+        if len(text) and text.str.fullmatch(_FRENCH_DATE).all() and _dates(text, "%d/%m/%Y"):
+            return "frenchdate"
+        if len(text) and text.str.fullmatch(_TEXT_NUMBER).all():
+            return "textnumber"
     return "text"
+
+
+def _dates(text: pd.Series, fmt: str) -> bool:
+    """Whether every value of ``text`` is a real date in ``fmt`` (``2025-02-30`` is not)."""
+    return bool(pd.to_datetime(text, format=fmt, errors="coerce").notna().all())
 
 
 def _cells(values: pd.Series, kind: str) -> list[Any]:
     """Python values for openpyxl: None for missing, dates as dates, codes and text as str."""
-    if kind == "isodate":
-        return [dt.date.fromisoformat(v) if isinstance(v, str) and v else None for v in values.astype(object).tolist()]
+    if kind in ("isodate", "frenchdate"):
+        fmt = "%Y-%m-%d" if kind == "isodate" else "%d/%m/%Y"
+        return [dt.datetime.strptime(v, fmt).date() if isinstance(v, str) and v else None
+                for v in values.astype(object).tolist()]
+    if kind == "textnumber":
+        return [None if not isinstance(v, str) or not v else float(v.replace(",", ".")) if ("." in v or "," in v)
+                else int(v) for v in values.astype(object).tolist()]
     if kind in ("date", "datetime"):
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
             if isinstance(values.dtype, pd.DatetimeTZDtype):
@@ -375,11 +406,11 @@ def _cells(values: pd.Series, kind: str) -> list[Any]:
 def _width(header: str, cells: list[Any], kind: str) -> float:
     """A column width (characters) fitting the header and most values, between 8 and 60."""
     sample = cells[:500]
-    if kind in ("date", "isodate"):
+    if kind in ("date", "isodate", "frenchdate"):
         longest = 10
     elif kind == "datetime":
         longest = 16
-    elif kind == "number":
+    elif kind in ("number", "textnumber"):
         longest = max((len(f"{v:,.2f}") if isinstance(v, float) else len(str(v)) for v in sample if v is not None),
                       default=0)
     else:
@@ -422,16 +453,23 @@ def _write_xlsx(table: pd.DataFrame, target: Path, sheet: str, name: str | None 
         cell.data_type = "s"  # a header is text, whatever it starts with
         row.append(cell)
     sheet_out.append(row)
-    # Text and codes are string cells (the text was neutralised: none starts with "="); their columns are
-    # formatted "@" so that a code typed later stays text too. Dates need their format on each cell.
+    # Text and codes are string cells, never formulas: openpyxl reads a text starting with "=" as a formula,
+    # so such a text gets an explicit string cell (shown as typed, not run, without any prefix). Their columns
+    # are formatted "@" so that a code typed later stays text too. Dates need their format on each cell.
     dated = {i: _DATETIME_FORMAT if kind == "datetime" else _DATE_FORMAT for i, kind in enumerate(kinds)
-             if kind in ("date", "isodate", "datetime")}
+             if kind in ("date", "isodate", "frenchdate", "datetime")}
+    texts = [i for i, kind in enumerate(kinds) if kind in ("code", "text")]
     for values in zip(*columns, strict=True) if columns else ():
         cells: list[Any] = list(values)
         for i, number_format in dated.items():
             if cells[i] is not None:
                 cell = WriteOnlyCell(sheet_out, value=cells[i])
                 cell.number_format = number_format
+                cells[i] = cell
+        for i in texts:
+            if isinstance(cells[i], str) and cells[i].startswith("="):
+                cell = WriteOnlyCell(sheet_out, value=cells[i])
+                cell.data_type = "s"
                 cells[i] = cell
         sheet_out.append(cells)
     book.save(target)
@@ -488,8 +526,9 @@ def write_table(
         GeoPackage layer name, or the XLSX sheet name (default: the file's stem).
     sep, bom
         CSV separator (``;`` for French spreadsheets) and UTF-8 byte-order mark.
-        Text cells a spreadsheet would run as formulas are prefixed with ``'``
-        (see :func:`neutralise_formulas`), in CSV and XLSX alike.
+        Text cells a spreadsheet would run as formulas are prefixed with ``'`` in CSV
+        (see :func:`neutralise_formulas`); in XLSX they are typed string cells, shown as
+        written and never run.
     decimal
         CSV decimal mark of numbers: ``"."`` (default) or ``","`` (``2,47``, for a
         spreadsheet set to French; needs a separator other than ``,``). Text columns
@@ -501,12 +540,13 @@ def write_table(
 
     Notes
     -----
-    XLSX: one sheet; numbers as numbers, booleans as booleans, dates as dates
-    (``DD/MM/YYYY``), text and code columns as text cells formatted ``@`` (numeric
-    columns named like codes — FINESS, INSEE, postcode, SIREN… — are written as text
-    too); a bold header row, frozen, with an autofilter and column widths fitted to the
-    content. Points come out as ``lon``/``lat`` columns; other geometries are left out
-    (use ``gpkg`` for polygons).
+    XLSX: one sheet; numbers as numbers (also the text columns of an input whose every
+    value is a plain number without leading zero), booleans as booleans, dates as dates
+    (``DD/MM/YYYY``; also text columns holding only ISO or French dates), text and code
+    columns as text cells formatted ``@`` (numeric columns named like codes — FINESS,
+    INSEE, postcode, SIREN… — are written as text too); a bold header row, frozen, with
+    an autofilter and column widths fitted to the content. Points come out as
+    ``lon``/``lat`` columns; other geometries are left out (use ``gpkg`` for polygons).
     """
     path = Path(path)
     kind = format_of(path, fmt)
@@ -520,11 +560,11 @@ def write_table(
     check_writable(path)
     with atomic_path(path) as tmp:
         if kind in ("csv", "xlsx"):
-            table = label_columns(_spreadsheet_table(frame, points_only=kind == "xlsx"), labels)
-            table = neutralise_formulas(_flat(table))
-            if kind == "xlsx":
+            table = _flat(label_columns(_spreadsheet_table(frame, points_only=kind == "xlsx"), labels))
+            if kind == "xlsx":  # text cells are typed as text there: nothing to neutralise, nothing prefixed
                 _write_xlsx(table, tmp, layer or path.stem, name=path.name)
             else:
+                table = neutralise_formulas(table)
                 encoding = "utf-8-sig" if bom else "utf-8"
                 # Python's csv writer quotes a cell holding "\r" only when "\r" is part of the line end:
                 # without that, a carriage return inside a cell would end the row for every reader.

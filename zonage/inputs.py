@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -55,6 +56,60 @@ FRANCE_BOXES: tuple[tuple[float, float, float, float], ...] = (
     (44.9, -13.1, 45.4, -12.5),
 )
 LAMBERT93_BOX = (50_000.0, 6_000_000.0, 1_300_000.0, 7_150_000.0)
+
+#: Codes of the row errors (the batch's ``error_code`` column), with what each means.
+ROW_ERROR_CODES: dict[str, str] = {
+    "no_coordinates": "no lon/lat, x/y, FINESS number or geometry given",
+    "not_a_number": "a coordinate that is not a number",
+    "empty_coordinates": "coordinate cells left empty",
+    "lambert_in_degrees": "Lambert-93 metres in columns read as degrees",
+    "not_degrees": "values out of the degree ranges in columns read as degrees",
+    "swapped_lonlat": "latitude and longitude swapped",
+    "outside_france": "a point outside mainland France, Corsica and the DROM",
+    "no_commune_near": "no commune within the locator's tolerance (at sea, abroad)",
+    "missing_geometry": "no geometry on the row",
+    "empty_geometry": "an empty geometry",
+    "invalid_geometry": "an invalid geometry (self-intersection…)",
+    "duplicate_id": "an id already given on an earlier row",
+    "bad_date": "a date that cannot be read",
+    "unknown_kind": "a structure type the tool does not know",
+    "finess_layer_missing": "FINESS numbers given but the FINESS layer is not built",
+    "finess_unknown": "a FINESS number absent from the FINESS layer",
+    "finess_no_coordinates": "a FINESS establishment without coordinates",
+    "address_not_found": "an address the geocoder did not find",
+}
+
+
+class RowError(str):
+    """One row's error: the French message (the string itself) and its machine ``code``.
+
+    The message names the row and the field; ``code`` is a key of
+    :data:`ROW_ERROR_CODES`, so that callers (``zonage check``, scripts) switch on it
+    instead of on the wording.
+    """
+
+    code: str
+
+    def __new__(cls, message: str, code: str) -> RowError:
+        """The ``message`` carrying ``code`` (a key of :data:`ROW_ERROR_CODES`)."""
+        if code not in ROW_ERROR_CODES:
+            raise ValueError(f"unknown row error code {code!r}")
+        self = super().__new__(cls, message)
+        self.code = code
+        return self
+
+    def __reduce__(self) -> tuple[type[RowError], tuple[str, str]]:
+        return (RowError, (str(self), self.code))
+
+
+def row_errors(messages: Iterable[object], code: str) -> list[RowError]:
+    """``messages`` (texts) as :class:`RowError` of ``code``."""
+    return [RowError(str(m), code) for m in messages]
+
+
+def error_code(error: object) -> str | None:
+    """The code of a row error (None for no error or a plain text)."""
+    return getattr(error, "code", None)
 
 
 def _fold(name: str) -> str:
@@ -246,10 +301,13 @@ def parse_crs(value: str, option: str = "--crs") -> CRS:
             "(Lambert-93, x/y en mètres), EPSG:4326 (lon/lat en degrés)") from None
 
 
-def _append(errors: np.ndarray, mask: np.ndarray, messages: np.ndarray | str) -> None:
+def _append(errors: np.ndarray, mask: np.ndarray, messages: np.ndarray | str, code: str) -> None:
+    """Set the error of the rows of ``mask`` that have none yet (first problem found wins)."""
     messages = np.broadcast_to(np.asarray(messages, dtype=object), errors.shape)
     todo = mask & pd.isna(errors)
-    errors[todo] = messages[todo]
+    found = np.empty(int(todo.sum()), dtype=object)
+    found[:] = row_errors(messages[todo], code)
+    errors[todo] = found
 
 
 def read_points(frame: pd.DataFrame, spec: InputSpec, crs: str | None = None) -> Points:
@@ -308,15 +366,18 @@ def read_points(frame: pd.DataFrame, spec: InputSpec, crs: str | None = None) ->
     else:
         x = np.full(n, np.nan)
         _append(errors, np.ones(n, bool) if not spec.finess else np.zeros(n, bool),
-                "pas de coordonnées : donner lon/lat, x/y avec leur --crs, un numéro FINESS ou une géométrie")
+                np.char.add(np.char.add("ligne ", rows), " : pas de coordonnées : donner lon/lat, x/y avec leur "
+                            "--crs, un numéro FINESS ou une géométrie"), "no_coordinates")
         return Points(x, x.copy(), WGS84, errors)
     x, bad_x = _numbers(frame[xcol])
     y, bad_y = _numbers(frame[ycol])
-    _append(errors, bad_x, np.char.add(np.char.add("ligne ", rows), f", champ {xcol!r} : pas un nombre"))
-    _append(errors, bad_y, np.char.add(np.char.add("ligne ", rows), f", champ {ycol!r} : pas un nombre"))
+    line = np.char.add("ligne ", rows)
+    _append(errors, bad_x, np.char.add(line, f", champ {xcol!r} : pas un nombre"), "not_a_number")
+    _append(errors, bad_y, np.char.add(line, f", champ {ycol!r} : pas un nombre"), "not_a_number")
     missing = np.isnan(x) | np.isnan(y)
     if not spec.finess:
-        _append(errors, missing, np.char.add(np.char.add("ligne ", rows), f", champs {xcol!r}/{ycol!r} : vides"))
+        _append(errors, missing, np.char.add(np.char.add("ligne ", rows), f", champs {xcol!r}/{ycol!r} : vides"),
+                "empty_coordinates")
     if parse_crs(src).is_geographic:
         _check_degrees(x, y, xcol, ycol, rows, errors)
     return Points(x, y, str(src), errors)
@@ -330,16 +391,17 @@ def _check_degrees(lon: np.ndarray, lat: np.ndarray, xcol: str, ycol: str, rows:
     lambert = metres & (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
     prefix = np.char.add(np.char.add("ligne ", rows), f", champs {xcol!r}/{ycol!r} : ")
     _append(errors, lambert, np.char.add(prefix, "valeurs qui ressemblent à des mètres Lambert-93 dans des colonnes "
-                                         "en degrés (donner des colonnes x/y avec --crs EPSG:2154)"))
+                                         "en degrés (donner des colonnes x/y avec --crs EPSG:2154)"),
+            "lambert_in_degrees")
     _append(errors, metres, np.char.add(prefix, "valeurs qui ne sont pas des degrés (|lon| > 180 ou |lat| > 90) : "
-                                        "vérifier les colonnes et leur --crs"))
+                                        "vérifier les colonnes et leur --crs"), "not_degrees")
     inside = _in_boxes(lon, lat)
     swapped = finite & ~inside & _in_boxes(lat, lon)
     _append(errors, swapped, np.char.add(prefix, "latitude et longitude semblent inversées : échanger les deux "
-                                         "colonnes"))
+                                         "colonnes"), "swapped_lonlat")
     outside = finite & ~inside
     _append(errors, outside, np.char.add(prefix, "point hors de France (métropole, Corse et DROM) : vérifier les "
-                                         "coordonnées"))
+                                         "coordonnées"), "outside_france")
 
 
 def _geometry_kinds(geoms: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -371,14 +433,15 @@ def _points_from_geometry(frame: gpd.GeoDataFrame, crs: str | None, errors: np.n
     missing = shapely.is_missing(geoms)
     empty = missing | shapely.is_empty(geoms)
     invalid = ~empty & ~shapely.is_valid(geoms)
-    _append(errors, missing, np.char.add(prefix, "géométrie vide (aucune géométrie sur cette ligne)"))
-    _append(errors, empty, np.char.add(prefix, "géométrie vide"))
+    _append(errors, missing, np.char.add(prefix, "géométrie vide (aucune géométrie sur cette ligne)"),
+            "missing_geometry")
+    _append(errors, empty, np.char.add(prefix, "géométrie vide"), "empty_geometry")
     if invalid.any():
         reasons = np.full(len(geoms), "", dtype=object)
         reasons[invalid] = shapely.is_valid_reason(geoms[invalid])
         _append(errors, invalid, np.array([
             f"{p}géométrie invalide ({r}) : la réparer (QGIS « Réparer les géométries ») ou donner un point"
-            for p, r in zip(prefix, reasons, strict=True)], dtype=object))
+            for p, r in zip(prefix, reasons, strict=True)], dtype=object), "invalid_geometry")
     ok = ~empty & ~invalid
     kinds = _geometry_kinds(geoms, ok)
     point = np.full(len(frame), None, dtype=object)
@@ -420,6 +483,7 @@ def duplicate_id_errors(ids: pd.Series, field: str = "id") -> np.ndarray:
                 first.setdefault(value, i + 1)
         for pos in np.flatnonzero(dup.to_numpy()):
             value = text.iloc[pos]
-            errors[pos] = (f"ligne {pos + 1}, champ {field!r} : identifiant en double {value!r} (déjà en ligne "
-                           f"{first[value]}) : donner un identifiant unique à chaque ligne")
+            errors[pos] = RowError(f"ligne {pos + 1}, champ {field!r} : identifiant en double {value!r} (déjà en "
+                                   f"ligne {first[value]}) : donner un identifiant unique à chaque ligne",
+                                   "duplicate_id")
     return errors

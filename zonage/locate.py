@@ -20,7 +20,6 @@ coastline simplification) → the nearest commune within ``tolerance_m``, flagge
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -31,10 +30,7 @@ from zonage.crs import TERRITORY_CRS, WGS84, transform_xy, transformer
 from zonage.grid import NEAR as _NEAR
 from zonage.grid import OTHER_NEAR as _QPV_NEAR
 from zonage.grid import TOUCHED as _TOUCHED
-from zonage.grid import LookupGrid, grids_from_arrays, territory_fingerprint
-
-if TYPE_CHECKING:
-    from zonage.config import Paths
+from zonage.grid import LookupGrid, territory_fingerprint
 
 #: Zoning classes, most favourable first (order used when a choice is needed).
 CLASSES: tuple[str, ...] = ("ZIP", "ZAC", "ZAR", "HZ", "unknown")
@@ -113,6 +109,11 @@ class Locator:
     grids
         Precomputed lookup grids (the ``locate_index`` layer): territory → (grid,
         fingerprint); a grid is used only if its fingerprint matches these polygons.
+    extents
+        Territory → WGS84 bounds telling which territory a point is in (default: the
+        bounds of ``communes``). A locator built on part of the communes (around one
+        address) passes every territory's whole extent, so that points elsewhere are
+        told apart as with the whole layer.
 
     Notes
     -----
@@ -130,6 +131,7 @@ class Locator:
         cell_m: float = 100.0,
         tolerance_m: float = 250.0,
         grids: dict[str, tuple[LookupGrid, str]] | None = None,
+        extents: dict[str, tuple[float, float, float, float]] | None = None,
     ) -> None:
         self.cell_m = float(cell_m)
         self._grids = dict(grids or {})
@@ -142,7 +144,7 @@ class Locator:
             communes = by_territory
         self._communes = {name: communes[name] for name in sorted(communes)}
         self._territories: dict[str, _Territory] = {}
-        self._bboxes = {
+        self._bboxes = dict(sorted(extents.items())) if extents is not None else {
             name: transformer(str(part.crs), WGS84).transform_bounds(*part.total_bounds)
             for name, part in self._communes.items()
         }
@@ -163,7 +165,7 @@ class Locator:
             [class_index.get(classes.get(code, "unknown"), unknown) for code in self.codes], dtype=np.int8
         )
         self._arrondissement_class = _arrondissement_classes(zoning)
-        self.zoning_vintage = _zoning_vintage(zoning)
+        self.zoning_vintage = zoning_vintage(zoning)
         self._init_qpv(qpv, zoning_qpv, class_index)
 
     def _init_qpv(self, qpv: gpd.GeoDataFrame | None, zoning_qpv: pd.DataFrame | None,
@@ -194,131 +196,33 @@ class Locator:
             regions = set(part["region"].dropna().astype(str)) if "region" in part else set()
             self._covered[generation] = np.isin(self._regions, list(regions))
 
+    def qpv_name(self, generation: int, code: str) -> str | None:
+        """The name of QPV ``code`` of ``generation`` (None when this locator does not hold it)."""
+        if generation not in self._qpv_codes:
+            return None
+        found = np.flatnonzero(self._qpv_codes[generation] == code)
+        return str(self._qpv_names[generation][found[0]]) if len(found) else None
+
     @property
     def qpv_coverage(self) -> dict[int, set[str]]:
         """Régions with polygons of each QPV generation."""
         return {g: set(self._regions[self._covered[g]]) for g in self.generations}
 
-    @classmethod
-    def from_paths(cls, paths: Paths, **kwargs: float) -> Locator:
-        """Build a locator from the processed layers of ``paths`` (a :class:`~zonage.config.Paths`)."""
-        from zonage.errors import LayerMissingError
-        from zonage.layers.store import read_arrays, read_geo_layer, read_layer, territories
+    def add_window_grids(self, bounds: dict[str, tuple[float, float, float, float]], lon: np.ndarray,
+                         lat: np.ndarray) -> None:
+        """Give each territory with some of the points the lookup-grid cells around them.
 
-        def optional(name: str) -> pd.DataFrame | None:
-            try:
-                return read_layer(paths, name)
-            except LayerMissingError:
-                return None
-
-        columns = ["insee", "nom", "departement", "region", "territory"]
-        communes = {
-            t: read_geo_layer(paths, "communes", territory=t, columns=columns)
-            for t in territories(paths, "communes")
-        }
-        qpv: gpd.GeoDataFrame | None
-        try:
-            qpv = read_geo_layer(paths, "qpv")
-        except LayerMissingError:
-            qpv = None
-        try:
-            grids: dict[str, tuple[LookupGrid, str]] | None = grids_from_arrays(read_arrays(paths, "locate_index"))
-        except LayerMissingError:
-            grids = None
-        return cls(communes, qpv, optional("zoning_communes"), optional("zoning_qpv"), grids=grids, **kwargs)
-
-    @classmethod
-    def near(
-        cls,
-        paths: Paths,
-        lon: float | np.ndarray,
-        lat: float | np.ndarray,
-        *,
-        margin_m: float = 1000.0,
-        cell_m: float = 100.0,
-        tolerance_m: float = 250.0,
-    ) -> Locator:
-        """A locator reading only the polygons around a few points (one address: ``zonage check``).
-
-        :meth:`from_paths` reads every commune of France and the lookup grids of every
-        territory (about a second and close to 1 GB); this reads the territory bounds
-        from the files' metadata, then only the communes whose bounding box lies within
-        ``margin_m`` of the points (GeoParquet bbox filter: with row groups, the rest of
-        the file is not even decompressed), and rasterises the lookup grid on the few
-        cells around the points, aligned as :meth:`LookupGrid.build` aligns the whole
-        territory's grid. The QPV layer and the zoning tables are read whole (they are
-        small), so that QPV coverage, classes and the zoning vintage are those of
-        :meth:`from_paths`.
-
-        :meth:`locate` then gives, for these points, the rows :meth:`from_paths` gives
-        (``tests/test_check.py`` compares them on real points, and the grid cells with
-        the stored grid). Territories without any of the points are not loaded:
-        locating a point there raises ``ValueError``.
-
-        Parameters
-        ----------
-        paths
-            Data folders.
-        lon, lat
-            The points (WGS84 degrees).
-        margin_m
-            Distance around the points within which communes are read (at least the
-            nearest-commune ``tolerance_m`` plus one grid cell).
-        cell_m, tolerance_m
-            As for :class:`Locator` (``cell_m`` must be that of the stored grids, 100 m).
+        For a locator built on the communes around a few points (``zonage check``):
+        ``bounds`` gives each territory's metric bounds of *all* its communes (the
+        alignment of its stored grid, :meth:`LookupGrid.build`); the cells rasterised
+        here are those the whole territory's grid holds (:meth:`_window_grid`).
         """
-        from zonage.errors import LayerMissingError
-        from zonage.layers.store import layer_bounds, read_geo_layer, read_layer
-
-        if margin_m < tolerance_m + 3 * cell_m:
-            raise ValueError(f"margin_m must be at least tolerance_m + 3 cells ({tolerance_m + 3 * cell_m:g} m)")
-        lon = np.atleast_1d(np.asarray(lon, dtype=float))
-        lat = np.atleast_1d(np.asarray(lat, dtype=float))
-        bounds = layer_bounds(paths, "communes")
-        if not bounds:
-            raise LayerMissingError("layer communes is not built yet: run `zonage build`")
-        boxes = {name: transformer(crs, WGS84).transform_bounds(*box) for name, (box, crs) in bounds.items()}
-        which = _territory_of(boxes, lon, lat)
-        columns = ["insee", "nom", "departement", "region", "territory"]
-        names = list(boxes)
-        chosen = [names[t] for t in np.unique(which[which >= 0])]
-        communes: dict[str, gpd.GeoDataFrame] = {}
-        for name in chosen:
-            crs = bounds[name][1]
-            rows = which == names.index(name)
-            x, y = transform_xy(lon[rows], lat[rows], WGS84, crs)
-            box = (float(x.min()) - margin_m, float(y.min()) - margin_m, float(x.max()) + margin_m,
-                   float(y.max()) + margin_m)
-            communes[name] = read_geo_layer(paths, "communes", territory=name, columns=columns, bbox=box)
-        if not sum(len(part) for part in communes.values()):  # points far from any commune (abroad, at sea):
-            # one small territory read whole keeps the locator well formed; its answers are those of from_paths
-            communes[names[0]] = read_geo_layer(paths, "communes", territory=names[0], columns=columns)
-        try:
-            qpv: gpd.GeoDataFrame | None = read_geo_layer(paths, "qpv")
-        except LayerMissingError:
-            qpv = None
-
-        def optional(name: str, wanted: list[str]) -> pd.DataFrame | None:
-            try:
-                return read_layer(paths, name, columns=wanted)
-            except LayerMissingError:
-                return None
-            except (KeyError, ValueError):  # an older table without some column: read it whole
-                return read_layer(paths, name)
-
-        codes = sorted({str(c) for part in communes.values() for c in part["insee"]})
-        zoning = optional("zoning_communes", ["insee", "classe", "insee_arm", "postcodes", "vintage"])
-        if zoning is not None:
-            _zoning_vintage(zoning.drop_duplicates("vintage") if "vintage" in zoning else zoning)  # as from_paths
-            zoning = zoning[zoning["insee"].isin(codes)]  # the classes of the communes read, nothing else
-        zoning_qpv = optional("zoning_qpv", ["code_qp", "classe"])
-        locator = cls(communes, qpv, zoning, zoning_qpv, cell_m=cell_m, tolerance_m=tolerance_m)
-        locator._bboxes = boxes  # every territory, as from_paths: points elsewhere are told apart the same way
-        for name in chosen:
-            rows = which == names.index(name)
-            locator._grids[name] = (locator._window_grid(name, bounds[name][0], lon[rows], lat[rows]),
-                                    locator.fingerprint(name))
-        return locator
+        which = self.territory_of(lon, lat)
+        names = list(self._bboxes)
+        for index in np.unique(which[which >= 0]):
+            name = names[int(index)]
+            rows = which == index
+            self._grids[name] = (self._window_grid(name, bounds[name], lon[rows], lat[rows]), self.fingerprint(name))
 
     def _window_grid(self, name: str, box: tuple[float, float, float, float], lon: np.ndarray,
                      lat: np.ndarray) -> LookupGrid:
@@ -375,8 +279,8 @@ class Locator:
     def territory(self, name: str) -> _Territory:
         """The index of one territory, built on first use."""
         if name not in self._communes:
-            raise ValueError(f"territory {name} was not loaded by this locator (built by Locator.near for other "
-                             "points): use Locator.from_paths")
+            raise ValueError(f"territory {name} was not loaded by this locator (built around other points by "
+                             "zonage.studies.locators.locator_near): use zonage.studies.locators.locator")
         if name not in self._territories:
             crs = TERRITORY_CRS[name]
             part = self._communes[name].to_crs(crs)
@@ -441,7 +345,7 @@ class Locator:
     # -- locate ------------------------------------------------------------------------------
     def territory_of(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Index into ``sorted territories`` of each lon/lat point (-1 outside every territory's box)."""
-        return _territory_of(self._bboxes, lon, lat)
+        return territory_index(self._bboxes, lon, lat)
 
     def locate(
         self, x: np.ndarray, y: np.ndarray, crs: str = WGS84, postcodes: pd.Series | np.ndarray | None = None
@@ -604,7 +508,7 @@ class Locator:
         return pd.DataFrame(columns)
 
 
-def _territory_of(boxes: dict[str, tuple[float, float, float, float]], lon: np.ndarray, lat: np.ndarray
+def territory_index(boxes: dict[str, tuple[float, float, float, float]], lon: np.ndarray, lat: np.ndarray
                   ) -> np.ndarray:
     """Index into ``boxes`` (territory → WGS84 bounds) of each point's territory; -1 outside every box."""
     result = np.full(len(lon), -1, dtype=np.int64)
@@ -638,7 +542,7 @@ class _State:
         self.qpv_boundary_m = {g: np.full(n, np.nan) for g in generations}
 
 
-def _zoning_vintage(zoning: pd.DataFrame | None) -> str | None:
+def zoning_vintage(zoning: pd.DataFrame | None) -> str | None:
     """The vintage of the zoning classes (the ``vintage`` column of the zoning layer).
 
     One vintage is loaded at a time; the rules engine checks it against the zoning order

@@ -164,8 +164,8 @@ class Workspace:
         """
         from zonage.eligibility import assess
         from zonage.geocode import address_spec, check_locatable, default_cache_path
-        from zonage.geocode.local import batch_geocoding
         from zonage.inputs import detect_columns, read_table
+        from zonage.studies.geocoding import batch_geocoding
 
         frame = read_table(table) if not isinstance(table, pd.DataFrame) else table
         column_options = {k: options.pop(k) for k in ("lon", "lat", "x", "y", "id", "finess") if k in options}

@@ -23,36 +23,48 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from zonage.access.costs import parse_speeds
-from zonage.cli.common import console, fail_in, out, paths_of
-from zonage.cli.priority import DecimalComma, RawColumns
+from zonage.cli.common import DecimalCommaOpt, RawColumnsOpt, console, fail_in, out, paths_of
 from zonage.errors import ZonageError
 from zonage.export import csv_style
+from zonage.numbers import french_number
 from zonage.studies.access import cut_to_region
 
 if TYPE_CHECKING:
     pass
 
 
+def _n(value: float) -> str:
+    """A count in French (``1 310``)."""
+    return french_number(float(value), 0)
+
+
+def _d(value: float, digits: int = 1) -> str:
+    """A figure in French (``2,5``)."""
+    return french_number(float(value), digits)
+
+
 def _summary(run, name: str, written: list) -> None:
     settings = run.settings
     communes = run.communes
-    out.print(f"[bold]accessibility to GPs[/] — {settings['method']}, decay {settings['decay']}, "
-              f"cut-off {settings['cutoff_min']:g} min, straight line × {settings['detour']:g}, "
-              f"speeds {settings['speeds_km_kmh']}, commune points: {settings['point']}", soft_wrap=True,
+    out.print(f"[bold]accessibilité aux médecins généralistes[/] — {settings['method']}, décroissance "
+              f"{settings['decay']}, seuil {settings['cutoff_min']:g} min, ligne droite × {settings['detour']:g}, "
+              f"vitesses {settings['speeds_km_kmh']}, point des communes : {settings['point']}", soft_wrap=True,
               highlight=False)
-    out.print(f"{len(communes):,} communes, {int(communes['population'].sum()):,} inhabitants, "
-              f"{int(communes['gp_count'].sum()):,} GPs; {sum(run.pairs.values()):,} commune pairs within the cut-off")
+    out.print(f"{_n(len(communes))} communes, {_n(communes['population'].sum())} habitants, "
+              f"{_n(communes['gp_count'].sum())} médecins généralistes ; {_n(sum(run.pairs.values()))} paires de "
+              "communes sous le seuil")
     q = communes["access"].quantile([0.1, 0.5, 0.9])
-    out.print(f"GPs per {settings['scale']:,.0f} inhabitants within reach (decay-weighted): population-weighted "
-              f"mean {run.national_mean():.1f}; communes p10 {q.iloc[0]:.1f}, median {q.iloc[1]:.1f}, "
-              f"p90 {q.iloc[2]:.1f}; {int((communes['access'] == 0).sum()):,} communes with no GP within reach")
-    timings = ", ".join(f"{k} {v:.2f}s" for k, v in run.timings.items())
-    out.print(f"time: {timings}", highlight=False)
+    out.print(f"médecins généralistes accessibles pour {_n(settings['scale'])} habitants (pondérés par la "
+              f"distance) : moyenne pondérée par la population {_d(run.national_mean())} ; communes : p10 "
+              f"{_d(q.iloc[0])}, médiane {_d(q.iloc[1])}, p90 {_d(q.iloc[2])} ; "
+              f"{_n((communes['access'] == 0).sum())} communes sans médecin accessible")
+    timings = ", ".join(f"{k} {_d(v, 2)} s" for k, v in run.timings.items())
+    out.print(f"durées : {timings}", highlight=False)
     comparison = run.comparison
     if len(comparison):
         year = int(comparison["year"].max())
         part = comparison[comparison["year"] == year]
-        table = Table(title=f"correlation with the DREES APL {year} (ours: GP counts, straight lines)")
+        table = Table(title=f"corrélation avec l'APL DREES {year} (ici : effectifs de médecins, lignes droites)")
         for column in ("région", "communes", "Pearson", "Spearman", "BV2012", "Pearson (BV)", "Spearman (BV)"):
             table.add_column(column, justify="left" if column == "région" else "right")
         by_level = {level: frame.set_index("region") for level, frame in part.groupby("level")}
@@ -62,15 +74,15 @@ def _summary(run, name: str, written: list) -> None:
         for region, row in commune_level.iterrows():
             bv = bv_level.loc[region] if bv_level is not None and region in bv_level.index else None
             table.add_row(
-                f"{region} {row['region_nom']}", f"{row['n']:,}", f"{row['pearson']:.2f}", f"{row['spearman']:.2f}",
-                "" if bv is None else f"{bv['n']:,}", "" if bv is None else f"{bv['pearson']:.2f}",
-                "" if bv is None else f"{bv['spearman']:.2f}",
+                f"{region} {row['region_nom']}", _n(row["n"]), _d(row["pearson"], 2), _d(row["spearman"], 2),
+                "" if bv is None else _n(bv["n"]), "" if bv is None else _d(bv["pearson"], 2),
+                "" if bv is None else _d(bv["spearman"], 2),
             )
         out.print(table)
     else:
-        out.print("no DREES APL layer (apl_communes): comparison skipped")
+        out.print("pas de couche APL DREES (apl_communes) : comparaison non faite")
     for path in written:
-        out.print(f"wrote {path}", soft_wrap=True, highlight=False)
+        out.print(f"écrit : {path}", soft_wrap=True, highlight=False)
 
 
 def _grid(paths, raster: Path, territory, method, decay, cutoff, model, point, scale, name, csv) -> None:
@@ -79,9 +91,9 @@ def _grid(paths, raster: Path, territory, method, decay, cutoff, model, point, s
     from zonage.studies.access import grid_accessibility
 
     if not territory or len(territory) != 1:
-        raise ZonageError("--grid needs exactly one --territory (the communes and GPs around the grid)")
+        raise ZonageError("--grid demande exactement un --territory (les communes et médecins autour de la grille)")
     if not raster.exists():
-        raise ZonageError(f"{raster}: no such raster")
+        raise ZonageError(f"{raster} : raster introuvable")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         progress.add_task(f"accessibility of the cells of {raster.name}")
@@ -98,18 +110,19 @@ def _grid(paths, raster: Path, territory, method, decay, cutoff, model, point, s
     ]
     cells = run.cells
     settings = run.settings
-    out.print(f"[bold]accessibility to GPs on a grid[/] — {settings['method']}, decay {settings['decay']}, "
-              f"cut-off {settings['cutoff_min']:g} min; territory {settings['territory']}", soft_wrap=True,
+    out.print(f"[bold]accessibilité aux médecins généralistes sur une grille[/] — {settings['method']}, "
+              f"décroissance {settings['decay']}, seuil {settings['cutoff_min']:g} min ; territoire "
+              f"{settings['territory']}", soft_wrap=True,
               highlight=False)
     mean = (cells["access"] * cells["population"]).sum() / cells["population"].sum()
     q = cells["access"].quantile([0.1, 0.5, 0.9])
-    out.print(f"{len(cells):,} populated cells, {cells['population'].sum():,.0f} inhabitants, "
-              f"{settings['pairs']:,} cell–commune pairs with a weight; GPs per {scale:,.0f} inhabitants: "
-              f"population-weighted mean {mean:.1f}, cells p10 {q.iloc[0]:.1f}, median {q.iloc[1]:.1f}, "
-              f"p90 {q.iloc[2]:.1f}; "
-              f"{int((cells['assigned'] == 'nearest').sum())} cells outside every commune (nearest commune taken)")
+    out.print(f"{_n(len(cells))} carreaux habités, {_n(cells['population'].sum())} habitants, "
+              f"{_n(settings['pairs'])} paires carreau–commune pondérées ; médecins généralistes pour {_n(scale)} "
+              f"habitants : moyenne pondérée par la population {_d(mean)}, carreaux : p10 {_d(q.iloc[0])}, médiane "
+              f"{_d(q.iloc[1])}, p90 {_d(q.iloc[2])} ; {_n((cells['assigned'] == 'nearest').sum())} carreaux hors "
+              "de toute commune (commune la plus proche retenue)")
     for path in written:
-        out.print(f"wrote {path}", soft_wrap=True, highlight=False)
+        out.print(f"écrit : {path}", soft_wrap=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -118,46 +131,50 @@ def register(app: typer.Typer) -> None:
     @app.command("access")
     def access_command(
         ctx: typer.Context,
-        method: Annotated[str, typer.Option(help="2sfca, e2sfca or 3sfca.")] = "e2sfca",
+        method: Annotated[str, typer.Option(help="Méthode : 2sfca, e2sfca ou 3sfca.")] = "e2sfca",
         decay: Annotated[
             str | None,
-            typer.Option(help="binary, drees, luo-qi, exp:BETA, gauss:SIGMA, linear:ZERO_AT, steps:B=W,B=W… "
-                              "(default: binary for 2sfca, drees otherwise)."),
+            typer.Option(help="Décroissance avec le temps de trajet : binary, drees, luo-qi, exp:BETA, gauss:SIGMA, "
+                              "linear:ZERO_AT, steps:B=W,B=W… (par défaut : binary pour 2sfca, drees sinon)."),
         ] = None,
-        cutoff: Annotated[float, typer.Option(help="Catchment cut-off, minutes.")] = 30.0,
-        detour: Annotated[float, typer.Option(help="Road / straight-line distance factor.")] = 1.3,
+        cutoff: Annotated[float, typer.Option(help="Temps de trajet maximal du bassin, en minutes.")] = 30.0,
+        detour: Annotated[float, typer.Option(help="Rapport distance routière / distance à vol d'oiseau.")] = 1.3,
         speeds: Annotated[
-            str, typer.Option(help="Speed model: road km up to which each speed (km/h) holds, then the speed beyond.")
+            str, typer.Option(help="Modèle de vitesse : km de route jusqu'auxquels vaut chaque vitesse (km/h), puis "
+                                   "la vitesse au-delà.")
         ] = "5:30,20:60,80",
-        point: Annotated[str, typer.Option(help="Commune point: representative or centroid.")] = "representative",
+        point: Annotated[str, typer.Option(
+            help="Point de la commune : representative (point intérieur) ou centroid.")] = "representative",
         territory: Annotated[
-            list[str] | None, typer.Option(help="Territory to run (metro, 971, 972, 973, 974, 976; repeat).")
+            list[str] | None, typer.Option(help="Territoire à calculer (metro, 971, 972, 973, 974, 976 ; répéter).")
         ] = None,
-        scale: Annotated[float, typer.Option(help="Express results per this many inhabitants.")] = 100_000.0,
-        name: Annotated[str, typer.Option(help="Prefix of the tables written to data/processed (without -o).")
+        scale: Annotated[float, typer.Option(help="Résultats exprimés pour ce nombre d'habitants.")] = 100_000.0,
+        name: Annotated[str, typer.Option(help="Préfixe des tables écrites dans data/processed (sans -o).")
                         ] = "access",
         output: Annotated[Path | None, typer.Option(
             "-o", "--output", help="Table des communes (.csv, .xlsx, .parquet) ; les territoires et la comparaison "
                                    "DREES à côté (<nom>_territoires, <nom>_vs_drees). Sans -o : tables de travail "
                                    "dans data/processed (access_communes.csv…).")] = None,
+        # not RegionFilterOpt: the région also chooses the territory computed
         region: Annotated[str | None, typer.Option(
             help="Code INSEE de la région (44 Grand Est, 28 Normandie…) : calcul sur son territoire (métropole ou "
                  "DOM), tables réduites à ses communes et à leurs territoires.")] = None,
+        # not SepOpt / BomOpt: the defaults depend on -o
         sep: Annotated[str | None, typer.Option(
             help="Séparateur des CSV : « ; » par défaut avec -o (tableur réglé en français), « , » pour les tables "
                  "de data/processed.")] = None,
         bom: Annotated[bool | None, typer.Option(
             "--bom/--no-bom", help="Marque BOM UTF-8 en tête des CSV ; par défaut oui avec -o, non sinon.",
             show_default=False)] = None,
-        decimal_comma: DecimalComma = False,
-        raw_columns: RawColumns = False,
+        decimal_comma: DecimalCommaOpt = False,
+        raw_columns: RawColumnsOpt = False,
         grid: Annotated[
             Path | None,
-            typer.Option(help="Population raster (GeoTIFF): compute per grid cell instead of per commune "
-                              "(one --territory); writes a GeoTIFF of accessibility."),
+            typer.Option(help="Raster de population (GeoTIFF) : calcul par carreau au lieu de par commune (un seul "
+                              "--territory) ; écrit un GeoTIFF de l'accessibilité."),
         ] = None,
     ) -> None:
-        """Accessibility of every commune to GPs (BPE counts, populations, straight-line costs); vs DREES APL."""
+        """Accessibilité de chaque commune aux médecins généralistes (BPE, populations, trajets) ; comparée à l'APL."""
         from zonage.access import StraightLine, parse_decay
         from zonage.export import format_of, write_table
         from zonage.studies.access import commune_accessibility
@@ -168,9 +185,9 @@ def register(app: typer.Typer) -> None:
             if output is not None:
                 format_of(output)
                 if grid is not None:
-                    raise ZonageError("-o applies to the commune tables; --grid writes to data/processed")
+                    raise ZonageError("-o vaut pour les tables des communes ; --grid écrit dans data/processed")
             if region is not None and grid is not None:
-                raise ZonageError("--region applies to the commune tables; with --grid give --territory")
+                raise ZonageError("--region vaut pour les tables des communes ; avec --grid, donner --territory")
             chosen_region = None
             if region is not None:
                 from zonage.regions import require_region
@@ -185,7 +202,7 @@ def register(app: typer.Typer) -> None:
             start = time.perf_counter()
             if grid is not None:
                 _grid(paths, grid, territory, method, chosen_decay, cutoff, model, point, scale, name, csv)
-                out.print(f"done in {time.perf_counter() - start:.1f}s")
+                out.print(f"terminé en {_d(time.perf_counter() - start)} s")
                 return
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                           TextColumn("{task.completed}/{task.total} territories"), TimeElapsedColumn(),
@@ -222,6 +239,6 @@ def register(app: typer.Typer) -> None:
             if len(run.comparison):
                 written.append(write_table(run.comparison, files["vs_drees"], labels=labels("access_vs_drees"), **csv))
             _summary(run, name, written)
-            out.print(f"done in {time.perf_counter() - start:.1f}s")
+            out.print(f"terminé en {_d(time.perf_counter() - start)} s")
         except ZonageError as exc:
             fail_in(ctx, exc)

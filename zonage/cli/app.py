@@ -24,7 +24,11 @@ __all__ = ["EXIT_BUG", "EXIT_OK", "EXIT_USER", "VERDICT_EXIT", "app", "main", "r
 OPTIONAL_MODULES = {"folium": "maps", "branca": "maps", "matplotlib": "maps", "addok": "geocode"}
 
 app = typer.Typer(
-    help="Eligibility of health structures for ARS doctor-post schemes: data pipeline and tools.",
+    help="Éligibilité des structures de santé aux dispositifs de postes de médecins des ARS : données, zonage, "
+         "éligibilité, accessibilité (APL), cartes.\n\n"
+         "Codes de sortie : 0 commande menée à bien, 2 erreur de saisie ou de données (un message d'une ligne), "
+         "70 défaut interne de l'outil (détail dans un journal) ; « check » et « application » : 0 éligible, "
+         "3 à vérifier, 4 non éligible.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -34,14 +38,15 @@ app = typer.Typer(
 @app.callback()
 def root(
     data: Annotated[
-        Path | None, typer.Option(help="Folder holding raw/ and processed/ (default $ZONAGE_DATA or ./data).")
+        Path | None, typer.Option(
+            help="Dossier des données, avec raw/ et processed/ (par défaut $ZONAGE_DATA ou ./data).")
     ] = None,
     mirror: Annotated[
-        Path | None, typer.Option(help="Mirror folder of the official files (default $ZONAGE_MIRROR).")
+        Path | None, typer.Option(help="Dossier miroir des fichiers officiels (par défaut $ZONAGE_MIRROR).")
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Afficher la trace complète (traceback) des erreurs.")] = False,
 ) -> None:
-    """Zonage: sources → layers → eligibility, accessibility, maps."""
+    """Zonage : sources → couches → éligibilité, accessibilité, cartes."""
     # the options are read back from the context by every command (zonage.cli.common.paths_of)
 
 

@@ -1,8 +1,8 @@
 """Command ``zonage check``: one address (or point) → commune, QPV, zoning class and each scheme's verdict.
 
 Registered on the main typer app by :func:`register` (``register(app)`` in :mod:`zonage.cli`).
-It only parses arguments, calls :func:`zonage.check.check` and prints
-:func:`zonage.check.check_lines`.
+It only parses arguments, calls :func:`zonage.studies.check.check` and prints
+:func:`zonage.reports.check_lines`.
 
 Exit codes (as ``zonage application``): 0 eligible to at least one scheme asked, 3 none
 eligible but at least one "à vérifier", 4 not eligible (or not applicable) to every scheme
@@ -11,12 +11,21 @@ asked; 2 a user error (address not found, point outside France, unknown scheme o
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from zonage.cli.common import fail_in, out, paths_of
+from zonage.cli.common import (
+    CacheOpt,
+    DateOpt,
+    GeocoderOpt,
+    GeocoderUrlOpt,
+    RulesOpt,
+    SchemeOpt,
+    fail_in,
+    out,
+    paths_of,
+)
 from zonage.errors import ZonageError
 
 
@@ -27,34 +36,29 @@ def register(app: typer.Typer) -> None:
     def check_command(
         ctx: typer.Context,
         address: Annotated[str | None, typer.Argument(
-            help="Postal address on one line, e.g. \"12 rue Serpenoise 57000 Metz\".")] = None,
+            help="Adresse postale sur une ligne, par exemple \"12 rue Serpenoise 57000 Metz\".")] = None,
         kind: Annotated[str | None, typer.Option(
-            "--type", help="Kind of structure in everyday words: MSP, \"centre de santé dentaire\", CH, a FINESS "
-                           "category…")] = None,
-        scheme: Annotated[list[str] | None, typer.Option(
-            help="Scheme id to assess (repeat; default: all), e.g. 400mg_volet2.")] = None,
-        date: Annotated[str | None, typer.Option(
-            help="Date of the question (zoning order and QPV generation in force), YYYY-MM-DD; default today.")
-        ] = None,
+            "--type", help="Type de structure en mots courants : MSP, \"centre de santé dentaire\", CH, une "
+                           "catégorie FINESS…")] = None,
+        scheme: SchemeOpt = None,
+        date: DateOpt = None,
         lonlat: Annotated[str | None, typer.Option(
-            help="The point as longitude,latitude in degrees (e.g. 6.17,49.12): no geocoding.")] = None,
-        backend: Annotated[str | None, typer.Option(
-            help="Geocoder: addok (local), ban (national API: the address is sent over the Internet) or commune "
-                 "(postcode + town); default: the local addok if it answers, else commune.")] = None,
-        url: Annotated[str | None, typer.Option(
-            help="URL of the addok API (default http://127.0.0.1:7878) or root of the BAN API.")] = None,
-        rules: Annotated[Path | None, typer.Option(help="Folder of extra or overriding scheme TOML files.")] = None,
-        cache: Annotated[bool, typer.Option(
-            "--cache/--no-cache", help="Reuse (and keep) addok / BAN answers in the data folder's cache.")] = True,
+            help="Le point en longitude,latitude, en degrés (ex. 6.17,49.12) : pas de géocodage.")] = None,
+        backend: GeocoderOpt = None,
+        url: GeocoderUrlOpt = None,
+        rules: RulesOpt = None,
+        cache: CacheOpt = True,
     ) -> None:
-        """Is this address eligible, and why? Commune, QPV, zoning class, then each scheme's verdict (in French).
+        """Cette adresse est-elle éligible, et pourquoi ? Commune, QPV, zonage, puis le verdict de chaque dispositif.
 
-        Exit code: 0 eligible to at least one scheme asked, 3 to check, 4 not eligible, 2 user error.
+        Code de sortie : 0 éligible à au moins un des dispositifs demandés, 3 à vérifier, 4 non éligible (ou non
+        applicable) à tous, 2 erreur de saisie (adresse introuvable, point hors de France, dispositif inconnu…).
         """
         import pyarrow
 
-        from zonage.check import check, check_lines, parse_lonlat
+        from zonage.reports import check_lines
         from zonage.rules.coerce import parse_date
+        from zonage.studies.check import check, parse_lonlat
 
         # One short process reading a few row groups: the system allocator returns what it frees, where
         # the default pool (mimalloc) keeps tens of MB reserved (peak RSS ~260 MB instead of ~310 MB).

@@ -17,14 +17,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from zonage.cli.common import console, guard, out, paths_of
+from zonage.cli.common import DownloadOpt, console, guard, out, paths_of
 from zonage.config import Paths
 from zonage.errors import ZonageError
 from zonage.numbers import french_number
 
 
 def sources(ctx: typer.Context) -> None:
-    """List the datasets of the catalogue: official URL, licence, vintage."""
+    """Liste les jeux de données du catalogue : adresse officielle, licence, millésime."""
     from zonage.sources import CATALOGUE
 
     for s in CATALOGUE.values():
@@ -35,11 +35,11 @@ def sources(ctx: typer.Context) -> None:
 
 def fetch(
     ctx: typer.Context,
-    names: Annotated[list[str] | None, typer.Argument(help="Sources to fetch (default: all).")] = None,
-    download: Annotated[bool, typer.Option("--download", help="Allow downloads from the official URLs.")] = False,
-    sha256: Annotated[str | None, typer.Option(help="Expected sha256 (one source only).")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="Sources à récupérer (par défaut : toutes).")] = None,
+    download: DownloadOpt = False,
+    sha256: Annotated[str | None, typer.Option(help="Empreinte sha256 attendue (une seule source).")] = None,
 ) -> None:
-    """Copy sources from the mirror (or download them) into data/raw, checksum-verified."""
+    """Copie les sources du miroir (ou les télécharge) dans data/raw, empreintes vérifiées."""
     from zonage.sources import CATALOGUE, get_source
     from zonage.sources import fetch as fetch_source
 
@@ -47,7 +47,7 @@ def fetch(
         paths = paths_of(ctx)
         chosen = [get_source(n) for n in names] if names else list(CATALOGUE.values())
         if sha256 and len(chosen) != 1:
-            raise ZonageError("--sha256 pins one source: name exactly one")
+            raise ZonageError("--sha256 vaut pour une seule source : en nommer exactement une")
         missing = []
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                       console=console, transient=True) as progress:
@@ -72,11 +72,12 @@ def fetch(
 
 def build(
     ctx: typer.Context,
-    layers: Annotated[list[str] | None, typer.Argument(help="Layers to build (default: all).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Rebuild even if inputs are unchanged.")] = False,
-    download: Annotated[bool, typer.Option("--download", help="Allow downloads of missing sources.")] = False,
+    layers: Annotated[list[str] | None, typer.Argument(help="Couches à construire (par défaut : toutes).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Reconstruire même si les entrées n'ont pas changé.")
+                     ] = False,
+    download: DownloadOpt = False,
 ) -> None:
-    """Fetch what is missing and build the processed layers (GeoParquet), then print a summary."""
+    """Récupère les sources manquantes et construit les couches (GeoParquet), puis en affiche le bilan."""
     from zonage.layers import all_specs
     from zonage.layers.pipeline import build as build_layers
 
@@ -86,10 +87,10 @@ def build(
         start = time.perf_counter()
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as progress:
-            task = progress.add_task("building", total=len(layers or specs))
+            task = progress.add_task("construction", total=len(layers or specs))
 
             def step(name: str) -> None:
-                progress.update(task, description=f"layer {name}", advance=1)
+                progress.update(task, description=f"couche {name}", advance=1)
 
             statuses = build_layers(specs, paths, only=layers, force=force, download=download, on_step=step,
                                     on_cleanup=lambda c: out.print(c.message(), highlight=False, soft_wrap=True))
@@ -133,12 +134,14 @@ def print_info(paths: Paths) -> None:
 
 def info(
     ctx: typer.Context,
-    layer: Annotated[str | None, typer.Argument(help="Show this layer's full report (JSON).")] = None,
+    layer: Annotated[str | None, typer.Argument(help="Afficher le rapport complet de cette couche (JSON).")] = None,
     verify: Annotated[bool, typer.Option(
-        "--verify", help="Check every layer file against the build manifest (size and fingerprint).")] = False,
-    full: Annotated[bool, typer.Option("--full", help="With --verify: recompute every file's sha256.")] = False,
+        "--verify", help="Vérifier chaque fichier des couches d'après le manifeste de construction (taille et "
+                         "empreinte).")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Avec --verify : recalculer le sha256 de chaque fichier.")
+                    ] = False,
 ) -> None:
-    """Print each layer's rows, CRS, vintage and source (or one layer's report); --verify checks the files."""
+    """Bilan des couches (lignes, projection, millésime, sources) ou rapport d'une couche ; --verify les contrôle."""
     from zonage.layers.pipeline import read_manifest
 
     def action() -> None:
@@ -161,7 +164,8 @@ def info(
             return
         manifest = read_manifest(paths)
         if layer not in manifest:
-            raise ZonageError(f"layer {layer!r} not built; built: {', '.join(manifest) or 'none'}")
+            built = ", ".join(manifest) or "aucune"
+            raise ZonageError(f"couche {layer!r} non construite ; couches construites : {built}")
         out.print_json(json.dumps(manifest[layer], ensure_ascii=False, default=str))
 
     guard(ctx, action)

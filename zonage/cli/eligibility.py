@@ -18,7 +18,24 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from zonage.cli.common import VERDICT_EXIT, console, guard, out, paths_of, progress_bar
+from zonage.cli.common import (
+    VERDICT_EXIT,
+    BomOpt,
+    DateOpt,
+    DecimalCommaOpt,
+    DeficitsOpt,
+    DownloadOpt,
+    GeocoderUrlOpt,
+    RegionOpt,
+    RulesOpt,
+    SchemeOpt,
+    SepOpt,
+    console,
+    guard,
+    out,
+    paths_of,
+    progress_bar,
+)
 from zonage.cli.data import print_info
 
 
@@ -40,49 +57,51 @@ def _parse_day(value: str | None, option: str = "--date"):
 
 def eligibility(
     ctx: typer.Context,
-    input_file: Annotated[Path, typer.Argument(help="CSV/XLSX/GeoJSON/GPKG/Parquet of structures.")],
+    input_file: Annotated[Path, typer.Argument(
+        help="Fichier des structures : CSV, XLSX, GeoJSON, GPKG ou Parquet.")],
     output: Annotated[Path, typer.Option(
-        "-o", "--output", help="Result file: .csv, .xlsx (Excel, typed columns), .geojson, .gpkg or .parquet.")],
-    scheme: Annotated[list[str] | None, typer.Option(help="Scheme id to assess (repeat; default: all).")] = None,
-    rules: Annotated[Path | None, typer.Option(help="Folder of extra or overriding scheme TOML files.")] = None,
-    crs: Annotated[str | None, typer.Option(help="CRS of x/y columns or of geometries without one.")] = None,
-    lon: Annotated[str | None, typer.Option(help="Longitude column (default: detected).")] = None,
-    lat: Annotated[str | None, typer.Option(help="Latitude column (default: detected).")] = None,
-    x: Annotated[str | None, typer.Option(help="Projected x column (with --crs).")] = None,
-    y: Annotated[str | None, typer.Option(help="Projected y column (with --crs).")] = None,
-    id_column: Annotated[str | None, typer.Option("--id", help="Identifier column (duplicates are errors).")] = None,
-    finess_column: Annotated[str | None, typer.Option("--finess", help="FINESS number column.")] = None,
-    verdicts: Annotated[Path | None, typer.Option(help="Also write the long table of verdicts (CSV/Parquet).")] = None,
-    sep: Annotated[str, typer.Option(help="Séparateur des CSV (par défaut « ; », pour un tableur français).")] = ";",
-    bom: Annotated[bool, typer.Option("--bom/--no-bom", help="BOM UTF-8 en tête des CSV (Excel).")] = True,
-    decimal_comma: Annotated[bool, typer.Option(
-        "--decimal-comma/--decimal-point",
-        help="Nombres des CSV avec une virgule décimale (2,47) pour un tableur réglé en français (le séparateur "
-             "« , » devient alors « ; ») ; par défaut point décimal (2.47). Les codes restent du texte.")] = False,
+        "-o", "--output", help="Fichier résultat : .csv, .xlsx (Excel, colonnes typées), .geojson, .gpkg ou "
+                               ".parquet.")],
+    scheme: SchemeOpt = None,
+    rules: RulesOpt = None,
+    crs: Annotated[str | None, typer.Option(
+        help="Système de coordonnées des colonnes x/y ou des géométries qui n'en ont pas (ex. EPSG:2154).")] = None,
+    lon: Annotated[str | None, typer.Option(help="Colonne de longitude (par défaut : détectée).")] = None,
+    lat: Annotated[str | None, typer.Option(help="Colonne de latitude (par défaut : détectée).")] = None,
+    x: Annotated[str | None, typer.Option(help="Colonne x en coordonnées projetées (avec --crs).")] = None,
+    y: Annotated[str | None, typer.Option(help="Colonne y en coordonnées projetées (avec --crs).")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", help="Colonne d'identifiant (un doublon est une erreur).")] = None,
+    finess_column: Annotated[str | None, typer.Option("--finess", help="Colonne du numéro FINESS.")] = None,
+    verdicts: Annotated[Path | None, typer.Option(
+        help="Écrire aussi la table longue des verdicts, un par structure et dispositif (CSV/Parquet).")] = None,
+    sep: SepOpt = ";",
+    bom: BomOpt = True,
+    decimal_comma: DecimalCommaOpt = False,
     geocoder: Annotated[str | None, typer.Option(
         help="Géocodage des lignes données par une adresse (adresse, code_postal, commune…) : addok (index local), "
              "ban (API nationale : les adresses partent sur Internet) ou commune (code postal + ville). Par défaut : "
              "l'addok local s'il est installé (`zonage geocoder setup`), sinon la commune, avec une ligne d'aide, "
              "chaque ligne marquée commune_fallback.")] = None,
-    geocoder_url: Annotated[str | None, typer.Option(
-        help="URL of the local addok API (default http://127.0.0.1:7878) or root of the BAN API.")] = None,
+    geocoder_url: GeocoderUrlOpt = None,
+    # not DateOpt: here a row's own « date » column wins over the option
     date: Annotated[str | None, typer.Option(
-        help="Date of the question (zoning order and QPV generation in force), YYYY-MM-DD; rows with a 'date' "
-             "column use their own; default today.")] = None,
+        help="Date de la question (arrêté de zonage et génération de QPV en vigueur), AAAA-MM-JJ ou JJ/MM/AAAA ; "
+             "une ligne qui a une colonne « date » garde la sienne ; par défaut aujourd'hui.")] = None,
     speciality: Annotated[str | None, typer.Option(
-        help="Speciality of the posts (ASTP: the zone must be a deficit zone of this speciality).")] = None,
-    deficits: Annotated[Path | None, typer.Option(
-        help="Table of deficit zones per speciality (columns specialite + insee or departement).")] = None,
+        help="Spécialité des postes (ASTP : la zone doit être déficitaire dans cette spécialité).")] = None,
+    deficits: DeficitsOpt = None,
 ) -> None:
-    """Assess every structure of INPUT for every scheme; every row comes out once with a status."""
+    """Évalue chaque structure du fichier pour chaque dispositif ; chaque ligne ressort une fois, avec son statut."""
     from zonage.cli.geocode import print_notice
     from zonage.eligibility import assess
     from zonage.export import check_writable, csv_style, format_of, refuse_same_file, write_table
     from zonage.geocode import address_spec, check_locatable, default_cache_path
-    from zonage.geocode.local import batch_geocoding, geocoding_summary
+    from zonage.geocode.local import geocoding_summary
     from zonage.inputs import detect_columns, parse_crs, read_table
     from zonage.rules import load_schemes, select_schemes
     from zonage.studies.eligibility import batch_context
+    from zonage.studies.geocoding import batch_geocoding
 
     def action() -> None:
         format_of(output)
@@ -105,7 +124,8 @@ def eligibility(
                   soft_wrap=True)
         context = batch_context(paths)
         if geocoder == "ban":
-            console.print(f"[bold]note:[/] addresses are sent to {geocoder_url or 'the national address API'}",
+            where = geocoder_url or "l'API nationale d'adresses"
+            console.print(f"[bold]note :[/] les adresses sont envoyées à {where}",
                           highlight=False, soft_wrap=True)
         on = _parse_day(date)
         table = None
@@ -135,16 +155,19 @@ def eligibility(
 
 def run_region(
     ctx: typer.Context,
-    region: Annotated[str, typer.Option(help="INSEE région code (44 Grand Est, 28 Normandie…).")] = "44",
-    download: Annotated[bool, typer.Option("--download", help="Allow downloads of missing sources.")] = False,
-    date: Annotated[str | None, typer.Option(
-        help="Date of the question (zoning order and QPV generation in force), YYYY-MM-DD; default today.")] = None,
+    region: RegionOpt = "44",
+    download: DownloadOpt = False,
+    date: DateOpt = None,
+    # not DecimalCommaOpt: `run` has no --sep, its CSVs always use « ; » and a BOM
     decimal_comma: Annotated[bool, typer.Option(
         "--decimal-comma/--decimal-point",
         help="Tables CSV avec une virgule décimale (2,47) ; par défaut point décimal (2.47). Les CSV sont "
              "toujours écrits avec « ; » et un BOM UTF-8 (tableur français).")] = False,
 ) -> None:
-    """The main job: build the layers, then assess every centre de santé, MSP and hospital of a région."""
+    """Le travail principal : construit les couches, puis évalue chaque centre de santé, MSP et hôpital d'une région.
+
+    Écrit outputs/eligibilite_region_<code>.csv (et .geojson, et la table des verdicts) et la carte de la région.
+    """
     from zonage.export import csv_style, write_table
     from zonage.studies.eligibility import region_job
 
@@ -191,14 +214,16 @@ def run_region(
 
 def application(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A post application as YAML or JSON.")],
-    rules: Annotated[Path | None, typer.Option(help="Folder of extra or overriding scheme TOML files.")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
-    english: Annotated[bool, typer.Option("--en", help="Print the verdict in English.")] = False,
-    deficits: Annotated[Path | None, typer.Option(
-        help="Table of deficit zones per speciality (columns specialite + insee or departement).")] = None,
+    file: Annotated[Path, typer.Argument(help="Une candidature à un poste, en YAML ou JSON.")],
+    rules: RulesOpt = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Afficher le verdict en JSON.")] = False,
+    english: Annotated[bool, typer.Option("--en", help="Afficher le verdict en anglais.")] = False,
+    deficits: DeficitsOpt = None,
 ) -> None:
-    """Check one application (scheme + structures + doctor profile): every condition met, failed or to check."""
+    """Examine une candidature (dispositif, structures, médecin) : chaque condition remplie, non remplie, à vérifier.
+
+    Code de sortie : 0 éligible, 3 à vérifier, 4 non éligible (ou non applicable), 2 erreur de saisie.
+    """
     from zonage.applications import check_application_file
     from zonage.reports import application_lines
     from zonage.rules import load_schemes

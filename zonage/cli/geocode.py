@@ -12,14 +12,30 @@ from typing import Annotated
 
 import typer
 
-from zonage.cli.common import console, guard, out, paths_of, progress_bar
+from zonage.cli.common import (
+    AddokFolderOpt,
+    CacheOpt,
+    GeocoderOpt,
+    GeocoderUrlOpt,
+    console,
+    guard,
+    out,
+    paths_of,
+    progress_bar,
+)
 from zonage.errors import ZonageError
+from zonage.numbers import french_number
 
 geocoder_app = typer.Typer(
-    help="Local addok geocoder (the BAN's own, on this machine): set up a département, index address files, "
-         "serve them.",
+    help="Géocodeur addok local (celui de la BAN, sur ce poste) : installer un département, indexer des fichiers "
+         "d'adresses, les servir.",
     no_args_is_help=True,
 )
+
+
+def _count(n: int) -> str:
+    """A count with French digit groups (narrow no-break spaces): 2\u202f001."""
+    return f"{n:,}".replace(",", "\u202f")
 
 
 def _folder(ctx: typer.Context, folder: Path | None) -> Path:
@@ -29,26 +45,28 @@ def _folder(ctx: typer.Context, folder: Path | None) -> Path:
 @geocoder_app.command("setup")
 def setup(
     ctx: typer.Context,
+    # --departement, -d and a list: not the single-valued --departement of `export`
     departement: Annotated[list[str] | None, typer.Option(
-        "--departement", "-d", help="Département to geocode at the address (repeat: -d 57 -d 54).")] = None,
+        "--departement", "-d", help="Département à géocoder à l'adresse (répéter : -d 57 -d 54).")] = None,
+    # not DownloadOpt: here the BAN address file of a département, not a source of the catalogue
     download: Annotated[bool, typer.Option(
-        "--download", help="Download the BAN file of a département not found offline (adresse.data.gouv.fr).")
+        "--download", help="Télécharger le fichier BAN d'un département absent du poste (adresse.data.gouv.fr).")
                         ] = False,
     file: Annotated[list[Path] | None, typer.Option(
-        "--file", help="Address file to index instead (BAN adresses-XX.csv[.gz], BAN adresses-addok-XX.ndjson.gz, "
-                       "BANO CSV); repeat for several.")] = None,
-    refresh: Annotated[bool, typer.Option("--refresh", help="With --download: download again.")] = False,
-    folder: Annotated[Path | None, typer.Option(
-        help="Work folder of the local addok (default <data>/geocoder/addok, the one other commands use).")] = None,
-    ban_url: Annotated[str, typer.Option(help="URL pattern of the BAN files, {dep} standing for the département.")
+        "--file", help="Fichier d'adresses à indexer à la place (BAN adresses-XX.csv[.gz], BAN "
+                       "adresses-addok-XX.ndjson.gz, CSV BANO) ; répéter pour plusieurs.")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Avec --download : télécharger à nouveau.")] = False,
+    folder: AddokFolderOpt = None,
+    ban_url: Annotated[str, typer.Option(
+        help="Modèle d'URL des fichiers BAN, {dep} tenant lieu du département.")
                        ] = "https://adresse.data.gouv.fr/data/ban/adresses/latest/addok/adresses-addok-{dep}.ndjson.gz",
-    serve_after: Annotated[bool, typer.Option("--serve", help="Then serve the index (as `zonage geocoder serve`).")
-                           ] = False,
+    serve_after: Annotated[bool, typer.Option(
+        "--serve", help="Puis servir l'index (comme `zonage geocoder serve`).")] = False,
 ) -> None:
-    """Make street-level geocoding work for départements: find (or download) their BAN file, index it, check it.
+    """Géocodage à l'adresse pour des départements : trouve (ou télécharge) leur fichier BAN, l'indexe, le contrôle.
 
-    Offline the file comes from --file, a file downloaded before, or the mirror's addresses/ folder; a
-    re-run with the same files does nothing ("déjà indexé").
+    Hors ligne, le fichier vient de --file, d'un fichier déjà téléchargé ou du dossier addresses/ du miroir ; une
+    nouvelle exécution avec les mêmes fichiers ne fait rien (« déjà indexé »).
     """
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
@@ -76,13 +94,12 @@ def setup(
 def index(
     ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(
-        help="BAN (adresses-XX.csv, adresses-addok-XX.ndjson.gz) or BANO address files.")],
-    folder: Annotated[Path | None, typer.Option(help="Work folder of the local addok (default <data>/geocoder/addok).")
-                      ] = None,
-    append: Annotated[bool, typer.Option("--append", help="Add to the existing index instead of replacing it.")
+        help="Fichiers d'adresses BAN (adresses-XX.csv, adresses-addok-XX.ndjson.gz) ou BANO.")],
+    folder: AddokFolderOpt = None,
+    append: Annotated[bool, typer.Option("--append", help="Ajouter à l'index existant au lieu de le remplacer.")
                       ] = False,
 ) -> None:
-    """Load address files into the local addok (starts a private Redis for the time of the import)."""
+    """Charge des fichiers d'adresses dans l'addok local (un Redis privé tourne le temps de l'import)."""
     from zonage.geocode import GeocodeCache, default_cache_path
     from zonage.geocode.addok import LocalAddok
     from zonage.geocode.local import forget_setup
@@ -99,10 +116,11 @@ def index(
             with GeocodeCache(cache) as store:
                 cleared = store.clear("addok:")
             if cleared:
-                out.print(f"cleared {cleared:,} cached addok answers (the index changed)")
+                out.print(f"{_count(cleared)} réponses addok retirées du cache (l'index a changé)")
         out.print(
-            f"indexed {report.addresses:,} addresses ({report.streets:,} streets, {report.localities:,} named places, "
-            f"{report.municipalities:,} communes) in {report.seconds:.1f} s into {work}", soft_wrap=True)
+            f"{french_number(report.addresses, 0)} adresses indexées ({french_number(report.streets, 0)} voies, "
+            f"{french_number(report.localities, 0)} lieux-dits, {french_number(report.municipalities, 0)} communes) "
+            f"en {french_number(report.seconds, 1)} s dans {work}", soft_wrap=True)
 
     guard(ctx, action)
 
@@ -110,12 +128,11 @@ def index(
 @geocoder_app.command("serve")
 def serve(
     ctx: typer.Context,
-    folder: Annotated[Path | None, typer.Option(help="Work folder of the local addok (default <data>/geocoder/addok).")
-                      ] = None,
-    port: Annotated[int, typer.Option(help="HTTP port of the API on 127.0.0.1.")] = 7878,
-    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    folder: AddokFolderOpt = None,
+    port: Annotated[int, typer.Option(help="Port HTTP de l'API.")] = 7878,
+    host: Annotated[str, typer.Option(help="Adresse d'écoute (127.0.0.1 : ce poste seulement).")] = "127.0.0.1",
 ) -> None:
-    """Serve the indexed addresses: Redis + addok HTTP API (/search) until Ctrl-C."""
+    """Sert les adresses indexées : Redis + API HTTP addok (/search), jusqu'à Ctrl-C."""
     guard(ctx, lambda: _serve_folder(_folder(ctx, folder), port, host))
 
 
@@ -127,8 +144,8 @@ def _serve_folder(work: Path, port: int, host: str) -> None:
         raise KeyboardInterrupt
 
     if not (work / "addok.rdb").exists():
-        raise ZonageError(f"no index in {work}: run `zonage geocoder setup --departement NN` (or "
-                          "`zonage geocoder index FILE`) first")
+        raise ZonageError(f"pas d'index dans {work} : lancer d'abord `zonage geocoder setup --departement NN` (ou "
+                          "`zonage geocoder index FICHIER`)")
     redis = RedisServer(work)
     server = None
     previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the children too
@@ -136,9 +153,9 @@ def _serve_folder(work: Path, port: int, host: str) -> None:
         redis.start()
         write_config(work / "addok.conf", redis_port=redis.port)
         server = AddokServer(work / "addok.conf", port=port, host=host).start()
-        out.print(f"addok serving on {server.url} (Redis on 127.0.0.1:{redis.port}); Ctrl-C to stop",
+        out.print(f"addok répond sur {server.url} (Redis sur 127.0.0.1:{redis.port}) ; Ctrl-C pour arrêter",
                   soft_wrap=True)
-        out.print(f"use it with: zonage geocode INPUT -o OUTPUT --backend addok --url {server.url}",
+        out.print(f"à utiliser avec : zonage geocode ENTREE -o SORTIE --backend addok --url {server.url}",
                   soft_wrap=True)
         server.wait()
     except KeyboardInterrupt:
@@ -154,33 +171,33 @@ def _serve_folder(work: Path, port: int, host: str) -> None:
 
 def geocode(
     ctx: typer.Context,
-    input_file: Annotated[Path, typer.Argument(help="CSV/XLSX/GeoJSON/GPKG/Parquet with address columns.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Result: .csv, .parquet, .geojson or .gpkg.")],
-    backend: Annotated[str | None, typer.Option(
-        help="addok (local), ban (national API: addresses sent over the Internet) or commune (postcode + town "
-             "only). Default: the local addok, else commune with a hint (every row flagged commune_fallback).")
-                       ] = None,
-    url: Annotated[str | None, typer.Option(help="addok API URL (default http://127.0.0.1:7878) or BAN API root.")
-                   ] = None,
-    addok_config: Annotated[Path | None, typer.Option(help="Call the local addok in process with this config "
-                                                           "instead of HTTP.")] = None,
-    address: Annotated[str | None, typer.Option(help="Street column (default: detected).")] = None,
-    postcode: Annotated[str | None, typer.Option(help="Postcode column (default: detected).")] = None,
-    commune: Annotated[str | None, typer.Option(help="Town column (default: detected).")] = None,
-    low_score: Annotated[float, typer.Option(help="Flag results scoring below this.")] = 0.6,
-    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse answers already received.")] = True,
-    sep: Annotated[str, typer.Option(help="CSV output separator.")] = ",",
-    bom: Annotated[bool, typer.Option("--bom", help="UTF-8 BOM in CSV output (Excel).")] = False,
+    input_file: Annotated[Path, typer.Argument(
+        help="Fichier CSV, XLSX, GeoJSON, GPKG ou Parquet avec des colonnes d'adresse.")],
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", help="Fichier résultat : .csv, .parquet, .geojson ou .gpkg.")],
+    backend: GeocoderOpt = None,
+    url: GeocoderUrlOpt = None,
+    addok_config: Annotated[Path | None, typer.Option(
+        help="Appeler l'addok local dans le processus, avec cette configuration, au lieu de HTTP.")] = None,
+    address: Annotated[str | None, typer.Option(help="Colonne de la voie (par défaut : détectée).")] = None,
+    postcode: Annotated[str | None, typer.Option(help="Colonne du code postal (par défaut : détectée).")] = None,
+    commune: Annotated[str | None, typer.Option(help="Colonne de la commune (par défaut : détectée).")] = None,
+    low_score: Annotated[float, typer.Option(help="Signaler les résultats de score inférieur à ce seuil.")] = 0.6,
+    cache: CacheOpt = True,
+    # not SepOpt / BomOpt: here « , » and no BOM by default, and --bom has no --no-bom
+    sep: Annotated[str, typer.Option(help="Séparateur du CSV écrit.")] = ",",
+    bom: Annotated[bool, typer.Option("--bom", help="Marque BOM UTF-8 en tête du CSV écrit (Excel).")] = False,
 ) -> None:
-    """Geocode the addresses of INPUT: every row comes out once, with point, score, type, label and flags."""
+    """Géocode les adresses du fichier : chaque ligne ressort une fois, avec point, score, type, libellé, alertes."""
     import geopandas as gpd
     import pandas as pd
 
     from zonage.crs import WGS84
     from zonage.export import format_of, refuse_same_file, write_table
     from zonage.geocode import address_spec, default_cache_path, geocode_frame
-    from zonage.geocode.local import departements_of_frame, open_geocoder
+    from zonage.geocode.local import departements_of_frame
     from zonage.inputs import detect_columns, read_table
+    from zonage.studies.geocoding import open_geocoder
 
 
     def action() -> None:
@@ -192,13 +209,14 @@ def geocode(
             frame = frame.drop(columns=frame.geometry.name)
         spec = address_spec(frame, detect_columns(frame, address=address, postcode=postcode, commune=commune))
         if backend == "ban":
-            console.print(f"[bold]note:[/] the addresses are sent to {url or 'the national address API'}",
+            where = url or "l'API nationale d'adresses"
+            console.print(f"[bold]note :[/] les adresses sont envoyées à {where}",
                               highlight=False, soft_wrap=True)
         departements = departements_of_frame(frame, spec)
         with open_geocoder(paths, backend, url=url, addok_config=addok_config,
                            cache=default_cache_path(paths.data) if cache else None, low_score=low_score,
                            option="--backend", departements=departements, notice=print_notice) as geocoding, \
-                progress_bar(f"geocoding ({geocoding.name})") as progress:
+                progress_bar(f"géocodage ({geocoding.name})") as progress:
             task = progress.add_task("geocode", total=len(frame))
             geo = geocode_frame(frame, geocoding, spec=spec,
                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
@@ -211,10 +229,10 @@ def geocode(
             result = gpd.GeoDataFrame(result, geometry=geometry.to_numpy(), crs=WGS84)
         write_table(result, output, sep=sep, bom=bom)
         counts = geo["geo_status"].value_counts()
-        out.print(f"{len(frame):,} rows, columns used: {spec.describe()}", soft_wrap=True)
-        out.print(", ".join(f"{status}: {int(counts.get(status, 0)):,}"
-                                for status in ("ok", "review", "commune_only", "not_found", "no_address")))
-        out.print(f"wrote {len(result):,} rows to {output}", soft_wrap=True)
+        out.print(f"{_count(len(frame))} lignes ; colonnes utilisées : {spec.describe()}", soft_wrap=True)
+        out.print(" ; ".join(f"{status} : {_count(int(counts.get(status, 0)))}"
+                             for status in ("ok", "review", "commune_only", "not_found", "no_address")))
+        out.print(f"{_count(len(result))} lignes écrites dans {output}", soft_wrap=True)
 
     guard(ctx, action)
 

@@ -12,12 +12,23 @@ from typing import Annotated
 
 import typer
 
-from zonage.cli.common import console, fail_in, out, paths_of
+from zonage.cli.common import (
+    BomOpt,
+    DateOpt,
+    DecimalCommaOpt,
+    RegionFilterOpt,
+    SepOpt,
+    console,
+    fail_in,
+    out,
+    paths_of,
+)
 from zonage.errors import ZonageError
+from zonage.numbers import french_number
 
 
 def _size(path: Path) -> str:
-    return f"{path.stat().st_size / 1e6:.1f} MB"
+    return f"{french_number(path.stat().st_size / 1e6, 1)} Mo"
 
 
 def parse_layers(values: list[str] | None) -> tuple[str, ...]:
@@ -29,7 +40,8 @@ def parse_layers(values: list[str] | None) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(v.strip() for value in values for v in value.split(",") if v.strip()))
     unknown = sorted(set(chosen) - set(REGION_LAYERS))
     if unknown:
-        raise ZonageError(f"unknown map layer(s) {unknown}; choose among {', '.join(REGION_LAYERS)}")
+        raise ZonageError(f"couche(s) de carte inconnue(s) : {', '.join(unknown)} ; choisir parmi "
+                          f"{', '.join(REGION_LAYERS)}")
     return chosen
 
 
@@ -39,30 +51,34 @@ def register(app: typer.Typer) -> None:
     @app.command("map")
     def map_command(
         ctx: typer.Context,
+        # a list (one map per région): not the single --region of the other commands
         region: Annotated[
-            list[str] | None, typer.Option(help="INSEE région code (44 Grand Est, 28 Normandie…); repeat for several.")
+            list[str] | None, typer.Option(
+                help="Code INSEE de la région (44 Grand Est, 28 Normandie…) ; répéter pour plusieurs.")
         ] = None,
-        national: Annotated[bool, typer.Option("--national", help="Also write the national zoning map.")] = False,
+        national: Annotated[bool, typer.Option(
+            "--national", help="Écrire aussi la carte nationale du zonage.")] = False,
         layers: Annotated[
             list[str] | None,
-            typer.Option(help="Layers of a région map, comma-separated: zoning, apl, departements, qpv, structures, "
-                              "picks (default: all)."),
+            typer.Option(help="Couches d'une carte de région, séparées par des virgules : zoning, apl, departements, "
+                              "qpv, structures, picks (par défaut : toutes)."),
         ] = None,
-        out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder of the maps.")] = Path("maps"),
+        out_dir: Annotated[Path, typer.Option("--out-dir", help="Dossier des cartes.")] = Path("maps"),
         static: Annotated[bool, typer.Option(
-            "--static", help="Also write A4 maps of each région: PNG (300 dpi) and PDF (vector).")] = False,
-        tiles: Annotated[bool, typer.Option(help="Base map tiles (--no-tiles: none, nothing fetched).")] = True,
+            "--static", help="Écrire aussi des cartes A4 de chaque région : PNG (300 dpi) et PDF (vectoriel).")
+                          ] = False,
+        tiles: Annotated[bool, typer.Option(
+            help="Fond de carte en tuiles (--no-tiles : aucun, rien n'est téléchargé).")] = True,
         cdn: Annotated[bool, typer.Option(
-            "--cdn", help="Load Leaflet from its CDN (smaller file, needs the Internet); default: inlined.")] = False,
+            "--cdn", help="Charger Leaflet depuis son CDN (fichier plus léger, Internet nécessaire) ; par défaut : "
+                          "inclus dans le fichier.")] = False,
         orientation: Annotated[str, typer.Option(
             help="Cartes statiques A4 : paysage (landscape) ou portrait.")] = "paysage",
         picks: Annotated[Path | None, typer.Option(
             "--picks", help="Postes proposés à dessiner : le CSV (ou XLSX) écrit par « zonage prioritise ».")] = None,
-        date: Annotated[str | None, typer.Option(
-            help="Date de la question pour les structures (arrêté de zonage et génération de QPV en vigueur), "
-                 "AAAA-MM-JJ ; par défaut aujourd'hui.")] = None,
+        date: DateOpt = None,
     ) -> None:
-        """Interactive maps (HTML) of the zoning, QPV, APL and structures' eligibility; static maps on request."""
+        """Cartes interactives (HTML) du zonage, des QPV, de l'APL et de l'éligibilité des structures ; cartes A4."""
         from zonage.maps import write_national_map, write_region_map, write_region_static
         from zonage.maps.static import orientation_of, read_picks
         from zonage.studies.eligibility import eligibility_of_region
@@ -70,7 +86,7 @@ def register(app: typer.Typer) -> None:
         try:
             chosen = parse_layers(layers)
             if not region and not national:
-                raise ZonageError("give --region CODE (repeatable) and/or --national")
+                raise ZonageError("donner --region CODE (à répéter) et/ou --national")
             page = orientation_of(orientation)
             proposed = read_picks(picks) if picks is not None else None
             paths = paths_of(ctx)
@@ -94,7 +110,7 @@ def register(app: typer.Typer) -> None:
                                         picks=proposed)
                 out.print(f"écrit : {path} ({_size(path)})", highlight=False, soft_wrap=True)
                 if static:
-                    with console.status(f"région {code}: cartes statiques A4 ({page})"):
+                    with console.status(f"région {code} : cartes statiques A4 ({page})"):
                         files = write_region_static(paths, code, rows, out_dir, orientation=page, picks=proposed)
                     for written in files:
                         out.print(f"écrit : {written}", highlight=False, soft_wrap=True)
@@ -113,29 +129,29 @@ def register(app: typer.Typer) -> None:
     def export_command(
         ctx: typer.Context,
         layer: Annotated[str, typer.Argument(
-            help="Layer name (zoning: the zoning with commune polygons; communes, qpv, zoning_communes, finess…).")],
+            help="Nom de la couche (zoning : le zonage avec les polygones des communes ; communes, qpv, "
+                 "zoning_communes, finess…).")],
         fmt: Annotated[
-            str | None, typer.Option("--format", "-f", help="geojson (RFC 7946), gpkg (QGIS), csv or parquet.")
+            str | None, typer.Option("--format", "-f", help="Format : geojson (RFC 7946), gpkg (QGIS), csv, "
+                                                            "parquet ou xlsx (Excel).")
         ] = None,
         output: Annotated[
-            Path | None, typer.Option("-o", "--output", help="Output file (default exports/LAYER.EXT).")
+            Path | None, typer.Option("-o", "--output", help="Fichier écrit (par défaut exports/COUCHE.EXT).")
         ] = None,
         territory: Annotated[
-            str | None, typer.Option(help="Only this territory (metro, 971…), in its metric CRS.")
+            str | None, typer.Option(help="Seulement ce territoire (metro, 971…), dans sa projection métrique.")
         ] = None,
-        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets, the default).")] = ";",
-        bom: Annotated[bool, typer.Option("--bom/--no-bom", help="UTF-8 BOM in CSV output (Excel).")] = True,
-        region: Annotated[str | None, typer.Option(help="Only this région (INSEE code, e.g. 28).")] = None,
-        departement: Annotated[str | None, typer.Option(help="Only this département (e.g. 57).")] = None,
-        decimal_comma: Annotated[bool, typer.Option(
-            "--decimal-comma/--decimal-point",
-            help="Nombres des CSV avec une virgule décimale (2,47), pour un tableur réglé en français ; par défaut "
-                 "point décimal (2.47), lu tel quel par QGIS et les scripts. Les codes restent du texte.")] = False,
+        sep: SepOpt = ";",
+        bom: BomOpt = True,
+        region: RegionFilterOpt = None,
+        # single-valued, a filter: not the repeatable --departement/-d of `geocoder setup`
+        departement: Annotated[str | None, typer.Option(help="Seulement ce département (ex. 57).")] = None,
+        decimal_comma: DecimalCommaOpt = False,
     ) -> None:
-        """Export a layer: GeoJSON (RFC 7946), GeoPackage, CSV or Parquet, written atomically.
+        """Exporte une couche en GeoJSON (RFC 7946), GeoPackage, CSV, Parquet ou XLSX, écrite de façon atomique.
 
-        ``zoning`` exports the doctors' zoning with the commune polygons and a QGIS style
-        (``.qml`` beside the file, and stored in the GeoPackage).
+        « zoning » exporte le zonage médecins avec les polygones des communes et un style QGIS (.qml à côté du
+        fichier, et enregistré dans le GeoPackage).
         """
         from zonage.export import csv_options, csv_style
         from zonage.maps.gis import export_layer, export_zoning

@@ -18,29 +18,30 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from zonage.cli.common import console, fail_in, out, paths_of
+from zonage.cli.common import (
+    BomOpt,
+    ConfigOpt,
+    DateOpt,
+    DecimalCommaOpt,
+    RawColumnsOpt,
+    RegionFilterOpt,
+    RegionOpt,
+    SepOpt,
+    TerritoriesOutOpt,
+    console,
+    fail_in,
+    out,
+    paths_of,
+)
 from zonage.config import Paths
 from zonage.errors import ZonageError
 from zonage.export import csv_style
+from zonage.numbers import french_number
 
 _GEO = {".geojson", ".json", ".gpkg"}
 
 #: Folder of the outputs written without ``-o``: in the current directory, visible (never a temporary folder).
 OUTPUTS = Path("outputs")
-
-#: Options shared by the commands that write tables a planner opens in a spreadsheet.
-Sep = Annotated[str, typer.Option(help="Séparateur des CSV (« ; » par défaut : tableur réglé en français).")]
-Bom = Annotated[bool, typer.Option("--bom/--no-bom", help="Marque BOM UTF-8 en tête des CSV (Excel reconnaît "
-                                                          "alors les accents) ; par défaut oui.")]
-DecimalComma = Annotated[bool, typer.Option(
-    "--decimal-comma/--decimal-point",
-    help="Nombres des CSV avec une virgule décimale (2,47), pour un tableur réglé en français ; par défaut point "
-         "décimal (2.47), lu tel quel par QGIS, pandas et les scripts. Les codes (FINESS, INSEE, codes postaux) "
-         "restent du texte dans les deux cas. Pour Excel, -o FICHIER.xlsx donne des colonnes typées.")]
-RawColumns = Annotated[bool, typer.Option(
-    "--raw-columns", help="Noms de colonnes techniques (anglais) dans les CSV/XLSX au lieu des libellés français "
-                          "(correspondance : docs/COLUMNS.md). GeoJSON, GPKG et Parquet gardent toujours les noms "
-                          "techniques.")]
 
 
 def default_output(name: str) -> Path:
@@ -63,17 +64,17 @@ def _with_geometry(frame: pd.DataFrame, paths: Paths, path: Path) -> pd.DataFram
 
 
 def _pct(value: float) -> str:
-    return "" if pd.isna(value) else f"{100 * value:.1f} %"
+    return "" if pd.isna(value) else f"{french_number(100 * value, 1)} %"
 
 
 def print_agreement(agreement: pd.DataFrame, console_out: Console = out) -> None:
     """Print the agreement table of :class:`zonage.priority.Comparison` with rich."""
-    table = Table(title="simulated vs official zoning (ZAR, ZV compared as HZ)")
-    for column in ("région", "units", "agree", "agree (pop.)", "zoned agree", "zoned agree (pop.)",
-                   "ZIP official", "ZIP simulated"):
+    table = Table(title="zonage simulé et zonage officiel (ZAR et ZV comparées comme HZ)")
+    for column in ("région", "unités", "accord", "accord (pop.)", "accord zonées", "accord zonées (pop.)",
+                   "ZIP officielles", "ZIP simulées"):
         table.add_column(column, justify="left" if column == "région" else "right")
     for row in agreement.to_dict("records"):
-        table.add_row(str(row["region"]), f"{row['n_units']:,}", _pct(row["share_units"]),
+        table.add_row(str(row["region"]), french_number(row["n_units"], 0), _pct(row["share_units"]),
                       _pct(row["share_population"]), _pct(row["share_units_zoned"]),
                       _pct(row["share_population_zoned"]), _pct(row["official_zip_share"]),
                       _pct(row["simulated_zip_share"]))
@@ -106,19 +107,20 @@ def register(app: typer.Typer) -> None:
         output: Annotated[Path | None, typer.Option(
             "-o", "--output", help="Scores : .csv, .xlsx, .parquet, .geojson ou .gpkg ; par défaut "
                                    "outputs/score_<niveau>[_region_<code>].csv dans le dossier courant.")] = None,
-        level: Annotated[str, typer.Option(help="commune, bv2012 (TVS proxy), epci or departement.")] = "bv2012",
-        region: Annotated[str | None, typer.Option(help="INSEE région code: score only its territories.")] = None,
-        config: Annotated[Path | None, typer.Option(help="TOML file of parameters (merged on the defaults).")] = None,
+        level: Annotated[str, typer.Option(
+            help="Niveau des territoires : commune, bv2012 (approche des TVS), epci ou departement.")] = "bv2012",
+        region: RegionFilterOpt = None,
+        config: ConfigOpt = None,
         components: Annotated[
-            Path | None, typer.Option(help="Also write the long table of components (one row per criterion).")
+            Path | None, typer.Option(help="Écrire aussi la table longue des composantes (une ligne par critère).")
         ] = None,
-        top: Annotated[int, typer.Option(help="Territories shown in the summary.")] = 10,
-        sep: Sep = ";",
-        bom: Bom = True,
-        decimal_comma: DecimalComma = False,
-        raw_columns: RawColumns = False,
+        top: Annotated[int, typer.Option(help="Nombre de territoires affichés dans le bilan.")] = 10,
+        sep: SepOpt = ";",
+        bom: BomOpt = True,
+        decimal_comma: DecimalCommaOpt = False,
+        raw_columns: RawColumnsOpt = False,
     ) -> None:
-        """Multi-criteria need score per territory (APL, GP density, population, QPV, gap), with its components."""
+        """Score de besoin multicritère par territoire (APL, densité de généralistes, population, QPV), détaillé."""
         from zonage.export import format_of, write_table
         from zonage.priority import load_config, territories_scores
         from zonage.studies.territories import load_inputs
@@ -136,8 +138,8 @@ def register(app: typer.Typer) -> None:
             scores = territories_scores(inputs, level, params, region=region)
             table = scores.table
             if output.suffix.lower() in _GEO and level != "commune":
-                raise ZonageError(f"{output.name}: polygons are written for --level commune only; use .csv or "
-                                  ".parquet")
+                raise ZonageError(f"{output.name} : les polygones ne sont écrits qu'avec --level commune ; écrire "
+                                  "un .csv ou un .parquet")
             write_table(_with_geometry(table, paths, output), output, labels=None if raw_columns else "score", **csv)
             if components:
                 write_table(scores.components, components, labels=None if raw_columns else "score_components",
@@ -146,19 +148,22 @@ def register(app: typer.Typer) -> None:
             fail_in(ctx, exc)
             return
         weights = ", ".join(f"{c.name} {c.weight:g} ({c.direction})" for c in params.scoring.criteria if c.weight)
-        out.print(f"[bold]{len(table):,} territories[/] ({level}{', région ' + region if region else ''}); "
-                  f"APL {params.apl_column} {params.apl_year}; weights: {weights}; "
-                  f"normalisation: {params.scoring.normalisation}", soft_wrap=True, highlight=False)
+        out.print(f"[bold]{french_number(len(table), 0)} territoires[/] ({level}"
+                  f"{', région ' + region if region else ''}) ; APL {params.apl_column} {params.apl_year} ; "
+                  f"poids : {weights} ; normalisation : {params.scoring.normalisation}", soft_wrap=True,
+                  highlight=False)
         unscored = int(table["score"].isna().sum())
         if unscored:
-            out.print(f"{unscored} territories without a score (too few criteria known, see 'missing')")
-        shown = Table(title=f"top {top} (most need first)")
-        for column in ("rank", "code", "name", "score", "APL", "GP/10k", "population", "why"):
-            shown.add_column(column, justify="right" if column in ("rank", "score", "APL", "GP/10k", "population")
-                             else "left", overflow="fold")
-        for row in table.head(top).itertuples():
-            shown.add_row(str(row.rank), str(row.code), str(row.name), f"{row.score:.1f}", f"{row.apl:.2f}",
-                          f"{row.gp_density:.1f}", f"{row.population:,.0f}", str(row.explanation).split(";")[0])
+            column = "missing" if raw_columns else "criteres_manquants"
+            out.print(f"{unscored} territoires sans score (trop peu de critères connus, voir la colonne {column})")
+        shown = Table(title=f"les {top} premiers (les plus en besoin d'abord)")
+        numbers = ("rang", "score", "APL", "MG/10 000 hab.", "population")
+        for column in ("rang", "code", "nom", "score", "APL", "MG/10 000 hab.", "population", "pourquoi"):
+            shown.add_column(column, justify="right" if column in numbers else "left", overflow="fold")
+        for row in table.head(top).to_dict("records"):
+            shown.add_row(str(row["rank"]), str(row["code"]), str(row["name"]), french_number(row["score"], 1),
+                          french_number(row["apl"], 2), french_number(row["gp_density"], 1),
+                          french_number(row["population"], 0), str(row["explanation"]).split(";")[0])
         out.print(shown)
         out.print(f"écrit : {output}" + (f" et {components}" if components else ""), soft_wrap=True,
                   highlight=False)
@@ -167,23 +172,28 @@ def register(app: typer.Typer) -> None:
     def simulate_command(
         ctx: typer.Context,
         output: Annotated[
-            Path, typer.Option("-o", "--output", help="Per commune: simulated and official classes (.csv, .parquet, "
+            Path, typer.Option("-o", "--output", help="Par commune : zonages simulé et officiel (.csv, .parquet, "
                                                       ".geojson, .gpkg).")
         ],
+        # a list, default every région: not the single --region of the other commands
         region: Annotated[
-            list[str] | None, typer.Option(help="INSEE région code(s) to report (repeat; default: all).")
+            list[str] | None, typer.Option(help="Code INSEE de région à rapporter (répéter ; par défaut toutes).")
         ] = None,
-        config: Annotated[Path | None, typer.Option(help="TOML file of parameters (merged on the defaults).")] = None,
-        territories: Annotated[Path | None, typer.Option(help="Also write the territories table.")] = None,
+        config: ConfigOpt = None,
+        territories: TerritoriesOutOpt = None,
         disagreements: Annotated[
-            Path | None, typer.Option(help="Also write the disagreements (map-ready: .geojson/.gpkg for polygons).")
+            Path | None, typer.Option(help="Écrire aussi les désaccords (prêts pour une carte : .geojson/.gpkg pour "
+                                           "les polygones).")
         ] = None,
-        agreement: Annotated[Path | None, typer.Option(help="Also write the agreement table per région.")] = None,
-        confusion: Annotated[Path | None, typer.Option(help="Also write the long confusion table.")] = None,
-        qpv: Annotated[Path | None, typer.Option(help="Also write the QPV table (inherited / official class).")] = None,
-        sep: Annotated[str, typer.Option(help="CSV separator (';' for French spreadsheets).")] = ",",
+        agreement: Annotated[Path | None, typer.Option(
+            help="Écrire aussi la table d'accord par région.")] = None,
+        confusion: Annotated[Path | None, typer.Option(help="Écrire aussi la table longue de confusion.")] = None,
+        qpv: Annotated[Path | None, typer.Option(
+            help="Écrire aussi la table des QPV (classe héritée / officielle).")] = None,
+        # not SepOpt: default « , » here (tables for scripts), no --bom
+        sep: Annotated[str, typer.Option(help="Séparateur des CSV (« ; » pour un tableur réglé en français).")] = ",",
     ) -> None:
-        """Simulate the 2017–2024 zoning (APL thresholds, vivier, caps) and compare it with the official zoning."""
+        """Simule le zonage 2017–2024 (seuils d'APL, vivier, plafonds) et le compare au zonage officiel."""
         from zonage.export import format_of, write_table
         from zonage.priority import compare_zoning, confusion_matrix, load_config
         from zonage.priority import simulate_zoning as simulate
@@ -214,22 +224,24 @@ def register(app: typer.Typer) -> None:
             fail_in(ctx, exc)
             return
         sim = params.simulation
-        caps = ", ".join(f"{k} {v:.1%}" for k, v in sim.caps.items())
-        out.print(f"[bold]zoning simulation[/]: APL {params.apl_column} {params.apl_year} (proxy of the APL the "
-                  f"2022 orders used); TVS proxy {sim.territory}; ZIP ≤ {sim.zip_max:g} < vivier ≤ {sim.vivier_max:g}; "
-                  f"ZIP cap {sim.cap_default:.1%} ({caps or 'no région override'}); vivier {sim.vivier_order}/"
-                  f"{sim.vivier_fill}, rest {sim.vivier_rest}; margin "
-                  f"{'on ' + format(sim.margin_share, '.0%') if sim.margin_enabled else 'off'}",
-                  soft_wrap=True, highlight=False)
+        caps = ", ".join(f"{k} {_pct(v)}" for k, v in sim.caps.items())
+        margin = f"oui, {_pct(sim.margin_share)}" if sim.margin_enabled else "non"
+        out.print(f"[bold]simulation du zonage[/] : APL {params.apl_column} {params.apl_year} (approche de l'APL "
+                  f"des arrêtés de 2022) ; territoires (approche des TVS) {sim.territory} ; ZIP ≤ {sim.zip_max:g} < "
+                  f"vivier ≤ {sim.vivier_max:g} ; plafond ZIP {_pct(sim.cap_default)} "
+                  f"({caps or 'aucun plafond propre à une région'}) ; vivier {sim.vivier_order}/{sim.vivier_fill}, "
+                  f"reste {sim.vivier_rest} ; marge : {margin}", soft_wrap=True, highlight=False)
         counts = simulation.territories["classe"].value_counts()
-        out.print("territories: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), highlight=False)
+        out.print("territoires : " + ", ".join(f"{k} {french_number(v, 0)}" for k, v in counts.items()),
+                  highlight=False)
         over = simulation.regions.loc[simulation.regions["national_over_cap"], "region"].tolist()
         if over:
-            out.print(f"régions whose national selection alone exceeds the cap (no zone B): {', '.join(over)}",
-                      highlight=False)
+            out.print(f"régions dont la seule sélection nationale dépasse le plafond (pas de zone B) : "
+                      f"{', '.join(over)}", highlight=False)
         print_agreement(comparison.agreement)
         scope = region[0] if region and len(region) == 1 else "all"
-        out.print(f"[bold]confusion matrix[/] ({scope}, communes)")
+        out.print(f"[bold]matrice de confusion[/] ({'France' if scope == 'all' else scope}, communes ; lignes : "
+                  "simulé, colonnes : officiel)")
         out.print(confusion_matrix(comparison.confusion, scope).to_string(), highlight=False)
         for path in written:
             out.print(f"écrit : {path}", soft_wrap=True, highlight=False)
@@ -240,55 +252,64 @@ def register(app: typer.Typer) -> None:
         output: Annotated[Path | None, typer.Option(
             "-o", "--output", help="Postes classés : .csv, .xlsx, .geojson, .gpkg ou .parquet ; par défaut "
                                    "outputs/prioritise_region_<code>.csv dans le dossier courant.")] = None,
-        region: Annotated[str, typer.Option(help="INSEE région code (44 Grand Est, 28 Normandie…).")] = "44",
+        region: RegionOpt = "44",
         posts: Annotated[
-            int | None, typer.Option(help="Posts to allocate, split evenly over the schemes (or give them per scheme).")
+            int | None, typer.Option(help="Nombre de postes à répartir, à parts égales entre les dispositifs (ou "
+                                          "par dispositif avec --scheme NOM=NOMBRE).")
         ] = None,
+        # NAME=COUNT: not the SchemeOpt of eligibility and check
         scheme: Annotated[
             list[str] | None,
-            typer.Option(help="Scheme of the posts, repeat; NAME=COUNT for its own count (default: the config's).")
+            typer.Option(help="Dispositif des postes, à répéter ; NOM=NOMBRE pour lui donner son nombre de postes "
+                              "(par défaut : ceux de la configuration).")
         ] = None,
         candidates: Annotated[
             Path | None,
-            typer.Option(help="Candidate structures (CSV/XLSX/GeoJSON… as for `zonage eligibility`); default: the "
-                              "région's FINESS centres de santé, MSP and hospitals.")
+            typer.Option(help="Structures candidates (CSV/XLSX/GeoJSON… comme pour `zonage eligibility`) ; par "
+                              "défaut : les centres de santé, MSP et hôpitaux FINESS de la région.")
         ] = None,
-        config: Annotated[Path | None, typer.Option(help="TOML file of parameters (merged on the defaults).")] = None,
+        config: ConfigOpt = None,
         max_per_structure: Annotated[
-            int | None, typer.Option(help="At most this many posts per structure (0: no cap).")] = None,
+            int | None, typer.Option(help="Au plus ce nombre de postes par structure (0 : pas de plafond).")] = None,
         min_per_departement: Annotated[
-            int | None, typer.Option(help="At least this many posts in each département.")] = None,
-        budget: Annotated[float | None, typer.Option(help="Budget in the unit of the costs (0: none).")] = None,
+            int | None, typer.Option(help="Au moins ce nombre de postes dans chaque département.")] = None,
+        budget: Annotated[float | None, typer.Option(
+            help="Budget, dans l'unité des coûts (0 : pas de budget).")] = None,
         cost: Annotated[
-            list[str] | None, typer.Option(help="Cost of one post of a scheme, SCHEME=VALUE (repeat).")] = None,
+            list[str] | None, typer.Option(help="Coût d'un poste d'un dispositif, DISPOSITIF=VALEUR (répéter).")
+        ] = None,
         threshold: Annotated[
-            float | None, typer.Option(help="Accessibility under which people are under-served (default 4.0).")
+            float | None, typer.Option(
+                help="Accessibilité sous laquelle la population est mal desservie (par défaut 4,0).")
         ] = None,
         baseline: Annotated[
-            str | None, typer.Option(help="Baseline accessibility: engine (BPE, straight lines) or drees (APL).")
+            str | None, typer.Option(help="Accessibilité de départ : engine (BPE, vol d'oiseau) ou drees (APL "
+                                          "officielle).")
         ] = None,
         summary: Annotated[
-            Path | None, typer.Option(help="Summary (JSON); default <output stem>_summary.json beside the output.")
+            Path | None, typer.Option(help="Bilan (JSON) ; par défaut <nom de la sortie>_summary.json à côté de "
+                                           "la sortie.")
         ] = None,
-        naive: Annotated[Path | None, typer.Option(help="Also write the naive rule's posts.")] = None,
+        naive: Annotated[Path | None, typer.Option(help="Écrire aussi les postes de la règle naïve.")] = None,
         communes: Annotated[
-            Path | None, typer.Option(help="Also write accessibility per commune before/after (CSV/Parquet).")
+            Path | None, typer.Option(help="Écrire aussi l'accessibilité par commune avant/après (CSV/Parquet).")
         ] = None,
-        territories: Annotated[Path | None, typer.Option(help="Also write the territories table.")] = None,
-        top: Annotated[int, typer.Option(help="Posts shown in the printed summary.")] = 10,
-        sep: Sep = ";",
-        bom: Bom = True,
-        decimal_comma: DecimalComma = False,
-        raw_columns: RawColumns = False,
+        territories: TerritoriesOutOpt = None,
+        top: Annotated[int, typer.Option(help="Nombre de postes affichés dans le bilan.")] = 10,
+        sep: SepOpt = ";",
+        bom: BomOpt = True,
+        decimal_comma: DecimalCommaOpt = False,
+        raw_columns: RawColumnsOpt = False,
         objective: Annotated[str | None, typer.Option(
-            help="What plans are judged on: shortfall_squared (default), consultations_under, lifted, combined."
+            help="Critère de jugement des plans : shortfall_squared (par défaut), consultations_under, lifted, "
+                 "combined."
         )] = None,
         out_of_model: Annotated[bool, typer.Option(
-            "--out-of-model", help="Also judge each plan on each travel model left out of the optimisation.")] = False,
-        date: Annotated[str | None, typer.Option(
-            help="Date of the eligibility question (zoning order in force), YYYY-MM-DD; default today.")] = None,
+            "--out-of-model", help="Juger aussi chaque plan sur chaque modèle de trajet laissé hors de "
+                                   "l'optimisation.")] = False,
+        date: DateOpt = None,
     ) -> None:
-        """Choose the posts that most raise accessibility under the threshold; compare with the naive rule."""
+        """Choisit les postes qui relèvent le plus l'accessibilité sous le seuil ; les compare à la règle naïve."""
         import json
 
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -303,11 +324,12 @@ def register(app: typer.Typer) -> None:
             for value in values or []:
                 name, sign, amount = value.partition("=")
                 if not name.strip():
-                    raise ZonageError(f"--{what} {value!r}: expected NAME or NAME=VALUE")
+                    raise ZonageError(f"--{what} {value!r} : attendu NOM ou NOM=VALEUR")
                 try:
                     parsed[name.strip()] = number(amount) if sign else None
                 except ValueError:
-                    raise ZonageError(f"--{what} {value!r}: {amount!r} is not a {number.__name__}") from None
+                    kind = "un nombre entier" if number is int else "un nombre"
+                    raise ZonageError(f"--{what} {value!r} : {amount!r} n'est pas {kind}") from None
             return parsed
 
         csv = csv_style(sep, bom, decimal_comma)
@@ -329,18 +351,19 @@ def register(app: typer.Typer) -> None:
             schemes = pairs(scheme, "scheme", int)
             costs = pairs(cost, "cost", float)
             if any(v is None for v in costs.values()):
-                raise ZonageError("--cost: give SCHEME=VALUE")
+                raise ZonageError("--cost : donner DISPOSITIF=VALEUR")
             counted = {k: v for k, v in schemes.items() if v is not None}
             if counted and len(counted) != len(schemes):
-                raise ZonageError("--scheme: give a count to every scheme (NAME=COUNT) or to none")
+                raise ZonageError("--scheme : donner un nombre de postes à chaque dispositif (NOM=NOMBRE) ou à "
+                                  "aucun")
             if counted:
                 per_scheme = {k: int(str(v)) for k, v in counted.items()}
                 if posts is not None and posts != sum(per_scheme.values()):
                     total = sum(per_scheme.values())
-                    raise ZonageError(f"--posts {posts} differs from the per-scheme counts ({total})")
+                    raise ZonageError(f"--posts {posts} diffère de la somme des postes par dispositif ({total})")
                 wanted: int | dict[str, int] = per_scheme
             elif posts is None:
-                raise ZonageError("give --posts N (or --scheme NAME=COUNT for each scheme)")
+                raise ZonageError("donner --posts N (ou --scheme NOM=NOMBRE pour chaque dispositif)")
             else:
                 wanted = posts
             overrides: dict[str, object] = {}
@@ -356,11 +379,12 @@ def register(app: typer.Typer) -> None:
             params = load_config(config, overrides={"allocation": overrides} if overrides else None)
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console, transient=True) as progress:
-                task = progress.add_task("preparing", total=None)
+                task = progress.add_task("préparation", total=None)
 
                 def step(stage: str, done: int, total: int | None) -> None:
-                    labels = {"eligibility": "assessing candidate structures", "layers": "travel costs, baseline",
-                              "greedy": "allocating posts (greedy)", "naive": "naive rule"}
+                    labels = {"eligibility": "évaluation des structures candidates",
+                              "layers": "coûts de trajet, accessibilité de départ",
+                              "greedy": "répartition des postes (glouton)", "naive": "règle naïve"}
                     progress.update(task, description=labels.get(stage, stage), completed=done, total=total)
 
                 rows = None

@@ -52,7 +52,6 @@ __all__ = [
     "default_cache_path",
     "geocode_frame",
     "make_geocoder",
-    "open_geocoder",
     "rows_to_geocode",
     "setup_hint",
 ]
@@ -89,7 +88,7 @@ class Geocoding:
         Results scoring below this are flagged ``low_score``.
     fallback
         Why the default backend was replaced by this one (see
-        :func:`zonage.geocode.local.open_geocoder`); None when it was chosen. Every row
+        :func:`zonage.studies.geocoding.open_geocoder`); None when it was chosen. Every row
         it geocodes then carries the flag ``commune_fallback``.
     """
 
@@ -401,7 +400,7 @@ def check_locatable(frame: pd.DataFrame, spec: InputSpec, name: str = "the input
 def make_geocoder(
     backend: str,
     *,
-    paths: object = None,
+    communes: Geocoder | None = None,
     url: str | None = None,
     addok_config: str | Path | None = None,
     cache: GeocodeCache | str | Path | None = None,
@@ -416,7 +415,10 @@ def make_geocoder(
         ``addok`` (a local addok: ``url`` of its HTTP API, default ``http://127.0.0.1:7878``,
         or ``addok_config`` to call it in this process), ``ban`` (the national API at
         ``url``, default the official one — addresses leave the machine) or ``commune``
-        (needs ``paths``, a :class:`~zonage.config.Paths` with the ``communes`` layer).
+        (the ``communes`` geocoder given).
+    communes
+        The commune-centre geocoder, for ``commune``: built from a data folder by
+        :func:`zonage.studies.locators.commune_geocoder` (this module reads no layer).
     cache
         A cache, or the path of its SQLite file (None: no cache).
     low_score
@@ -435,11 +437,10 @@ def make_geocoder(
 
         geocoder = BanGeocoder(url or BAN_URL, **options)  # type: ignore[arg-type]
     elif backend == "commune":
-        from zonage.geocode.commune import CommuneGeocoder
-
-        if paths is None:
-            raise ZonageError("the commune geocoder needs the data folder (communes layer)")
-        geocoder = CommuneGeocoder.from_paths(paths)
+        if communes is None:
+            raise ZonageError("le géocodeur « commune » demande la couche des communes : "
+                              "zonage.studies.locators.commune_geocoder(paths)")
+        geocoder = communes
     else:
         raise ZonageError(f"unknown geocoder {backend!r}: one of {', '.join(BACKENDS)}")
     if cache is not None and not isinstance(cache, GeocodeCache):
@@ -448,9 +449,9 @@ def make_geocoder(
 
 
 def __getattr__(name: str) -> object:
-    """``open_geocoder`` and ``setup_hint`` live in :mod:`zonage.geocode.local` (imported on first use)."""
-    if name in ("open_geocoder", "setup_hint"):
+    """``setup_hint`` lives in :mod:`zonage.geocode.local` (imported on first use)."""
+    if name == "setup_hint":
         from zonage.geocode import local
 
-        return getattr(local, name)
+        return local.setup_hint
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

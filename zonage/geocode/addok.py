@@ -33,9 +33,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +44,7 @@ import pandas as pd
 
 from zonage.errors import InputDataError, ZonageError
 from zonage.geocode.base import Match, Query
+from zonage.http import HttpClient, HttpError
 from zonage.io import atomic_path, write_text_atomic
 
 __all__ = [
@@ -412,14 +410,15 @@ class AddokServer:
         with open(log, "wb") as fh:
             self.process = subprocess.Popen(command, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ZonageError(f"addok HTTP server exited (code {self.process.returncode}):\n{_log_tail(log)}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                    if response.status == 200 and self.process.poll() is None:
+        with HttpClient(retries=0, connect_timeout_s=2, read_timeout_s=2, budget_s=2) as probe:
+            while time.monotonic() < deadline:  # waiting for the process to listen (not retrying a failure)
+                if self.process.poll() is not None:
+                    raise ZonageError(f"addok HTTP server exited (code {self.process.returncode}):\n{_log_tail(log)}")
+                try:
+                    if probe.request("GET", f"{self.url}/health").status == 200 and self.process.poll() is None:
                         return self
-            except (urllib.error.URLError, OSError):
+                except HttpError:
+                    pass
                 time.sleep(0.1)
         self.stop()
         raise ZonageError(f"addok did not answer on {self.url} within {timeout:.0f} s:\n{_log_tail(log)}")
@@ -670,9 +669,10 @@ class AddokGeocoder:
     workers
         Concurrent requests.
     timeout
-        Seconds per request.
+        Seconds to connect, and to wait for each piece of an answer.
     retries
-        Further attempts after a connection error or a 5xx answer.
+        Further attempts after a connection error, a timeout, a 429 or a 5xx answer
+        (urllib3's retries, :mod:`zonage.http`).
     """
 
     name = "addok"
@@ -684,24 +684,35 @@ class AddokGeocoder:
         self.timeout = float(timeout)
         self.retries = int(retries)
         self.cache_key = f"addok:{self.url}"
+        self._http: HttpClient | None = None
+
+    @property
+    def http(self) -> HttpClient:
+        """The HTTP client (built on first use; one session per thread of the pool)."""
+        if self._http is None:
+            self._http = HttpClient(retries=self.retries, backoff_s=0.2, max_backoff_s=5.0,
+                                    connect_timeout_s=self.timeout, read_timeout_s=self.timeout,
+                                    pool_size=self.workers)
+        return self._http
 
     def _search(self, query: Query) -> Match | None:
-        params = urllib.parse.urlencode({"q": query.text[:200], "limit": 1, "autocomplete": 0})
-        last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            try:
-                with urllib.request.urlopen(f"{self.url}/search?{params}", timeout=self.timeout) as response:
-                    payload = json.loads(response.read().decode("utf-8"))
-                features = payload.get("features") or []
-                return _match_from_feature(features[0]) if features else None
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500:
-                    raise ZonageError(f"addok at {self.url} refused {query.text!r}: HTTP {exc.code}") from exc
-                last = exc
-            except (urllib.error.URLError, OSError) as exc:
-                last = exc
-            time.sleep(0.2 * (attempt + 1))
-        raise ZonageError(f"addok at {self.url} not reachable ({last}); start it with `zonage geocoder serve`")
+        params: dict[str, str | int | float] = {"q": query.text[:200], "limit": 1, "autocomplete": 0}
+        try:
+            answer = self.http.request("GET", f"{self.url}/search", params=params)
+        except HttpError as exc:
+            raise ZonageError(f"addok at {self.url} not reachable ({exc.reason}); start it with "
+                              "`zonage geocoder serve`") from exc
+        if answer.status >= 500:
+            raise ZonageError(f"addok at {self.url} not reachable (HTTP {answer.status}); start it with "
+                              "`zonage geocoder serve`")
+        if answer.status != 200:
+            raise ZonageError(f"addok at {self.url} refused {query.text!r}: HTTP {answer.status}")
+        try:
+            payload = json.loads(answer.content.decode("utf-8"))
+        except ValueError as exc:
+            raise ZonageError(f"addok at {self.url} did not answer {query.text!r} in JSON") from exc
+        features = (payload.get("features") or []) if isinstance(payload, dict) else []
+        return _match_from_feature(features[0]) if features else None
 
     def geocode(self, queries: Sequence[Query]) -> list[Match | None]:
         """Best match (or None) for each query, in order."""
@@ -709,6 +720,7 @@ class AddokGeocoder:
         todo = [i for i, q in enumerate(queries) if q.text]
         if not todo:
             return results
+        _ = self.http  # built here, once, before the threads share it
         with ThreadPoolExecutor(max_workers=min(self.workers, len(todo))) as pool:
             for i, match in zip(todo, pool.map(lambda i: self._search(queries[i]), todo), strict=True):
                 results[i] = match

@@ -7,9 +7,10 @@ The service documents a limit of 50 requests per second and per IP address (beyo
 it, requests are refused for a few seconds) and CSV files of at most 50 MB. This
 client stays well inside: files are cut into chunks of ``chunk_rows`` rows and
 ``chunk_bytes`` bytes, posted one at a time, at most ``requests_per_second`` per
-second. ``429 Too Many Requests`` and ``5xx`` answers (and network errors) are
-retried with exponential backoff (``Retry-After`` honoured), and rows missing from an
-answer (a truncated file) are sent again.
+second. The transport is :mod:`zonage.http`: ``429 Too Many Requests`` and ``5xx``
+answers (and network errors) are retried by urllib3 with exponential backoff
+(``Retry-After`` honoured), each attempt within a total time budget; rows missing
+from an answer (a truncated file, or a body cut or stalled) are sent again.
 """
 
 from __future__ import annotations
@@ -17,17 +18,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-import socket
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
-from email.message import Message
 
 from zonage.errors import ZonageError
 from zonage.geocode.base import Match, Query
+from zonage.http import RETRY_STATUSES, Answer, HttpClient, HttpError, NetworkError, TransferError, check_connect
 
 __all__ = ["BAN_URL", "BanGeocoder"]
 
@@ -54,7 +51,8 @@ class BanGeocoder:
         Largest chunk posted at once (rows, bytes of CSV).
     requests_per_second
         Upper bound on the request rate (kept far below the published 50/s: each
-        request geocodes a whole chunk).
+        request geocodes a whole chunk). Retries are no faster: their first wait is
+        at least ``1 / requests_per_second``.
     max_retries
         Further attempts per chunk after a 429, a 5xx, a network error or a truncated answer.
     backoff_s, max_backoff_s
@@ -63,12 +61,13 @@ class BanGeocoder:
     timeout_s
         Total budget of one request, in seconds: sending the chunk, waiting for the answer
         and reading it (a server that accepts the connection and then stalls, or sends a
-        byte now and then, is given up after this time, then retried as a network error).
+        byte now and then, is given up after this time, then retried).
     connect_timeout_s
         Seconds to open a connection before anything is sent: a dead address or a refused
         connection is reported at once, not after the retries.
     sleep
-        Function used to wait (tests may record the waits).
+        Function used to wait between two requests for the rate limit (the waits between
+        retries are urllib3's: ``backoff_s`` and ``Retry-After``).
     """
 
     name = "ban"
@@ -106,6 +105,21 @@ class BanGeocoder:
         self.batch_size = self.chunk_rows
         self.requests = 0
         self._last = -math.inf
+        self._http: HttpClient | None = None
+
+    @property
+    def http(self) -> HttpClient:
+        """The HTTP client (built on first use)."""
+        if self._http is None:
+            # POST is retried like GET: the CSV endpoint is idempotent (posting the same file
+            # again geocodes it again, with the same answer, and changes nothing on the server).
+            self._http = HttpClient(
+                retries=self.max_retries, backoff_s=max(self.backoff_s, self.interval_s),
+                max_backoff_s=max(self.max_backoff_s, self.interval_s), retry_post=True,
+                connect_timeout_s=self.connect_timeout_s, read_timeout_s=self.timeout_s, budget_s=self.timeout_s,
+                pool_size=1,
+            )
+        return self._http
 
     # -- chunks ------------------------------------------------------------------------------
     def _chunks(self, queries: Sequence[Query], rows: Sequence[int]) -> list[list[int]]:
@@ -131,92 +145,65 @@ class BanGeocoder:
             self.sleep(delay)
         self._last = time.monotonic()
 
-    def _post(self, body: bytes, boundary: str) -> tuple[int, Message | None, bytes]:
-        request = urllib.request.Request(self.endpoint, data=body, method="POST", headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "User-Agent": "zonage (batch eligibility of health structures)",
-            "Accept": "text/csv",
-        })
+    def _post(self, body: bytes, boundary: str) -> Answer:
+        """Post one chunk (urllib3 retries it); the final answer."""
         self._wait_turn()
-        self.requests += 1
-        deadline = time.monotonic() + self.timeout_s
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                parts = []
-                while True:  # read under the total budget, not one socket timeout per read
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise TimeoutError(f"no complete answer within {self.timeout_s:g} s")
-                    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
-                    if sock is not None:
-                        sock.settimeout(max(min(left, self.timeout_s), 0.01))
-                    part = response.read1(1 << 16) if hasattr(response, "read1") else response.read()
-                    if not part:
-                        break
-                    parts.append(part)
-                return response.status, response.headers, b"".join(parts)
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.headers, exc.read() if exc.fp else b""
-
-    def _delay(self, attempt: int, headers: Message | None) -> float:
-        retry_after = headers.get("Retry-After") if headers is not None else None
-        if retry_after:
-            try:
-                return min(max(float(retry_after), 0.0), self.max_backoff_s)
-            except ValueError:
-                pass
-        return min(self.backoff_s * 2 ** attempt, self.max_backoff_s)
+            answer = self.http.request("POST", self.endpoint, data=body, headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Accept": "text/csv",
+            })
+        except HttpError as exc:
+            self.requests += exc.attempts
+            raise
+        self.requests += answer.attempts
+        if answer.attempts > 1:  # the rate counts from the last retry
+            self._last = time.monotonic()
+        return answer
 
     def _send(self, queries: Sequence[Query], chunk: list[int]) -> dict[int, Match | None]:
-        """Post one chunk, retrying; the answers of the rows the server returned."""
+        """Post one chunk; the answers of the rows the server returned."""
         body, boundary = _multipart(chunk, queries)
-        problem = ""
-        for attempt in range(self.max_retries + 1):
-            try:
-                status, headers, payload = self._post(body, boundary)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-                reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-                if isinstance(reason, ConnectionRefusedError | socket.gaierror):  # no server there: say so now
-                    raise ZonageError(f"BAN API {self.endpoint}: connection refused or unknown host ({reason}); "
-                                      "check the address and the network, or use --geocoder addok or commune") from None
-                status, headers, payload, problem = 0, None, b"", f"network error: {exc}"
-            if status == 200:
-                return _parse(payload)
-            if status == 429 or status >= 500 or status == 0:
-                problem = problem if status == 0 else f"HTTP {status}"
-                if attempt < self.max_retries:
-                    self.sleep(self._delay(attempt, headers))
-                continue
-            text = payload[:300].decode("utf-8", errors="replace")
-            raise ZonageError(f"BAN API {self.endpoint} refused the file: HTTP {status} {text}")
-        raise ZonageError(f"BAN API {self.endpoint}: gave up after {self.max_retries + 1} attempts ({problem})")
-
-    def _reachable(self) -> None:
-        """Open (and close) a TCP connection within ``connect_timeout_s``: a dead address fails in seconds."""
-        parsed = urllib.parse.urlsplit(self.endpoint)
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
         try:
-            socket.create_connection((parsed.hostname or "", port), timeout=self.connect_timeout_s).close()
-        except OSError as exc:
-            raise ZonageError(f"BAN API {self.endpoint}: cannot connect within {self.connect_timeout_s:g} s ({exc}); "
-                              "check the address and the network, or use --geocoder addok or commune") from None
+            answer = self._post(body, boundary)
+        except NetworkError as exc:
+            raise ZonageError(f"BAN API {self.endpoint}: gave up after {exc.attempts} attempts "
+                              f"(network error: {exc.reason})") from None
+        if answer.status == 200:
+            return _parse(answer.content)
+        if answer.status in RETRY_STATUSES:
+            raise ZonageError(f"BAN API {self.endpoint}: gave up after {answer.attempts} attempts "
+                              f"(HTTP {answer.status})")
+        text = answer.content[:300].decode("utf-8", errors="replace")
+        raise ZonageError(f"BAN API {self.endpoint} refused the file: HTTP {answer.status} {text}")
 
     def geocode(self, queries: Sequence[Query]) -> list[Match | None]:
         """Best match (or None) for each query, in order (posts the addresses to the API)."""
         if any(q.text for q in queries):
-            self._reachable()
+            try:  # a dead address fails in seconds, not after the retries
+                check_connect(self.endpoint, self.connect_timeout_s)
+            except NetworkError as exc:
+                raise ZonageError(f"BAN API {self.endpoint}: cannot connect within {self.connect_timeout_s:g} s "
+                                  f"({exc.reason}); check the address and the network, or use --geocoder addok "
+                                  "or commune") from None
         results: list[Match | None] = [None] * len(queries)
         todo = [i for i, q in enumerate(queries) if q.text]
         for chunk in self._chunks(queries, todo):
-            missing = chunk
+            missing, problem = chunk, ""
             for _ in range(self.max_retries + 1):
-                answers = self._send(queries, missing)
+                try:
+                    answers, problem = self._send(queries, missing), ""
+                except TransferError as exc:  # an answer cut or stalled: like a truncated file, its rows go again
+                    answers, problem = {}, exc.reason
                 for i in missing:
                     if i in answers:
                         results[i] = answers[i]
                 missing = [i for i in missing if i not in answers]
                 if not missing:
                     break
+            if missing and problem:
+                raise ZonageError(f"BAN API {self.endpoint}: gave up after {self.max_retries + 1} attempts "
+                                  f"(network error: {problem})")
             if missing:
                 raise ZonageError(f"BAN API {self.endpoint}: {len(missing)} rows still missing from its answers "
                                   f"after {self.max_retries + 1} attempts")

@@ -97,22 +97,6 @@ class CommuneGeocoder:
         self._by_name[loose_name_key(key)].add(insee)
         self._by_department[_department(insee)].append((key, insee))
 
-    @classmethod
-    def from_paths(cls, paths: Any) -> CommuneGeocoder:
-        """Build from the ``communes`` layer (and ``cog_crosswalk`` when present) of ``paths``."""
-        from zonage.errors import LayerMissingError
-        from zonage.layers.store import layer_key, read_geo_layer, read_layer, territories
-
-        columns = ["insee", "nom", "codes_postaux", "population", "territory"]
-        communes = {t: read_geo_layer(paths, "communes", territory=t, columns=columns)
-                    for t in territories(paths, "communes")}
-        try:
-            crosswalk = read_layer(paths, "cog_crosswalk")
-        except LayerMissingError:
-            crosswalk = None
-        version = layer_key(paths, "communes")
-        return cls(communes, crosswalk, version=version)
-
     # -- matching ----------------------------------------------------------------------------
     def _names(self, city: str) -> set[str]:
         key = normalise_name(city)

@@ -1,4 +1,4 @@
-"""Street-level geocoding in one command, and the default backend with its fallback.
+"""Street-level geocoding in one command: the local addok of a data folder, set up from BAN address files.
 
 * :func:`setup_local_geocoder` (``zonage geocoder setup --departement 57``) finds the
   address file of each département — a file given (``--file``), one downloaded before,
@@ -7,31 +7,19 @@
   addok of the data folder (``<data>/geocoder/addok``) and checks one address. Run again
   with the same files, it does nothing and says so ("déjà indexé"); a new département is
   added to the index, a changed file rebuilds it.
-* :func:`open_geocoder` gives the backend a command uses. The default (no backend
-  chosen) is the local addok: a server already running on :data:`DEFAULT_ADDOK_URL`
-  (``zonage geocoder serve``), else the index of the data folder, served by a private
-  Redis and addok started for the time of the command. When neither is there, the
-  default falls back to the ``commune`` backend (postcode + town, no network) after a
-  one-line hint (:func:`setup_hint`), and every row geocoded so carries the flag
-  ``commune_fallback`` (beside ``geo_type`` = ``municipality`` and ``geo_status`` =
-  ``commune_only``): the batch then answers by commune, "à vérifier" wherever the
-  commune is not in a single class. A backend *chosen* (``addok``) that cannot answer
-  is an error carrying the same hint: the user asked for street precision.
+* :func:`setup_hint` is the one-line hint a command prints when street-level geocoding
+  is not available; :func:`zonage.studies.geocoding.open_geocoder` chooses the backend a
+  command uses (the local addok set up here, else the commune fallback).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
 import json
-import os
 import re
-import shutil
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +31,7 @@ from zonage.config import Paths
 from zonage.errors import ChecksumError, InputDataError, ZonageError
 from zonage.geocode import FALLBACK_FLAG
 from zonage.geocode.base import Match, Query
+from zonage.http import HttpClient, HttpError, StatusError, TruncatedError
 from zonage.io import atomic_path, sha256_file, write_text_atomic
 
 __all__ = [
@@ -52,15 +41,14 @@ __all__ = [
     "GeocoderUnavailableError",
     "SetupReport",
     "addresses_folder",
-    "batch_geocoding",
     "departements_of_file",
     "departements_of_frame",
     "departements_of_postcodes",
     "find_address_file",
     "geocoding_summary",
+    "index_key",
     "local_folder",
     "normalise_departement",
-    "open_geocoder",
     "setup_hint",
     "setup_local_geocoder",
 ]
@@ -196,29 +184,27 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _download(url: str, target: Path, *, timeout: float, progress: Callable[[int, int | None], None] | None) -> str:
     """Stream ``url`` into ``target`` atomically; its sha256 (a short or non-gzip answer is refused)."""
-    request = urllib.request.Request(url, headers={"User-Agent": "zonage"})
     digest = hashlib.sha256()
     with atomic_path(target) as tmp:
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as fh:
-                length = response.headers.get("Content-Length")
-                total = int(length) if length else None
-                done = 0
-                while block := response.read(1 << 20):
+            with HttpClient(connect_timeout_s=min(timeout, 30.0), read_timeout_s=timeout) as client, \
+                    open(tmp, "wb") as fh:
+
+                def write(block: bytes) -> None:
                     digest.update(block)
                     fh.write(block)
-                    done += len(block)
-                    if progress:
-                        progress(done, total)
-        except urllib.error.HTTPError as exc:
-            raise ZonageError(f"téléchargement de {url} refusé : HTTP {exc.code} (département inconnu de la BAN ?)"
-                              ) from exc
-        except OSError as exc:
-            raise ZonageError(f"téléchargement de {url} impossible : {exc}") from exc
-        if total is not None and done != total:
-            raise ChecksumError(f"téléchargement de {url} tronqué : {done} octets sur {total} ; rien n'est gardé")
-        with open(tmp, "rb") as fh:
-            if fh.read(2) != b"\x1f\x8b":
+
+                client.download(url, write, progress=progress)
+        except StatusError as exc:
+            hint = " (département inconnu de la BAN ?)" if exc.status in (404, 410) else ""
+            raise ZonageError(f"téléchargement de {url} refusé : HTTP {exc.status}{hint}") from exc
+        except TruncatedError as exc:
+            raise ChecksumError(f"téléchargement de {url} tronqué : {exc.done} octets sur {exc.total} ; "
+                                "rien n'est gardé") from exc
+        except HttpError as exc:
+            raise ZonageError(f"téléchargement de {url} impossible : {exc.reason}") from exc
+        with open(tmp, "rb") as head:
+            if head.read(2) != b"\x1f\x8b":
                 raise ZonageError(f"{url} n'a pas renvoyé un fichier .gz (page d'erreur ?) ; rien n'est gardé")
     return digest.hexdigest()
 
@@ -354,7 +340,7 @@ def _n(value: int) -> str:
     return f"{int(value):,}".replace(",", "\u202f")
 
 
-def _index_key(folder: Path) -> str:
+def index_key(folder: Path) -> str:
     """Identity of the saved index (size and time of ``addok.rdb``), for the answers' cache."""
     rdb = Path(folder) / "addok.rdb"
     stat = rdb.stat()
@@ -452,7 +438,7 @@ def setup_local_geocoder(
     record = _read_json(work / _RECORD)
     indexed_before: dict[str, dict[str, Any]] = record.get("departements", {}) if isinstance(record, dict) else {}
     rdb = work / "addok.rdb"
-    intact = rdb.exists() and record.get("index_key") == _index_key(work)
+    intact = rdb.exists() and record.get("index_key") == index_key(work)
     if not intact:
         indexed_before = {}
 
@@ -493,7 +479,7 @@ def setup_local_geocoder(
         for dep in item.departements:
             entries[dep] = {"path": str(item.path), "sha256": item.sha256, "origin": item.origin, "url": item.url,
                             "indexed_at": now if item in to_index else indexed_before.get(dep, {}).get("indexed_at")}
-    write_text_atomic(work / _RECORD, json.dumps({"departements": entries, "index_key": _index_key(work),
+    write_text_atomic(work / _RECORD, json.dumps({"departements": entries, "index_key": index_key(work),
                                                   "addresses": report.index.addresses}, indent=2,
                                                  ensure_ascii=False) + "\n")
     _clear_addok_answers(paths.data)
@@ -526,175 +512,33 @@ def setup_hint(reason: str, *, option: str = "--backend", departements: Sequence
     return f"{reason} : lancer `zonage geocoder setup {deps}` ou utiliser `{option} commune`"
 
 
-def _healthy(url: str, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def _local_addok(paths: Paths, url: str | None, folder: Path | None, stack: contextlib.ExitStack) -> Any:
-    """The addok to ask: ``url``, a server on the default port, or the data folder's index served for now."""
-    from zonage.geocode.addok import AddokGeocoder, LocalAddok
-
-    if url:
-        if _healthy(url, timeout=3.0):
-            return AddokGeocoder(url)
-        raise GeocoderUnavailableError(f"addok ne répond pas à {url} (`zonage geocoder serve` l'y démarre)")
-    if _healthy(DEFAULT_ADDOK_URL):
-        return AddokGeocoder(DEFAULT_ADDOK_URL)
-    work = folder or local_folder(paths.data)
-    if not (work / "addok.rdb").exists():
-        raise GeocoderUnavailableError("pas d'index d'adresses local")
-    if shutil.which("redis-server") is None:
-        raise GeocoderUnavailableError("index d'adresses présent mais redis-server absent (Debian/Ubuntu : "
-                                       "apt-get install redis-server)")
-    try:
-        import addok  # noqa: F401
-    except ImportError:
-        raise GeocoderUnavailableError("index d'adresses présent mais addok absent (pip install 'zonage[geocode]')"
-                                       ) from None
-    config = f"addok-{os.getpid()}.conf"  # one per process: commands running together keep their own Redis
-    try:
-        local = stack.enter_context(LocalAddok(work, config_name=config))
-    except ZonageError as exc:
-        raise GeocoderUnavailableError(f"addok local non démarré ({str(exc).splitlines()[0]})") from None
-    stack.callback((work / config).unlink, missing_ok=True)
-    geocoder = AddokGeocoder(local.url)
-    geocoder.cache_key = f"addok:local:{_index_key(work)}"
-    return geocoder
-
-
-@contextlib.contextmanager
-def open_geocoder(
-    paths: Paths,
-    backend: str | None = None,
-    *,
-    url: str | None = None,
-    addok_config: str | Path | None = None,
-    cache: Any = None,
-    low_score: float | None = None,
-    folder: str | Path | None = None,
-    option: str = "--backend",
-    departements: Sequence[str] = (),
-    notice: Callable[[str], None] | None = None,
-) -> Iterator[Any]:
-    """The geocoder a command uses, with whatever it needs running for the time of the ``with`` block.
-
-    Parameters
-    ----------
-    paths
-        Data folder (index, communes layer) and mirror.
-    backend
-        ``addok``, ``ban``, ``commune``, or None for the default: the local addok, falling back
-        to ``commune`` with a hint (see the module docstring).
-    url, addok_config
-        As in :func:`zonage.geocode.make_geocoder`; an addok ``url`` given must answer (no fallback).
-    cache
-        A :class:`~zonage.geocode.GeocodeCache` or its path (None: no cache).
-    folder
-        The local addok's work folder (default :func:`local_folder`).
-    option
-        The command's option naming the backend, for the hint (``--backend``, ``--geocoder``).
-    departements
-        Départements of the input, for the hint's setup command.
-    notice
-        Called with the one-line hint when the default falls back to ``commune``.
-
-    Yields
-    ------
-    zonage.geocode.Geocoding
-        With ``fallback`` set (the reason) when the default fell back to ``commune``.
-
-    Raises
-    ------
-    GeocoderUnavailableError
-        ``addok`` chosen and not available: the message is :func:`setup_hint`.
-    """
-    from zonage.geocode import BACKENDS, LOW_SCORE, Geocoding, make_geocoder
-
-    threshold = LOW_SCORE if low_score is None else low_score
-    if backend is not None and backend not in BACKENDS:
-        raise ZonageError(f"géocodeur {backend!r} inconnu : {', '.join(BACKENDS)}")
-    if backend in ("ban", "commune") or addok_config:
-        yield make_geocoder(backend or "addok", paths=paths, url=url, addok_config=addok_config, cache=cache,
-                            low_score=threshold)
-        return
-    with contextlib.ExitStack() as stack:
-        reason = None
-        try:
-            geocoder = _local_addok(paths, url, Path(folder) if folder is not None else None, stack)
-        except GeocoderUnavailableError as exc:
-            reason = str(exc)
-        if reason is None:
-            from zonage.geocode.cache import GeocodeCache
-
-            store = GeocodeCache(cache) if cache is not None and not isinstance(cache, GeocodeCache) else cache
-            geocoding = Geocoding(geocoder, store, threshold)
-        else:
-            hint = setup_hint(reason, option=option, departements=departements)
-            if backend == "addok" or url:  # a chosen addok (or its URL): an error, not a silent loss of precision
-                raise GeocoderUnavailableError(hint)
-            geocoding = make_geocoder("commune", paths=paths, cache=cache, low_score=threshold)
-            geocoding.fallback = reason
-            if notice is not None:
-                notice(f"{hint} ; en attendant, géocodage à la commune seulement (chaque ligne porte "
-                       f"`{FALLBACK_FLAG}` dans geo_flags)")
-        yield geocoding
-
-
-@contextlib.contextmanager
-def batch_geocoding(
-    paths: Paths,
-    frame: pd.DataFrame,
-    spec: Any,
-    backend: str | None = None,
-    *,
-    url: str | None = None,
-    cache: Any = None,
-    option: str = "--geocoder",
-    notice: Callable[[str], None] | None = None,
-) -> Iterator[Any]:
-    """The geocoder a batch needs, or None: what ``zonage eligibility`` does with addresses.
-
-    With a ``backend`` chosen, that backend (an ``addok`` that cannot answer is an error
-    with the hint). Without one, the default (:func:`open_geocoder`) only when some row
-    has an address and neither coordinates nor a FINESS number
-    (:func:`zonage.geocode.rows_to_geocode`); nothing is started otherwise.
-
-    Parameters
-    ----------
-    paths
-        Data folder and mirror.
-    frame, spec
-        The input rows and their column roles (after :func:`zonage.geocode.address_spec`).
-    backend, url, cache, option, notice
-        See :func:`open_geocoder`; the hint names the départements of the input's postcodes.
-    """
-    from zonage.geocode import rows_to_geocode
-
-    if backend is None and not len(rows_to_geocode(frame, spec)):
-        yield None
-        return
-    with open_geocoder(paths, backend, url=url, cache=cache, option=option,
-                       departements=departements_of_frame(frame, spec), notice=notice) as geocoding:
-        yield geocoding
-
-
 _POSTCODE_IN_TEXT = re.compile(r"(?<!\d)(\d{5})(?!\d)")
 
 
 def departements_of_frame(frame: pd.DataFrame, spec: Any) -> list[str]:
-    """Départements of the input's addresses (postcode column, else postcodes in the address), for the hint."""
+    """Départements of the input's addresses, most frequent first, for the hint.
+
+    Per row: its postcode column, else a postcode written in its address or commune
+    column, else its INSEE commune code: a row without a postcode still names its
+    département when the file gives its commune code.
+    """
+    codes = pd.Series(pd.NA, index=frame.index, dtype="string")
     if spec.postcode:
-        return departements_of_postcodes(frame[spec.postcode])
-    found: list[str] = []
+        codes = frame[spec.postcode].astype("string").str.replace(r"\D", "", regex=True)
+        codes = codes.where(codes.str.len() >= 4)
     for column in (spec.address, spec.commune):
         if column:
-            text = frame[column].astype("string").str.extract(_POSTCODE_IN_TEXT, expand=False)
-            found += departements_of_postcodes(text.dropna())
-    return list(dict.fromkeys(found))
+            found = frame[column].astype("string").str.extract(_POSTCODE_IN_TEXT, expand=False)
+            codes = codes.fillna(found)
+    counts: dict[str, int] = {}
+    insee = frame[spec.insee].astype("string").str.strip() if getattr(spec, "insee", None) else None
+    for i, postcode in enumerate(codes.to_numpy(dtype=object)):
+        citycode = "" if insee is None or pd.isna(insee.iloc[i]) else str(insee.iloc[i])
+        found_dep = _departement_of_code("", "" if pd.isna(postcode) else str(postcode)[:5]) or \
+            _departement_of_code(citycode if len(citycode) == 5 else "")
+        if found_dep:
+            counts[found_dep] = counts.get(found_dep, 0) + 1
+    return sorted(counts, key=lambda d: (-counts[d], d))
 
 
 def geocoding_summary(rows: pd.DataFrame) -> str | None:

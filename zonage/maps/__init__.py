@@ -33,6 +33,7 @@ from zonage.config import Paths
 from zonage.maps import data
 from zonage.maps.folium_map import REGION_LAYERS, national_map, save_map
 from zonage.maps.folium_map import region_map as _region_map
+from zonage.regions import require_region
 
 __all__ = [
     "REGION_LAYERS",
@@ -84,7 +85,7 @@ def region_map(
     tolerance_m
         Display simplification (default :data:`zonage.maps.data.REGION_TOLERANCE_M`).
     """
-    name, _ = data.region_info(paths, region)
+    name = require_region(region).name
     communes = data.communes_display(paths, region, tolerance_m=tolerance_m, apl=apl)
     structures, unlocated = None, 0
     if rows is not None and "structures" in layers:
@@ -230,7 +231,7 @@ def write_region_static(
     from zonage.maps import static
 
     orientation = static.orientation_of(orientation)
-    name, _ = data.region_info(paths, region)
+    name = require_region(region).name
     communes = data.communes_display(paths, region, crs=None, apl=apl, tolerance_m=tolerance_m)
     departements = data.departements_display(paths, region, crs=None, tolerance_m=tolerance_m)
     assert communes.crs is not None  # display_geometries refused frames without a CRS

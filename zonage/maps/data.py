@@ -30,6 +30,7 @@ from zonage.config import Paths
 from zonage.crs import TERRITORY_CRS, WGS84
 from zonage.errors import ZonageError
 from zonage.layers.store import read_geo_layer, read_layer, territories
+from zonage.regions import require_region
 from zonage.sources.arrondissements import PLM_COMMUNES
 
 #: Default simplification tolerances (metres, in the territory's metric CRS).
@@ -88,18 +89,6 @@ def display_geometries(
     return out
 
 
-def region_info(paths: Paths, region: str) -> tuple[str, str]:
-    """Name and territory of région ``region`` (INSEE code or name; :mod:`zonage.regions`, the one lookup).
-
-    ``paths`` is kept for the callers' signature; an unknown région raises ``InputDataError``
-    listing the known ones.
-    """
-    from zonage.regions import require_region
-
-    found = require_region(region)
-    return found.name, found.territory
-
-
 def zoning_classes(paths: Paths) -> pd.DataFrame:
     """Zoning class of each commune as drawn: ``insee``, ``classe``, ``classe_detail``.
 
@@ -149,7 +138,7 @@ def apl_values(paths: Paths, year: int | None = None) -> pd.DataFrame:
 def _territories_of(paths: Paths, layer: str, region: str | None) -> list[str]:
     if region is None:
         return territories(paths, layer)
-    return [region_info(paths, region)[1]]
+    return [require_region(region).territory]
 
 
 def communes_display(
@@ -299,7 +288,7 @@ def place_names(paths: Paths, region: str, count: int = 20, *, crs: str | None =
     crs
         Output CRS (``None``: the territory's metric CRS, as static maps).
     """
-    _, territory = region_info(paths, region)
+    territory = require_region(region).territory
     frame = read_geo_layer(paths, "communes", territory=territory, columns=["insee", "nom", "population", "region"])
     frame = frame[(frame["region"] == str(region)) & frame["population"].notna()]
     frame = frame.nlargest(count, "population")
@@ -415,8 +404,6 @@ def structures_display(rows: gpd.GeoDataFrame, *, crs: str = WGS84) -> tuple[gpd
 
 #: French wording of the sources a map may draw (the catalogue's vintages are in English).
 SOURCE_LABELS_FR: dict[str, str] = {
-    "zoning_communes": "zonage des médecins généralistes : arrêtés régionaux de 2022 (en vigueur jusqu'au "
-                       "31/05/2025 d'après l'outil, voir _zoning_orders.toml ; export CartoSanté de mai 2025)",
     "communes_polygons": "contours des communes : COG 2025 (IGN ADMIN EXPRESS, etalab)",
     "arrondissements_municipaux": "arrondissements municipaux de Paris, Lyon et Marseille : IGN ADMIN EXPRESS COG",
     "qpv2024": "QPV 2024 : contours ANCT",
@@ -448,6 +435,18 @@ def french_date(value: date) -> str:
     """``date(2021, 1, 8)`` → ``"8 janvier 2021"`` (``1er`` for the first day)."""
     day = "1er" if value.day == 1 else str(value.day)
     return f"{day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def _zoning_label() -> str:
+    """The zoning source: the loaded order and its end as ``_zoning_orders.toml`` gives them."""
+    from zonage.reports import loaded_default_order
+
+    order = loaded_default_order()
+    if order is None:
+        return "zonage des médecins généralistes (export CartoSanté de mai 2025)"
+    until = f"en vigueur jusqu'au {french_date(order.end)} d'après l'outil, " if order.end is not None else ""
+    return (f"zonage des médecins généralistes : {order.label_fr} ({until}voir _zoning_orders.toml ; "
+            "export CartoSanté de mai 2025)")
 
 
 def _finess_label() -> str:
@@ -487,7 +486,7 @@ def sources_note(
     """
     parts = []
     if "zoning" in layers:
-        parts.append(SOURCE_LABELS_FR["zoning_communes"])
+        parts.append(_zoning_label())
     if "qpv" in layers:
         if qpv is None:
             parts.append(SOURCE_LABELS_FR["qpv2024"])

@@ -321,18 +321,9 @@ class _File(StrictModel):
     allocation: _Allocation | None = None
 
 
-def _lists_as_tuples(value: Any) -> Any:
-    """TOML arrays as tuples (strict pydantic takes a tuple field from a tuple only)."""
-    if isinstance(value, Mapping):
-        return {k: _lists_as_tuples(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return tuple(_lists_as_tuples(v) for v in value)
-    return value
-
-
 def _build(data: Mapping[str, Any], where: str) -> PriorityConfig:
     """Validate the merged parameters (:mod:`zonage.settings`) into the frozen configuration."""
-    parsed = validate(_File, _lists_as_tuples(data), where, error=PriorityConfigError)
+    parsed = validate(_File, data, where, error=PriorityConfigError)
     scoring, simulation = parsed.scoring, parsed.simulation
 
     def fail(key: str, problem: str) -> PriorityConfigError:

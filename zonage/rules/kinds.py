@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,8 +20,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import field_validator
 
 from zonage.errors import InputDataError
+from zonage.rules.model import RulesError
+from zonage.settings import KeyPathError, StrictModel, read_toml, validate
 
 __all__ = [
     "KIND_SOURCES",
@@ -76,25 +78,45 @@ def _key(text: Any) -> str:
     return " ".join(re.sub(r"[^A-Z0-9]+", " ", plain).split())
 
 
+class _KindEntry(StrictModel):
+    label_fr: str
+    label_en: str
+    finess: tuple[str, ...] = ()
+    ape: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+    unknown: bool = False
+    within: tuple[str, ...] = ()
+    review_as: tuple[str, ...] = ()
+
+
+class _KindsFile(StrictModel):
+    """``structure_kinds.toml``."""
+
+    kinds: dict[str, _KindEntry]
+
+    @field_validator("kinds")
+    @classmethod
+    def _required(cls, kinds: dict[str, _KindEntry]) -> dict[str, _KindEntry]:
+        for required in ("centre_sante", "autre", "inconnu"):
+            if required not in kinds:
+                raise KeyPathError(required, "missing required kind")
+        return kinds
+
+
 @functools.lru_cache(maxsize=1)
 def kind_catalogue() -> Mapping[str, Kind]:
-    """Every kind of the packaged ``structure_kinds.toml``, by id (validated on load)."""
-    text = resources.files("zonage.rules").joinpath("structure_kinds.toml").read_text(encoding="utf-8")
-    raw = tomllib.loads(text)
-    allowed = {"label_fr", "label_en", "finess", "ape", "names", "words", "unknown", "within", "review_as"}
-    kinds: dict[str, Kind] = {}
-    for kind_id, entry in raw.get("kinds", {}).items():
-        extra = set(entry) - allowed
-        if extra:
-            raise ValueError(f"structure_kinds.toml: kinds.{kind_id}: unknown key {sorted(extra)[0]!r}")
-        kinds[kind_id] = Kind(kind_id, entry["label_fr"], entry["label_en"], tuple(entry.get("finess", ())),
-                              tuple(entry.get("ape", ())), tuple(entry.get("names", ())),
-                              tuple(entry.get("words", ())), bool(entry.get("unknown", False)),
-                              tuple(entry.get("within", ())), tuple(entry.get("review_as", ())))
-    for required in ("centre_sante", "autre", "inconnu"):
-        if required not in kinds:
-            raise ValueError(f"structure_kinds.toml: kind {required!r} is required")
-    return kinds
+    """Every kind of the packaged ``structure_kinds.toml``, by id (validated on load).
+
+    Raises
+    ------
+    zonage.rules.model.RulesError
+        The file is malformed (the message names the file, the key path and the problem).
+    """
+    path = resources.files("zonage.rules").joinpath("structure_kinds.toml")
+    parsed = validate(_KindsFile, read_toml(path, str(path), error=RulesError), str(path), error=RulesError)
+    return {kind_id: Kind(kind_id, e.label_fr, e.label_en, e.finess, e.ape, e.names, e.words, e.unknown, e.within,
+                          e.review_as) for kind_id, e in parsed.kinds.items()}
 
 
 @functools.lru_cache(maxsize=1)

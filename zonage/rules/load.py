@@ -1,9 +1,9 @@
-"""Read and strictly validate the schemes' rules files.
+"""Read the schemes' rules files and validate them with pydantic models (:mod:`zonage.settings`).
 
 The packaged files live in ``zonage/rules/schemes``: ``_common.toml`` (sentence
-templates shared by all schemes, status labels, QPV generation dates, régions and
-their départements, speciality synonyms) and one ``<scheme>.toml`` per scheme. A
-planner's folder (``extra_dir``) may hold:
+templates shared by all schemes, status labels, QPV generation dates, speciality
+synonyms), ``_zoning_orders.toml`` (the orders of the doctors' zoning and their
+periods) and one ``<scheme>.toml`` per scheme. A planner's folder (``extra_dir``) may hold:
 
 * ``<new>.toml``: a new scheme (its id is its ``id`` key, else the file name);
 * ``<id>.toml`` with the id of a packaged scheme: replaces it entirely;
@@ -13,13 +13,16 @@ planner's folder (``extra_dir``) may hold:
 * ``_zoning_orders.toml``: orders of the doctors' zoning added to the packaged ones (an
   entry for a région replaces the default entries for that région).
 
-Everything is checked before use: unknown keys, wrong types, unknown zone classes,
-shares outside 0–100, unknown placeholders in sentences, reason codes without a
-French and an English sentence, overrides that would not validate once applied.
-Any problem raises :class:`~zonage.rules.model.RulesError` naming the file, the key
-path (``roles.ambulatoire.zones.accepted[2]``) and what is wrong.
+Every file is checked before use by the models below (unknown keys forbidden, strict
+types): unknown zone classes, kinds of structure, régions or tests, shares outside
+0–100, unknown placeholders in sentences, application keys naming two roles, reason
+codes without a French and an English sentence, overrides that would not validate once
+applied. Any problem raises :class:`~zonage.rules.model.RulesError` naming the file,
+the key path (``roles.ambulatoire.zones.accepted[2]``) and what is wrong; a merged
+file is reported under the planner's file that changed it.
 
-Scheme file keys (see the packaged files for complete examples)::
+Scheme file keys (the models :class:`_Scheme` and below; see the packaged files for
+complete examples)::
 
     id, extends, name_fr, name_en, short_fr, short_en, general_practice, source,
     description_fr, description_en, regions, duration_years, renewal_years, start_month_day, site_role, require_one_of
@@ -27,7 +30,8 @@ Scheme file keys (see the packaged files for complete examples)::
     [roles.<id>]       label_fr, label_en, keys, required, structure_types = [{kind, review}]
     [roles.<id>.zones] accepted, review, review_reason
     [roles.<id>.share] min, max, default, strict
-    [[profile]]        code, field, test, value, review_from, if_missing, note, any_of = [{…}]
+    [[profile]]        code, field, test, value, review_from, if_missing, on_fail, note, any_of = [{…}],
+                       soften_if = {…}, soften_code
     [funding]          kind, monthly_eur, rate_percent, role, cost_key, note_fr, note_en
     [[overrides]]      regions, from, until, note_fr, note_en, [overrides.set] (a partial scheme)
     [reasons.<CODE>]   fr, en
@@ -36,7 +40,6 @@ Scheme file keys (see the packaged files for complete examples)::
 from __future__ import annotations
 
 import copy
-import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -44,18 +47,29 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 
 from zonage.regions import REGIONS
 from zonage.rules.model import (
-    CONDITION_TESTS,
-    FUNDING_KINDS,
     LABELS,
     PLACEHOLDERS,
-    ZONE_CLASSES,
     Common,
     Condition,
+    ConditionTest,
     Funding,
+    FundingKind,
     Override,
     Posts,
     QpvGeneration,
@@ -65,10 +79,11 @@ from zonage.rules.model import (
     ShareRule,
     StructureType,
     Template,
+    ZoneClass,
     ZoneRule,
     ZoningOrder,
 )
-from zonage.settings import deep_merge, read_toml
+from zonage.settings import KeyPathError, StrictModel, deep_merge, read_toml, validate
 
 __all__ = ["COMMON_FILE", "apply_overrides", "load_schemes", "packaged_dir"]
 
@@ -77,560 +92,513 @@ COMMON_FILE = "_common.toml"
 #: Name of the file of the zoning orders and their periods (not a scheme).
 ORDERS_FILE = "_zoning_orders.toml"
 
-_CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
-_SCHEME_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
-_CATEGORY = re.compile(r"^(\d{3}|[a-z][a-z0-9_]*)$")
-_REGION = re.compile(r"^\d{2}$")
-_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
-_MISSING = ("review", "fail", "pass")
-_SOFT = re.compile(r"^([A-Z][A-Z0-9_]*)?$")
-_REQUIRED = object()
-
 
 def packaged_dir() -> Path:
     """Folder of the packaged rules files."""
     return Path(str(resources.files("zonage.rules").joinpath("schemes")))
 
 
-# -- strict reading ----------------------------------------------------------------------------
-class _Table:
-    """A TOML table being validated: typed getters that record the keys read, then :meth:`finish`."""
-
-    def __init__(self, data: Any, file: str, path: str = "", *, partial: bool = False) -> None:
-        self.file = file
-        self.path = path
-        self.partial = partial
-        if not isinstance(data, dict):
-            raise RulesError(f"{file}: {path or '(top level)'}: expected a table, got {_kind(data)}")
-        self.data = data
-        self.seen: set[str] = set()
-
-    def key(self, key: str | int) -> str:
-        """Key path of ``key`` under this table."""
-        if isinstance(key, int):
-            return f"{self.path}[{key}]"
-        return f"{self.path}.{key}" if self.path else key
-
-    def error(self, key: str, problem: str) -> RulesError:
-        """A RulesError for ``key`` of this table."""
-        return RulesError(f"{self.file}: {self.key(key)}: {problem}")
-
-    def has(self, key: str) -> bool:
-        """Whether the key is present."""
-        return key in self.data
-
-    def get(self, key: str, default: Any = _REQUIRED) -> Any:
-        """The raw value, or ``default``; a missing required key is an error (unless partial)."""
-        self.seen.add(key)
-        if key in self.data:
-            return self.data[key]
-        if default is _REQUIRED and not self.partial:
-            raise self.error(key, "missing required key")
-        return None if default is _REQUIRED else default
-
-    def text(self, key: str, default: Any = _REQUIRED, *, pattern: re.Pattern | None = None,
-             choices: Iterable[str] | None = None, nonempty: bool = True) -> Any:
-        """A string value."""
-        value = self.get(key, default)
-        if value is None or (value is default and key not in self.data):
-            return value
-        if not isinstance(value, str):
-            raise self.error(key, f"expected a string, got {_kind(value)}")
-        if nonempty and not value.strip():
-            raise self.error(key, "must not be empty")
-        _check_choice(self, key, value, pattern, choices)
-        return value
-
-    def number(self, key: str, default: Any = _REQUIRED, *, lo: float | None = None,
-               hi: float | None = None, integer: bool = False, what: str = "") -> Any:
-        """A number (int or float, never a boolean), within [lo, hi]."""
-        value = self.get(key, default)
-        if value is None or (value is default and key not in self.data):
-            return value
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"expected a number, got {_kind(value)}")
-        if integer and not float(value).is_integer():
-            raise self.error(key, f"expected a whole number, got {value}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            bounds = f"{'' if lo is None else lo}–{'' if hi is None else hi}"
-            raise self.error(key, f"{what or 'value'} {value} outside {bounds}")
-        return int(value) if integer else value
-
-    def boolean(self, key: str, default: Any = _REQUIRED) -> Any:
-        """A boolean."""
-        value = self.get(key, default)
-        if value is None or (value is default and key not in self.data):
-            return value
-        if not isinstance(value, bool):
-            raise self.error(key, f"expected true or false, got {_kind(value)}")
-        return value
-
-    def day(self, key: str, default: Any = _REQUIRED) -> Any:
-        """A date (TOML date or ``YYYY-MM-DD`` string)."""
-        value = self.get(key, default)
-        if value is None or (value is default and key not in self.data):
-            return value
-        if isinstance(value, datetime):
-            raise self.error(key, "expected a date without time (YYYY-MM-DD)")
-        if isinstance(value, date):
-            return value
-        if isinstance(value, str):
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                pass
-        raise self.error(key, f"expected a date YYYY-MM-DD, got {value!r}")
-
-    def texts(self, key: str, default: Any = _REQUIRED, *, pattern: re.Pattern | None = None,
-              choices: Iterable[str] | None = None, single_ok: bool = False) -> Any:
-        """A list of strings (or a single string when ``single_ok``)."""
-        value = self.get(key, default)
-        if value is None or (value is default and key not in self.data):
-            return value
-        if single_ok and isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise self.error(key, f"expected a list of strings, got {_kind(value)}")
-        for i, item in enumerate(value):
-            where = f"{key}[{i}]"
-            if not isinstance(item, str):
-                raise self.error(where, f"expected a string, got {_kind(item)}")
-            _check_choice(self, where, item, pattern, choices)
-        return tuple(value)
-
-    def table(self, key: str, default: Any = _REQUIRED) -> _Table | None:
-        """A sub-table."""
-        value = self.get(key, default)
-        if value is None or (value is default and key not in self.data):
-            return None
-        return _Table(value, self.file, self.key(key), partial=self.partial)
-
-    def tables(self, key: str) -> list[_Table]:
-        """An array of tables (empty when absent)."""
-        value = self.get(key, [])
-        if not isinstance(value, list):
-            raise self.error(key, f"expected an array of tables, got {_kind(value)}")
-        return [_Table(v, self.file, f"{self.key(key)}[{i}]", partial=self.partial) for i, v in enumerate(value)]
-
-    def entries(self, key: str, default: Any = _REQUIRED, *, pattern: re.Pattern | None = None,
-                what: str = "name") -> dict[str, _Table]:
-        """A table of tables keyed by name (roles, reasons…), names checked against ``pattern``."""
-        sub = self.table(key, default)
-        if sub is None:
-            return {}
-        out = {}
-        for name, value in sub.data.items():
-            sub.seen.add(name)
-            if pattern is not None and not pattern.match(name):
-                raise sub.error(name, f"invalid {what} {name!r} (expected {pattern.pattern})")
-            out[name] = _Table(value, self.file, sub.key(name), partial=self.partial)
-        return out
-
-    def finish(self) -> None:
-        """Reject keys that were never read (unknown keys)."""
-        unknown = [k for k in self.data if k not in self.seen]
-        if unknown:
-            allowed = ", ".join(sorted(self.seen)) or "none"
-            raise self.error(unknown[0], f"unknown key (allowed here: {allowed})")
+# -- value types -------------------------------------------------------------------------------
+def _nonblank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
+def _keep_int(value: Any, handler: Any) -> Any:
+    """A number (int or float, never a boolean); an int stays an int (sentences print ``5``, not ``5.0``)."""
+    number = handler(value)
+    return value if isinstance(value, int) else number
 
 
-def _check_choice(table: _Table, key: str, value: str, pattern: re.Pattern | None,
-                  choices: Iterable[str] | None) -> None:
-    if pattern is not None and not pattern.match(value):
-        raise table.error(key, f"invalid value {value!r} (expected {pattern.pattern})")
-    if choices is not None:
-        choices = tuple(choices)
-        if value not in choices:
-            raise table.error(key, f"unknown value {value!r} (expected one of {', '.join(choices)})")
+def _month_day(text: str) -> str:
+    month, day = (int(x) for x in text.split("-"))
+    try:
+        date(2024, month, day)
+    except ValueError as exc:
+        raise ValueError(f"invalid month-day {text!r}: {exc}") from None
+    return text
 
 
-def _read_toml(path: Path | Any, name: str) -> dict:
-    return read_toml(path, name, error=RulesError)
+def _day(value: Any) -> Any:
+    """A TOML date, or a ``YYYY-MM-DD`` string; not a date with a time."""
+    if isinstance(value, datetime):
+        raise ValueError("expected a date without time (YYYY-MM-DD)")
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+    return value
 
 
-# -- templates ---------------------------------------------------------------------------------
-def _template(table: _Table) -> Template:
-    fr = table.text("fr", None)
-    en = table.text("en", None)
-    if not table.partial:
-        if fr is None:
-            raise table.error("fr", "missing French template")
-        if en is None:
-            raise table.error("en", "missing English template")
-    for lang, text in (("fr", fr), ("en", en)):
-        if text is not None:
-            _check_placeholders(table, lang, text)
-    table.finish()
-    return Template(fr or "", en or "")
+def _region(code: str) -> str:
+    if code not in REGIONS:
+        raise ValueError(f"unknown value {code!r} (expected one of {', '.join(REGIONS)})")
+    return code
 
 
-def _check_placeholders(table: _Table, key: str, text: str) -> None:
+def _structure_kind(kind: str) -> str:
+    from zonage.rules.kinds import kind_catalogue
+
+    known = [k for k, v in kind_catalogue().items() if not v.unknown]
+    if kind not in known:
+        raise ValueError(f"unknown value {kind!r} (expected one of {', '.join(known)})")
+    return kind
+
+
+def _placeholders(text: str) -> str:
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as exc:
-        raise table.error(key, f"malformed template {text!r}: {exc} (write {{{{ and }}}} for braces)") from exc
+        raise ValueError(f"malformed template {text!r}: {exc} (write {{{{ and }}}} for braces)") from None
     for _, name, spec, conversion in parts:
         if name is None:
             continue
         if name not in PLACEHOLDERS:
-            raise table.error(key, f"unknown placeholder {{{name}}} (known: {', '.join(sorted(PLACEHOLDERS))})")
+            raise ValueError(f"unknown placeholder {{{name}}} (known: {', '.join(sorted(PLACEHOLDERS))})")
         if spec or conversion:
-            raise table.error(key, f"placeholder {{{name}}} must not carry a format spec or conversion")
+            raise ValueError(f"placeholder {{{name}}} must not carry a format spec or conversion")
+    return text
 
 
-# -- common ------------------------------------------------------------------------------------
-def _build_common(raw: dict, name: str, paths: tuple[str, ...], *, partial: bool = False) -> Common:
-    top = _Table(raw, name, partial=partial)
-    reasons = {code: _template(t) for code, t in top.entries("reasons", {}, pattern=_CODE, what="reason code").items()}
-    labels_t = top.entries("labels", {}, pattern=_IDENT, what="label")
-    labels = {k: _template(t) for k, t in labels_t.items()}
-    fields = {k: _template(t) for k, t in top.entries("fields", {}, pattern=_IDENT, what="field").items()}
-    generations = []
-    for t in top.tables("qpv_generations"):
-        g = t.number("generation", integer=True, lo=2000, hi=2100)
-        start = t.day("from")
-        generations.append(QpvGeneration(g, start, t.day("from_overseas", start)))
-        t.finish()
-    regions = dict(REGIONS)  # one région table for the package: zonage.regions
-    specialities_t = top.table("specialities", {})
-    specialities: dict[str, tuple[str, ...]] = {}
-    if specialities_t is not None:
-        for key in list(specialities_t.data):
-            if not _IDENT.match(key):
-                raise specialities_t.error(key, f"invalid speciality id {key!r} (expected {_IDENT.pattern})")
-            specialities[key] = specialities_t.texts(key)
-        specialities_t.finish()
-    top.finish()
-    if not partial:
-        for key in LABELS:
-            if key not in labels:
-                raise top.error(f"labels.{key}", "missing label (needs fr and en)")
+def _one_or_many(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+_Text = Annotated[str, AfterValidator(_nonblank)]
+_Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+_Code = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
+_SchemeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+_Number = Annotated[float, WrapValidator(_keep_int)]
+_NonNegative = Annotated[_Number, Field(ge=0)]
+_Share = Annotated[_Number, Field(ge=0, le=100)]
+_Years = Annotated[_Number, Field(ge=0, le=50)]
+_Count = Annotated[int, Field(ge=0)]
+_MonthDay = Annotated[str, StringConstraints(pattern=r"^\d{2}-\d{2}$"), AfterValidator(_month_day)]
+_Day = Annotated[date, BeforeValidator(_day)]
+_Region = Annotated[str, AfterValidator(_region)]
+_Sentence = Annotated[_Text, AfterValidator(_placeholders)]
+
+#: Type of ``value`` for each test that takes one (``true`` and ``false`` take none).
+_VALUES: Mapping[str, TypeAdapter[Any]] = MappingProxyType({
+    "in": TypeAdapter(tuple[str, ...]),
+    "not_in": TypeAdapter(tuple[str, ...]),
+    "years_since_max": TypeAdapter(_NonNegative),
+    "on_or_before_month_day": TypeAdapter(_MonthDay),
+    "min": TypeAdapter(_Number),
+    "max": TypeAdapter(_Number),
+    "region_in": TypeAdapter(tuple[Annotated[str, StringConstraints(pattern=r"^\d{2}$")], ...]),
+})
+
+
+# -- _common.toml, _zoning_orders.toml ---------------------------------------------------------
+class _Template(StrictModel):
+    """French and English sentence of a reason code, a label or a field."""
+
+    fr: _Sentence
+    en: _Sentence
+
+    def build(self) -> Template:
+        return Template(self.fr, self.en)
+
+
+class _QpvGeneration(StrictModel):
+    generation: int = Field(ge=2000, le=2100)
+    start: _Day = Field(alias="from")
+    start_overseas: _Day | None = Field(None, alias="from_overseas")
+
+
+class _CommonFile(StrictModel):
+    """``_common.toml`` (the régions are :data:`zonage.regions.REGIONS`)."""
+
+    reasons: dict[_Code, _Template] = Field(default_factory=dict)
+    labels: dict[_Ident, _Template]
+    fields: dict[_Ident, _Template] = Field(default_factory=dict)
+    qpv_generations: tuple[_QpvGeneration, ...]
+    specialities: dict[_Ident, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _every_label(cls, labels: dict[str, _Template]) -> dict[str, _Template]:
+        missing = [key for key in LABELS if key not in labels]
+        if missing:
+            raise KeyPathError(missing[0], "missing label (needs fr and en)")
+        return labels
+
+    @field_validator("qpv_generations")
+    @classmethod
+    def _some_generation(cls, generations: tuple[_QpvGeneration, ...]) -> tuple[_QpvGeneration, ...]:
         if not generations:
-            raise top.error("qpv_generations", "at least one QPV generation is required")
-    return Common(MappingProxyType(reasons), MappingProxyType(labels), tuple(generations),
-                  MappingProxyType(regions), MappingProxyType(specialities), paths=paths,
-                  fields=MappingProxyType(fields))
+            raise ValueError("at least one QPV generation is required")
+        return generations
+
+    def build(self, paths: tuple[str, ...]) -> Common:
+        return Common(
+            reasons=MappingProxyType({k: t.build() for k, t in self.reasons.items()}),
+            labels=MappingProxyType({k: t.build() for k, t in self.labels.items()}),
+            qpv_generations=tuple(QpvGeneration(g.generation, g.start, g.start_overseas or g.start)
+                                  for g in self.qpv_generations),
+            regions=MappingProxyType(dict(REGIONS)),
+            specialities=MappingProxyType(dict(self.specialities)),
+            paths=paths,
+            fields=MappingProxyType({k: t.build() for k, t in self.fields.items()}),
+        )
 
 
-def _load_common(extra_dir: Path | None) -> tuple[Common, dict]:
+class _Order(StrictModel):
+    id: _Text
+    label_fr: _Text
+    label_en: _Text
+    vintage: _Text | None = None
+    regions: tuple[_Region, ...] = ()
+    start: _Day | None = Field(None, alias="from")
+    end: _Day | None = Field(None, alias="until")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise KeyPathError("until", f"period ends ({self.end}) before it starts ({self.start})")
+        return self
+
+    def build(self) -> ZoningOrder:
+        return ZoningOrder(self.id, self.label_fr, self.label_en, self.vintage, self.regions, self.start, self.end,
+                           self.source)
+
+
+class _OrdersFile(StrictModel):
+    """``_zoning_orders.toml``."""
+
+    orders: tuple[_Order, ...] = ()
+
+
+# -- scheme files ------------------------------------------------------------------------------
+class _StructureType(StrictModel):
+    kind: Annotated[str, AfterValidator(_structure_kind)]
+    review: bool = False
+
+
+class _Zones(StrictModel):
+    accepted: tuple[ZoneClass, ...]
+    review: tuple[ZoneClass, ...] = ()
+    review_reason: _Code = "ZONE_CLASS_TO_CHECK"
+
+    @model_validator(mode="after")
+    def _classes(self) -> Self:
+        if not self.accepted and not self.review:
+            raise KeyPathError("accepted",
+                               "no zone class accepted nor to review (drop the zones table for no condition)")
+        both = set(self.accepted) & set(self.review)
+        if both:
+            raise KeyPathError("review", f"class {sorted(both)[0]} is both accepted and to review")
+        return self
+
+
+class _ShareRule(StrictModel):
+    min: _Share | None = None
+    max: _Share | None = None
+    default: _Share | None = None
+    strict: bool = True
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        lo, hi, default = self.min, self.max, self.default
+        if lo is not None and hi is not None and lo > hi:
+            raise KeyPathError("min", f"minimum share {lo} above maximum {hi}")
+        if default is not None and ((lo is not None and default < lo) or (hi is not None and default > hi)):
+            raise KeyPathError("default", f"default share {default} outside [{lo}, {hi}]")
+        return self
+
+
+class _Role(StrictModel):
+    label_fr: _Text
+    label_en: _Text
+    keys: tuple[_Ident, ...] = ()
+    structure_types: tuple[_StructureType, ...] = ()
+    zones: _Zones | None = None
+    share: _ShareRule | None = None
+    required: bool = True
+
+    @model_validator(mode="after")
+    def _kinds_once(self) -> Self:
+        seen: set[str] = set()
+        for i, item in enumerate(self.structure_types):
+            if item.kind in seen:
+                raise KeyPathError(("structure_types", i, "kind"), f"structure kind {item.kind} listed twice")
+            seen.add(item.kind)
+        return self
+
+    def build(self, role_id: str) -> Role:
+        zones, share = self.zones, self.share
+        return Role(
+            id=role_id, label_fr=self.label_fr, label_en=self.label_en, keys=self.keys,
+            structure_types=tuple(StructureType(t.kind, t.review) for t in self.structure_types),
+            zones=None if zones is None else ZoneRule(zones.accepted, zones.review, zones.review_reason),
+            share=None if share is None else ShareRule(share.min, share.max, share.default, share.strict),
+            required=self.required,
+        )
+
+
+class _ConditionBase(StrictModel):
+    """What every doctor-profile condition may carry besides its code, field and test."""
+
+    value: Any = None
+    review_from: _NonNegative | None = None
+    if_missing: Literal["review", "fail", "pass"] = "review"
+    on_fail: Literal["fail", "review"] = "fail"
+    note: str = ""
+    soften_if: _Test | None = None
+    soften_code: Annotated[str, StringConstraints(pattern=r"^([A-Z][A-Z0-9_]*)?$")] = ""
+
+    def _check(self, test: str | None) -> None:
+        """``value`` and ``review_from`` as ``test`` needs them; ``soften_code`` with ``soften_if``."""
+        adapter = _VALUES.get(test) if test is not None else None
+        if adapter is None:
+            if self.value is not None:
+                raise KeyPathError("value", f"test {test!r} takes no value" if test else "a condition with any_of "
+                                 "takes no value")
+        elif self.value is None:
+            raise KeyPathError("value", f"missing required key (test {test!r} needs a value)")
+        else:
+            try:
+                adapter.validate_python(self.value, strict=True)
+            except ValidationError as exc:
+                raise KeyPathError.of(exc, "value") from None
+        if self.review_from is not None:
+            if test != "years_since_max":
+                raise KeyPathError("review_from", "only a years_since_max test takes review_from")
+            if self.value is not None and self.review_from > self.value:
+                raise KeyPathError("review_from", f"review_from {self.review_from} above value {self.value}")
+        if self.soften_if is not None and "soften_code" not in self.model_fields_set:
+            raise KeyPathError("soften_code", "missing required key (soften_if needs a soften_code)")
+
+    def _build(self, code: str | None, field: str | None, test: str | None,
+               any_of: tuple[Condition, ...] = ()) -> Condition:
+        return Condition(
+            code=code or "", field=field, test=test, value=self.value, review_from=self.review_from,
+            if_missing=self.if_missing, on_fail=self.on_fail, any_of=any_of, note=self.note,
+            soften_if=None if self.soften_if is None else self.soften_if.build(), soften_code=self.soften_code,
+        )
+
+
+class _Test(_ConditionBase):
+    """A condition inside another (an ``any_of`` alternative, a ``soften_if``): no code needed, no ``any_of``."""
+
+    code: _Code | None = None
+    field: _Ident
+    test: ConditionTest
+
+    @model_validator(mode="after")
+    def _value(self) -> Self:
+        self._check(self.test)
+        return self
+
+    def build(self) -> Condition:
+        return self._build(self.code, self.field, self.test)
+
+
+class _Condition(_ConditionBase):
+    """A ``[[profile]]`` condition: a field and a test, or ``any_of`` alternatives."""
+
+    code: _Code
+    any_of: tuple[_Test, ...] = ()
+    field: _Ident | None = None
+    test: ConditionTest | None = None
+
+    @model_validator(mode="after")
+    def _value(self) -> Self:
+        if self.any_of and (self.field is not None or self.test is not None):
+            raise KeyPathError("any_of", "a condition has either field/test or any_of, not both")
+        for key in ("field", "test"):
+            if not self.any_of and getattr(self, key) is None:
+                raise KeyPathError(key, "missing required key")
+        self._check(self.test)
+        return self
+
+    def build(self) -> Condition:
+        return self._build(self.code, self.field, self.test, tuple(a.build() for a in self.any_of))
+
+
+class _Funding(StrictModel):
+    kind: FundingKind
+    monthly_eur: _NonNegative | None = None
+    rate_percent: _Share | None = None
+    role: _Text | None = None
+    cost_key: _Ident | None = None
+    note_fr: str = ""
+    note_en: str = ""
+
+    @model_validator(mode="after")
+    def _amount(self) -> Self:
+        needed = {"monthly_flat": ("monthly_eur",), "share_of_cost": ("rate_percent", "role", "cost_key")}
+        for key in needed.get(self.kind, ()):
+            if getattr(self, key) is None:
+                raise KeyPathError(key, f"missing required key (funding kind {self.kind!r})")
+        return self
+
+
+class _Posts(StrictModel):
+    national: _Count | None = None
+    region_min: _Count | None = None
+    offered: _Count | None = None
+    with_candidate: _Count | None = None
+    note: str = ""
+
+
+class _Override(StrictModel):
+    regions: tuple[_Region, ...] = ()
+    start: _Day | None = Field(None, alias="from")
+    end: _Day | None = Field(None, alias="until")
+    note_fr: str = ""
+    note_en: str = ""
+    patch: dict[str, Any] = Field(default_factory=dict, alias="set")  # validated once applied
+
+    @field_validator("patch")
+    @classmethod
+    def _fixed_keys(cls, patch: dict[str, Any]) -> dict[str, Any]:
+        for key in ("id", "extends", "overrides"):
+            if key in patch:
+                raise KeyPathError(key, "cannot be changed by an override")
+        return patch
+
+
+class _Scheme(StrictModel):
+    """A ``<scheme>.toml`` file (after ``extends`` and overrides are merged)."""
+
+    id: _SchemeId
+    extends: str | None = None  # consumed by the loader
+    name_fr: _Text
+    name_en: _Text
+    short_fr: str = ""
+    short_en: str = ""
+    general_practice: bool = False
+    source: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
+    description_fr: str = ""
+    description_en: str = ""
+    regions: tuple[_Region, ...] = ()
+    duration_years: _Years | None = None
+    renewal_years: _Years | None = None
+    start_month_day: _MonthDay | None = None
+    site_role: str | None = None
+    require_one_of: tuple[tuple[str, ...], ...] = ()
+    roles: dict[_Ident, _Role]
+    posts: _Posts = _Posts()
+    funding: _Funding | None = None
+    profile: tuple[_Condition, ...] = ()
+    overrides: tuple[_Override, ...] = ()
+    reasons: dict[_Code, _Template] = Field(default_factory=dict)
+
+    @field_validator("roles")
+    @classmethod
+    def _some_role(cls, roles: dict[str, _Role]) -> dict[str, _Role]:
+        if not roles:
+            raise ValueError("a scheme needs at least one role")
+        return roles
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        """Application keys name one role; ``site_role``, ``require_one_of``, ``funding.role`` name roles."""
+        owner: dict[str, str] = {}
+        for rid, role in self.roles.items():
+            for i, key in enumerate(role.keys):
+                if key in owner or (key in self.roles and key != rid):
+                    raise KeyPathError(("roles", rid, "keys", i),
+                                     f"application key {key!r} also names role {owner.get(key, key)!r}")
+                owner[key] = rid
+        roles = ", ".join(self.roles)
+        if self.site_role is not None and self.site_role not in self.roles:
+            raise KeyPathError("site_role", f"unknown value {self.site_role!r} (expected one of {roles})")
+        for i, group in enumerate(self.require_one_of):
+            if len(group) < 2:
+                raise KeyPathError(("require_one_of", i), "expected a list of at least two role ids")
+            for j, rid in enumerate(group):
+                if rid not in self.roles:
+                    raise KeyPathError(("require_one_of", i, j), f"unknown role {rid!r} (roles: {roles})")
+        codes = [c.code for c in self.profile]
+        duplicated = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicated:
+            raise KeyPathError("profile", f"reason code {duplicated[0]} used by two conditions")
+        if self.funding is not None and self.funding.role is not None and self.funding.role not in self.roles:
+            raise KeyPathError(("funding", "role"), f"unknown value {self.funding.role!r} (expected one of {roles})")
+        return self
+
+    def build(self, raw: Mapping[str, Any], file: str, common: Common) -> Scheme:
+        roles = {rid: role.build(rid) for rid, role in self.roles.items()}
+        site_role = self.site_role or next((r.id for r in roles.values() if r.zones is not None), next(iter(roles)))
+        f, p = self.funding, self.posts
+        return Scheme(
+            id=self.id, name_fr=self.name_fr, name_en=self.name_en, source=self.source,
+            description_fr=self.description_fr, description_en=self.description_en,
+            roles=MappingProxyType(roles), site_role=site_role,
+            profile=tuple(c.build() for c in self.profile),
+            funding=Funding() if f is None else Funding(f.kind, f.monthly_eur, f.rate_percent, f.role, f.cost_key,
+                                                        f.note_fr, f.note_en),
+            posts=Posts(p.national, p.region_min, p.offered, p.with_candidate, p.note),
+            regions=self.regions, duration_years=self.duration_years, renewal_years=self.renewal_years,
+            start_month_day=self.start_month_day, require_one_of=self.require_one_of,
+            overrides=tuple(Override(o.regions, o.start, o.end, o.note_fr, o.note_en,
+                                     MappingProxyType(_plain(o.patch))) for o in self.overrides),
+            reasons=MappingProxyType({**common.reasons, **{c: t.build() for c, t in self.reasons.items()}}),
+            common=common, path=file, raw=MappingProxyType(copy.deepcopy(dict(raw))),
+            short_fr=self.short_fr, short_en=self.short_en, general_practice=self.general_practice,
+        )
+
+
+# -- building ----------------------------------------------------------------------------------
+def _read(path: Path | Any) -> dict[str, Any]:
+    return read_toml(path, str(path), error=RulesError)
+
+
+def _load_common(extra_dir: Path | None) -> Common:
+    """The packaged ``_common.toml`` (a planner's merged on top) and the zoning orders."""
     packaged = packaged_dir() / COMMON_FILE
-    raw = _read_toml(packaged, str(packaged))
-    names = [str(packaged)]
+    raw, names = _read(packaged), [str(packaged)]
     if extra_dir is not None and (extra_dir / COMMON_FILE).is_file():
-        extra_path = extra_dir / COMMON_FILE
-        extra = _read_toml(extra_path, str(extra_path))
-        _build_common(extra, str(extra_path), (), partial=True)
-        raw = deep_merge(raw, extra)
-        names.append(str(extra_path))
-    common = _build_common(raw, " + ".join(names), tuple(names))
-    orders = _zoning_orders(packaged_dir() / ORDERS_FILE, common)
+        raw = deep_merge(raw, _read(extra_dir / COMMON_FILE))
+        names.append(str(extra_dir / COMMON_FILE))
+    common = validate(_CommonFile, raw, names[-1], error=RulesError).build(tuple(names))
+    orders = _zoning_orders(packaged_dir() / ORDERS_FILE)
     if extra_dir is not None and (extra_dir / ORDERS_FILE).is_file():
-        own = _zoning_orders(extra_dir / ORDERS_FILE, common)
+        own = _zoning_orders(extra_dir / ORDERS_FILE)
         replaced = {r for o in own for r in o.regions}
         orders = (*(o for o in orders if not set(o.regions) & replaced), *own)
-    return replace(common, zoning_orders=orders), raw
+    return replace(common, zoning_orders=orders)
 
 
-def _zoning_orders(path: Path, common: Common) -> tuple[ZoningOrder, ...]:
+def _zoning_orders(path: Path) -> tuple[ZoningOrder, ...]:
     """The orders of a ``_zoning_orders.toml`` file, validated."""
-    top = _Table(_read_toml(path, str(path)), str(path))
-    orders = []
-    for t in top.tables("orders"):
-        order = ZoningOrder(
-            id=t.text("id"),
-            label_fr=t.text("label_fr"),
-            label_en=t.text("label_en"),
-            vintage=t.text("vintage", None),
-            regions=tuple(t.texts("regions", (), choices=list(common.regions))),
-            start=t.day("from", None),
-            end=t.day("until", None),
-            source=t.text("source", "", nonempty=False),
-        )
-        if order.start is not None and order.end is not None and order.start > order.end:
-            raise t.error("until", f"period ends ({order.end}) before it starts ({order.start})")
-        t.finish()
-        orders.append(order)
-    top.finish()
-    return tuple(orders)
-
-
-# -- schemes -----------------------------------------------------------------------------------
-def _structure_types(table: _Table, key: str) -> tuple[StructureType, ...]:
-    from zonage.rules.kinds import kind_catalogue
-
-    value = table.get(key, [])
-    if not isinstance(value, list):
-        raise table.error(key, f"expected an array of tables {{kind, review}}, got {_kind(value)}")
-    kinds = kind_catalogue()
-    out = []
-    seen: set[str] = set()
-    for i, item in enumerate(value):
-        t = _Table(item, table.file, table.key(f"{key}[{i}]"))
-        kind = t.text("kind", choices=[k for k, v in kinds.items() if not v.unknown])
-        if kind in seen:
-            raise t.error("kind", f"structure kind {kind} listed twice")
-        seen.add(kind)
-        out.append(StructureType(kind, bool(t.boolean("review", False))))
-        t.finish()
-    return tuple(out)
-
-
-def _zones(t: _Table) -> ZoneRule:
-    accepted = t.texts("accepted", choices=ZONE_CLASSES)
-    review = t.texts("review", (), choices=ZONE_CLASSES)
-    if accepted is not None and not accepted and not review:
-        raise t.error("accepted", "no zone class accepted nor to review (drop the zones table for no condition)")
-    both = set(accepted) & set(review)
-    if both:
-        raise t.error("review", f"class {sorted(both)[0]} is both accepted and to review")
-    reason = t.text("review_reason", "ZONE_CLASS_TO_CHECK", pattern=_CODE)
-    t.finish()
-    return ZoneRule(tuple(accepted), tuple(review), reason)
-
-
-def _share(t: _Table) -> ShareRule:
-    lo = t.number("min", None, lo=0, hi=100, what="share")
-    hi = t.number("max", None, lo=0, hi=100, what="share")
-    default = t.number("default", None, lo=0, hi=100, what="share")
-    if lo is not None and hi is not None and lo > hi:
-        raise t.error("min", f"minimum share {lo} above maximum {hi}")
-    if default is not None and ((lo is not None and default < lo) or (hi is not None and default > hi)):
-        raise t.error("default", f"default share {default} outside [{lo}, {hi}]")
-    rule = ShareRule(lo, hi, default, bool(t.boolean("strict", True)))
-    t.finish()
-    return rule
-
-
-def _role(role_id: str, t: _Table) -> Role:
-    zones_t = t.table("zones", None)
-    share_t = t.table("share", None)
-    role = Role(
-        id=role_id,
-        label_fr=t.text("label_fr"),
-        label_en=t.text("label_en"),
-        keys=tuple(t.texts("keys", (), pattern=_IDENT)),
-        structure_types=_structure_types(t, "structure_types"),
-        zones=_zones(zones_t) if zones_t is not None else None,
-        share=_share(share_t) if share_t is not None else None,
-        required=bool(t.boolean("required", True)),
-    )
-    t.finish()
-    return role
-
-
-def _condition(t: _Table, *, nested: bool = False) -> Condition:
-    code = t.text("code", None if nested else _REQUIRED, pattern=_CODE)
-    alternatives = t.tables("any_of") if not nested else []
-    field = t.text("field", None if alternatives else _REQUIRED, pattern=_IDENT)
-    test = t.text("test", None if alternatives else _REQUIRED, choices=CONDITION_TESTS)
-    if alternatives and (field is not None or test is not None):
-        raise t.error("any_of", "a condition has either field/test or any_of, not both")
-    if nested and t.has("any_of"):
-        raise t.error("any_of", "any_of cannot be nested")
-    value: Any = None
-    review_from = None
-    if test in ("in", "not_in"):
-        value = t.texts("value")
-    elif test == "years_since_max":
-        value = t.number("value", lo=0)
-        review_from = t.number("review_from", None, lo=0)
-        if review_from is not None and review_from > value:
-            raise t.error("review_from", f"review_from {review_from} above value {value}")
-    elif test == "on_or_before_month_day":
-        value = t.text("value", pattern=_MONTH_DAY)
-        _month_day(t, "value", value)
-    elif test in ("min", "max"):
-        value = t.number("value")
-    elif test == "region_in":
-        value = t.texts("value", pattern=_REGION)
-    elif test in ("true", "false") and t.has("value"):
-        raise t.error("value", f"test {test!r} takes no value")
-    condition = Condition(
-        code=code or "",
-        field=field,
-        test=test,
-        value=value,
-        review_from=review_from,
-        if_missing=t.text("if_missing", "review", choices=_MISSING),
-        on_fail=t.text("on_fail", "fail", choices=("fail", "review")),
-        any_of=tuple(_condition(a, nested=True) for a in alternatives),
-        note=t.text("note", "", nonempty=False),
-        soften_if=_condition(soften, nested=True) if (soften := t.table("soften_if", None)) is not None else None,
-        soften_code=t.text("soften_code", _REQUIRED if t.has("soften_if") else "", nonempty=False, pattern=_SOFT),
-    )
-    t.finish()
-    return condition
-
-
-def _month_day(t: _Table, key: str, value: str) -> tuple[int, int]:
-    month, day = (int(x) for x in value.split("-"))
-    try:
-        date(2024, month, day)
-    except ValueError as exc:
-        raise t.error(key, f"invalid month-day {value!r}: {exc}") from exc
-    return month, day
-
-
-def _funding(t: _Table | None, roles: dict[str, Role]) -> Funding:
-    if t is None:
-        return Funding()
-    kind = t.text("kind", choices=FUNDING_KINDS)
-    funding = Funding(
-        kind=kind,
-        monthly_eur=t.number("monthly_eur", _REQUIRED if kind == "monthly_flat" else None, lo=0),
-        rate_percent=t.number("rate_percent", _REQUIRED if kind == "share_of_cost" else None, lo=0, hi=100,
-                              what="rate"),
-        role=t.text("role", _REQUIRED if kind == "share_of_cost" else None, choices=list(roles)),
-        cost_key=t.text("cost_key", _REQUIRED if kind == "share_of_cost" else None, pattern=_IDENT),
-        note_fr=t.text("note_fr", "", nonempty=False),
-        note_en=t.text("note_en", "", nonempty=False),
-    )
-    t.finish()
-    return funding
-
-
-def _posts(t: _Table | None) -> Posts:
-    if t is None:
-        return Posts()
-    posts = Posts(
-        national=t.number("national", None, lo=0, integer=True),
-        region_min=t.number("region_min", None, lo=0, integer=True),
-        offered=t.number("offered", None, lo=0, integer=True),
-        with_candidate=t.number("with_candidate", None, lo=0, integer=True),
-        note=t.text("note", "", nonempty=False),
-    )
-    t.finish()
-    return posts
+    return tuple(o.build() for o in validate(_OrdersFile, _read(path), str(path), error=RulesError).orders)
 
 
 def _build_scheme(raw: dict, file: str, common: Common, *, check_overrides: bool = True) -> Scheme:
-    top = _Table(raw, file)
-    top.get("extends", None)  # consumed by the loader
-    scheme_id = top.text("id", pattern=_SCHEME_ID)
-    region_codes = list(common.regions)
-    roles_t = top.entries("roles", pattern=_IDENT, what="role id")
-    if not roles_t:
-        raise top.error("roles", "a scheme needs at least one role")
-    roles = {rid: _role(rid, t) for rid, t in roles_t.items()}
-    owner: dict[str, str] = {}
-    for rid, role in roles.items():
-        for i, key in enumerate(role.keys):
-            if key in owner or (key in roles and key != rid):
-                other = owner.get(key, key)
-                raise roles_t[rid].error(f"keys[{i}]", f"application key {key!r} also names role {other!r}")
-            owner[key] = rid
-    site_default = next((r.id for r in roles.values() if r.zones is not None), next(iter(roles)))
-    site_role = top.text("site_role", site_default, choices=list(roles))
-    groups = top.get("require_one_of", [])
-    if not isinstance(groups, list):
-        raise top.error("require_one_of", f"expected a list of lists of role ids, got {_kind(groups)}")
-    require_one_of = []
-    for i, group in enumerate(groups):
-        if not isinstance(group, list) or len(group) < 2:
-            raise top.error(f"require_one_of[{i}]", "expected a list of at least two role ids")
-        for j, rid in enumerate(group):
-            if rid not in roles:
-                raise top.error(f"require_one_of[{i}][{j}]", f"unknown role {rid!r} (roles: {', '.join(roles)})")
-        require_one_of.append(tuple(group))
-    profile = tuple(_condition(t) for t in top.tables("profile"))
-    codes = [c.code for c in profile]
-    duplicated = {c for c in codes if codes.count(c) > 1}
-    if duplicated:
-        raise top.error("profile", f"reason code {sorted(duplicated)[0]} used by two conditions")
-    start_md = top.text("start_month_day", None, pattern=_MONTH_DAY)
-    if start_md is not None:
-        _month_day(top, "start_month_day", start_md)
-    own_reasons = {c: _template(t) for c, t in top.entries("reasons", {}, pattern=_CODE,
-                                                              what="reason code").items()}
-    overrides_t = top.tables("overrides")
-    overrides = []
-    for t in overrides_t:
-        patch = t.table("set", {})
-        assert patch is not None
-        for forbidden in ("id", "extends", "overrides"):
-            if patch.has(forbidden):
-                raise patch.error(forbidden, "cannot be changed by an override")
-        patch.seen |= set(patch.data)
-        overrides.append(Override(
-            regions=tuple(t.texts("regions", (), choices=region_codes)),
-            start=t.day("from", None),
-            end=t.day("until", None),
-            note_fr=t.text("note_fr", "", nonempty=False),
-            note_en=t.text("note_en", "", nonempty=False),
-            patch=MappingProxyType(copy.deepcopy(patch.data)),
-        ))
-        t.finish()
-    scheme = Scheme(
-        id=scheme_id,
-        name_fr=top.text("name_fr"),
-        name_en=top.text("name_en"),
-        source=tuple(top.texts("source", single_ok=True)),
-        description_fr=top.text("description_fr", "", nonempty=False),
-        description_en=top.text("description_en", "", nonempty=False),
-        roles=MappingProxyType(roles),
-        site_role=site_role,
-        profile=profile,
-        funding=_funding(top.table("funding", None), roles),
-        posts=_posts(top.table("posts", None)),
-        regions=tuple(top.texts("regions", (), choices=region_codes)),
-        duration_years=top.number("duration_years", None, lo=0, hi=50),
-        renewal_years=top.number("renewal_years", None, lo=0, hi=50),
-        start_month_day=start_md,
-        require_one_of=tuple(require_one_of),
-        overrides=tuple(overrides),
-        reasons=MappingProxyType({**common.reasons, **own_reasons}),
-        common=common,
-        path=file,
-        raw=MappingProxyType(copy.deepcopy(raw)),
-        short_fr=top.text("short_fr", "", nonempty=False),
-        short_en=top.text("short_en", "", nonempty=False),
-        general_practice=bool(top.boolean("general_practice", False)),
-    )
-    top.finish()
-    _check_templates(scheme, top)
+    scheme = validate(_Scheme, raw, file, error=RulesError).build(raw, file, common)
+    missing = sorted(c for c in scheme.codes() if c not in scheme.reasons)
+    if missing:
+        also = "" if len(missing) == 1 else "; also missing: " + ", ".join(missing[1:])
+        raise RulesError(f"{file}: reasons.{missing[0]}: no sentence for reason code {missing[0]} "
+                         f"(add [reasons.{missing[0]}] with fr and en{also})")
     if check_overrides:
-        for i in range(len(overrides)):
+        for i in range(len(scheme.overrides)):
             apply_overrides(scheme, (i,))
     return scheme
 
 
-def _check_templates(scheme: Scheme, top: _Table) -> None:
-    missing = sorted(c for c in scheme.codes() if c not in scheme.reasons)
-    if missing:
-        also = "" if len(missing) == 1 else "; also missing: " + ", ".join(missing[1:])
-        raise top.error(f"reasons.{missing[0]}",
-                        f"no sentence for reason code {missing[0]} (add [reasons.{missing[0]}] with fr and en{also})")
-
-
 def apply_overrides(scheme: Scheme, indices: tuple[int, ...]) -> Scheme:
     """The scheme with the overrides at ``indices`` deep-merged in order, validated."""
-    raw = {k: v for k, v in scheme.raw.items() if k != "overrides"}
-    raw = copy.deepcopy(raw)
+    raw = copy.deepcopy({k: v for k, v in scheme.raw.items() if k != "overrides"})
     for i in indices:
-        raw = deep_merge(raw, _plain(scheme.overrides[i].patch))
+        raw = deep_merge(raw, scheme.overrides[i].patch)
     where = ", ".join(f"overrides[{i}].set" for i in indices)
     assert scheme.common is not None
-    try:
-        resolved = _build_scheme(raw, f"{scheme.path} (after {where})", scheme.common, check_overrides=False)
-    except RulesError as exc:
-        raise RulesError(str(exc)) from None
+    resolved = _build_scheme(raw, f"{scheme.path} (after {where})", scheme.common, check_overrides=False)
     return Scheme(**{**{f: getattr(resolved, f) for f in resolved.__dataclass_fields__ if f != "_variants"},
                      "overrides": scheme.overrides, "applied": indices, "path": scheme.path, "raw": scheme.raw})
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, MappingProxyType | dict):
+    """Tables as dicts, arrays as lists (as TOML reads them)."""
+    if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
@@ -666,11 +634,11 @@ def load_schemes(extra_dir: Path | None = None) -> dict[str, Scheme]:
         extra_dir = Path(extra_dir)
         if not extra_dir.is_dir():
             raise RulesError(f"{extra_dir}: rules folder not found")
-    common, _ = _load_common(extra_dir)
+    common = _load_common(extra_dir)
     raws: dict[str, tuple[dict, str]] = {}
     for _, path in _scheme_files(packaged_dir()):
         name = str(path)
-        raw = _read_toml(path, name)
+        raw = _read(path)
         raw.setdefault("id", path.name[:-5])
         if raw["id"] in raws:
             raise RulesError(f"{name}: id: scheme id {raw['id']!r} already defined by {raws[raw['id']][1]}")
@@ -678,10 +646,10 @@ def load_schemes(extra_dir: Path | None = None) -> dict[str, Scheme]:
     if extra_dir is not None:
         pending: dict[str, tuple[dict, str]] = {}
         for _, path in _scheme_files(extra_dir):
-            raw = _read_toml(path, str(path))
+            raw = _read(path)
             scheme_id = raw.get("id", path.name[:-5])
             if not isinstance(scheme_id, str):
-                raise RulesError(f"{path}: id: expected a string, got {_kind(scheme_id)}")
+                raise RulesError(f"{path}: id: expected a string, got {scheme_id!r}")
             raw["id"] = scheme_id
             if scheme_id in pending:
                 raise RulesError(f"{path}: id: scheme id {scheme_id!r} already defined by {pending[scheme_id][1]}")
@@ -704,7 +672,7 @@ def _merge_extends(raws: dict[str, tuple[dict, str]], pending: dict[str, tuple[d
             done[scheme_id] = (raw, name)
             return done[scheme_id]
         if not isinstance(parent, str):
-            raise RulesError(f"{name}: extends: expected a scheme id, got {_kind(parent)}")
+            raise RulesError(f"{name}: extends: expected a scheme id, got {parent!r}")
         if parent == scheme_id and parent in base_raws:  # a planner's edit of a packaged scheme
             base, base_name = base_raws[parent]
         elif parent in chain:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import IntEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, get_args
 
 from zonage.errors import ZonageError
 from zonage.regions import Region, region_code
@@ -31,7 +31,9 @@ __all__ = [
     "ZONE_CLASSES",
     "Common",
     "Condition",
+    "ConditionTest",
     "Funding",
+    "FundingKind",
     "Override",
     "Posts",
     "QpvGeneration",
@@ -42,6 +44,7 @@ __all__ = [
     "ShareRule",
     "StructureType",
     "Template",
+    "ZoneClass",
     "ZoneRule",
     "ZoningOrder",
 ]
@@ -56,7 +59,8 @@ class RulesError(ZonageError):
 #: (``ZV`` = zone de vigilance, ``ZAR`` = regional class, ``HZ`` = hors zonage). ``DEFICIT``
 #: means "in a zone where the post's speciality is in deficit", read from a list of deficit
 #: zones the user gives (the ARS's, per speciality): not the GP zoning.
-ZONE_CLASSES: tuple[str, ...] = ("ZIP", "ZAC", "ZAR", "ZV", "HZ", "QPV", "DEFICIT")
+ZoneClass = Literal["ZIP", "ZAC", "ZAR", "ZV", "HZ", "QPV", "DEFICIT"]
+ZONE_CLASSES: tuple[str, ...] = get_args(ZoneClass)
 
 #: Statuses of an answer, best first. ``not_applicable``: the scheme is not open in the
 #: structure's région, or to its kind of structure (no part of the scheme may be hosted there).
@@ -86,12 +90,14 @@ class KindState(IntEnum):
     REFUSED = 4
 
 #: Tests a doctor-profile condition may use (see :class:`Condition`).
-CONDITION_TESTS: tuple[str, ...] = (
+ConditionTest = Literal[
     "true", "false", "in", "not_in", "region_in", "years_since_max", "on_or_before_month_day", "min", "max",
-)
+]
+CONDITION_TESTS: tuple[str, ...] = get_args(ConditionTest)
 
 #: Funding kinds (see :class:`Funding`).
-FUNDING_KINDS: tuple[str, ...] = ("monthly_flat", "share_of_cost", "not_specified")
+FundingKind = Literal["monthly_flat", "share_of_cost", "not_specified"]
+FUNDING_KINDS: tuple[str, ...] = get_args(FundingKind)
 
 #: Placeholders a sentence template may use. Site-level ones are filled by
 #: :func:`~zonage.rules.evaluate.evaluate_sites`, the others by ``check_application``.

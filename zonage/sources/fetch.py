@@ -12,13 +12,13 @@ import json
 import shutil
 import subprocess
 import tempfile
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from zonage.config import Paths
 from zonage.errors import ChecksumError, MissingSourceError, ZonageError
+from zonage.http import HttpClient, HttpError, TruncatedError
 from zonage.io import atomic_path, sha256_file, write_text_atomic
 from zonage.sources.catalogue import Source
 
@@ -78,7 +78,8 @@ def _check(source: Source, file_label: str, actual: str, expected: str | None) -
         )
 
 
-def _download(source: Source, tmp: Path, progress: Progress | None, timeout: float) -> str:
+def _download(source: Source, tmp: Path, progress: Progress | None, timeout: float, *, retries: int = 3,
+              backoff_s: float = 1.0) -> str:
     if source.url.startswith("npm:"):
         spec = source.url.removeprefix("npm:")
         if shutil.which("npm") is None:
@@ -95,19 +96,23 @@ def _download(source: Source, tmp: Path, progress: Progress | None, timeout: flo
                 return _copy_stream(fh.read, tmp, packed[0].stat().st_size, progress)
     if not source.url.startswith(("http://", "https://")):
         raise ZonageError(f"{source.name}: cannot download from {source.url!r}")
-    request = urllib.request.Request(source.url, headers={"User-Agent": "zonage"})
+    digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length else None
-            sha = _copy_stream(response.read, tmp, total, progress)
-    except OSError as exc:
-        raise ZonageError(f"{source.name}: download of {source.url} failed: {exc}") from exc
-    if total is not None and tmp.stat().st_size != total:
+        with HttpClient(retries=retries, backoff_s=backoff_s, connect_timeout_s=min(timeout, 30.0),
+                        read_timeout_s=timeout) as client, open(tmp, "wb") as out:
+
+            def write(block: bytes) -> None:
+                digest.update(block)
+                out.write(block)
+
+            client.download(source.url, write, progress=progress)
+    except TruncatedError as exc:
         raise ChecksumError(
-            f"{source.name}: download of {source.url} truncated: {tmp.stat().st_size} of {total} bytes"
-        )
-    return sha
+            f"{source.name}: download of {source.url} truncated: {exc.done} of {exc.total} bytes; nothing was written"
+        ) from exc
+    except HttpError as exc:
+        raise ZonageError(f"{source.name}: download of {source.url} failed: {exc.reason}") from exc
+    return digest.hexdigest()
 
 
 def fetch(
@@ -118,6 +123,8 @@ def fetch(
     sha256: str | None = None,
     progress: Progress | None = None,
     timeout: float = 120.0,
+    retries: int = 3,
+    backoff_s: float = 1.0,
 ) -> FetchResult:
     """Make ``source`` present and verified in ``data/raw``.
 
@@ -135,7 +142,10 @@ def fetch(
     progress
         Optional callback for a progress bar.
     timeout
-        Network timeout in seconds.
+        Seconds to wait for each piece of the download (and, up to 30 s, to connect);
+        failed connections and 429/5xx answers are retried (:mod:`zonage.http`).
+    retries, backoff_s
+        Further attempts of a download, and the first wait between two (doubled each time).
 
     Returns
     -------
@@ -166,7 +176,7 @@ def fetch(
     if download:
         expected = _expected_sha(source, paths, downloaded=True, override=sha256)
         with atomic_path(target) as tmp:
-            actual = _download(source, tmp, progress, timeout)
+            actual = _download(source, tmp, progress, timeout, retries=retries, backoff_s=backoff_s)
             _check(source, source.url, actual, expected)
         if expected is None:  # trust on first use, recorded so that later downloads are checked
             lock = _read_lock(paths)

@@ -15,9 +15,9 @@ import pandas as pd
 from zonage.config import Paths
 from zonage.eligibility import BatchResult, assess
 from zonage.layers.store import read_layer
-from zonage.locate import Locator
 from zonage.regions import require_region
 from zonage.rules import Scheme
+from zonage.studies.locators import locator
 
 #: FINESS categories of the structures that host posts: centres de santé, MSP, hospitals.
 HOST_CATEGORIES: dict[str, str] = {
@@ -54,7 +54,7 @@ def region_structures(paths: Paths, region: str, categories: Sequence[str] = tup
 def batch_context(paths: Paths) -> dict:
     """Layers a batch needs, read once: the locator, FINESS points and the COG crosswalk."""
     return {
-        "locator": Locator.from_paths(paths),
+        "locator": locator(paths),
         "finess": read_layer(paths, "finess", columns=["nofinesset", "categetab", "codeape", "rs"]),
         "crosswalk": read_layer(paths, "cog_crosswalk"),
     }

@@ -5,10 +5,11 @@
 scheme with its reasons, in French. The answer is that of ``zonage eligibility`` on a
 one-row file holding the same fields: :func:`check` builds that row and calls the same
 engine (:func:`zonage.eligibility.assess`, the same rules and sentences). Only the reading
-differs: a :meth:`~zonage.locate.Locator.near` locator reads the communes around the
+differs: :func:`~zonage.studies.locators.locator_near` reads the communes around the
 point (GeoParquet bbox filter) and computes the lookup grid on the cells around it, instead
-of every polygon of France, and the commune geocoder reads the names of the communes
-only, the polygon of the commune found alone.
+of every polygon of France, and :func:`~zonage.studies.locators.commune_geocoder_near`
+reads the names of the communes only, the polygon of the commune found alone. The
+French text of the answer is :func:`zonage.reports.check_lines`.
 
 Geocoding never leaves the machine unless ``backend="ban"`` is chosen: by default the
 local addok is used when it answers, else the ``commune`` backend (postcode + town: the
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -47,7 +46,6 @@ __all__ = [
     "addok_reachable",
     "address_fields",
     "check",
-    "check_lines",
     "parse_lonlat",
 ]
 
@@ -56,8 +54,6 @@ DEFAULT_ADDOK_URL = "http://127.0.0.1:7878"
 #: Exit code of ``zonage check`` per overall answer (as ``zonage application``): eligible to at
 #: least one scheme asked (0), else to check for at least one (3), else not eligible (4).
 CHECK_EXIT: dict[str, int] = {"eligible": 0, "needs_review": 3, "not_eligible": 4}
-_STATUS_FR = {"eligible": "éligible", "needs_review": "à vérifier", "not_eligible": "non éligible",
-              "not_applicable": "non applicable"}
 _TRAILING_PLACE = re.compile(r"^(?P<street>.*?)[\s,]*\b(?P<postcode>\d{5})\s+(?P<city>[^\d\s,][^,]*?)\s*$")
 
 
@@ -114,12 +110,15 @@ def _department_of(fields: Mapping[str, str]) -> str | None:
 # --------------------------------------------------------------------------- geocoding
 def addok_reachable(url: str = DEFAULT_ADDOK_URL, timeout: float = 0.5) -> bool:
     """Whether an addok API answers a search at ``url`` within ``timeout`` seconds."""
+    from zonage.http import HttpClient, HttpError
+
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/search?q=mairie&limit=1", timeout=timeout) as response:
-            payload = json.loads(response.read().decode("utf-8"))
-    except (urllib.error.URLError, OSError, ValueError):
+        with HttpClient(retries=0, connect_timeout_s=timeout, read_timeout_s=timeout, budget_s=timeout) as client:
+            answer = client.request("GET", f"{url.rstrip('/')}/search", params={"q": "mairie", "limit": 1})
+        payload = json.loads(answer.content.decode("utf-8"))
+    except (HttpError, ValueError):
         return False
-    return isinstance(payload, dict) and "features" in payload
+    return answer.status == 200 and isinstance(payload, dict) and "features" in payload
 
 
 class _Replay:
@@ -134,60 +133,11 @@ class _Replay:
         return [self._answers.get(q.key) for q in queries]
 
 
-def _commune_geocoder_near(paths: Paths, department: str | None, postcode: str | None) -> Any:
-    """The ``commune`` backend reading only what one query needs; same answers as ``CommuneGeocoder.from_paths``.
-
-    With a postcode (or a CEDEX département), the communes of its département and those
-    sharing the postcode decide the answer (see :meth:`CommuneGeocoder.resolve`): only
-    their names are indexed, and only the polygon of the commune found is read.
-    """
-    import geopandas as gpd
-
-    from zonage.crs import TERRITORY_CRS
-    from zonage.errors import LayerMissingError
-    from zonage.geocode import _department
-    from zonage.geocode.commune import CommuneGeocoder
-    from zonage.layers.store import layer_key, read_geo_layer, read_layer
-
-    attributes = read_layer(paths, "communes", columns=["insee", "nom", "codes_postaux", "population", "territory"],
-                            geometry=False)
-    if department:
-        departments = attributes["insee"].astype(str).map(_department)
-        keep = np.array(departments == department, dtype=bool)
-        if postcode:
-            keep |= attributes["codes_postaux"].map(
-                lambda codes: codes is not None and postcode in list(codes)).to_numpy(dtype=bool)
-        attributes = attributes[keep]
-    try:
-        crosswalk = read_layer(paths, "cog_crosswalk", columns=["code", "code_2025", "relation", "nom"])
-        crosswalk = crosswalk[crosswalk["code_2025"].isin(set(attributes["insee"].astype(str)))]
-    except LayerMissingError:
-        crosswalk = None
-    version = layer_key(paths, "communes")
-    parts = {}
-    territory_of: dict[str, str] = {}
-    for territory, part in attributes.groupby("territory", sort=True):
-        name = str(territory)
-        parts[name] = gpd.GeoDataFrame(part.reset_index(drop=True),
-                                       geometry=gpd.GeoSeries(np.full(len(part), None, dtype=object),
-                                                              crs=TERRITORY_CRS[name]))
-        territory_of.update(dict.fromkeys(part["insee"].astype(str), name))
-
-    class _Near(CommuneGeocoder):
-        def point(self, insee: str) -> tuple[float, float]:
-            if insee not in self._points and self._geoms.get(insee, (None, ""))[0] is None:
-                frame = read_geo_layer(paths, "communes", territory=territory_of[insee], columns=["insee"],
-                                       filters=[("insee", "==", insee)])
-                self._geoms[insee] = (frame.geometry.iloc[0], str(frame.crs))
-            return super().point(insee)
-
-    return _Near(parts, crosswalk, version=version)
-
-
 def _geocoding(paths: Paths, backend: str | None, url: str | None, fields: Mapping[str, str], cache: bool
                ) -> tuple[Geocoding, list[str]]:
     """The backend to use and the notes to print about it."""
     from zonage.geocode import Geocoding, default_cache_path, make_geocoder
+    from zonage.studies.locators import commune_geocoder_near
 
     department = _department_of(fields)
     setup = f"zonage geocoder setup --departement {department or 'NN'}"
@@ -211,10 +161,10 @@ def _geocoding(paths: Paths, backend: str | None, url: str | None, fields: Mappi
     else:
         raise ZonageError(f"géocodeur inconnu {backend!r} : addok, ban ou commune")
     if chosen == "commune":
-        geocoder = _commune_geocoder_near(paths, department, fields.get("code_postal"))
+        geocoder = commune_geocoder_near(paths, department, fields.get("code_postal"))
         return Geocoding(geocoder), notes
     store = default_cache_path(paths.data) if cache else None
-    return make_geocoder(chosen, paths=paths, url=url, cache=store), notes
+    return make_geocoder(chosen, url=url, cache=store), notes
 
 
 # --------------------------------------------------------------------------- the answer
@@ -279,15 +229,15 @@ class CheckResult:
         return CHECK_EXIT[self.status]
 
 
-def _row_error(message: str, lon: float, lat: float, tolerance_m: float) -> str:
-    """A row error of the batch as one French line for a single place."""
+def _row_error(message: str, code: str | None, lon: float, lat: float, tolerance_m: float) -> str:
+    """A row error of the batch (its ``error_code``) as one French line for a single place."""
     where = f"({lon:.5f}, {lat:.5f})"
-    if "hors de France" in message and "aucune commune" not in message:
+    if code == "outside_france":
         return (f"le point {where} est hors de France (métropole, Corse et DROM) : vérifier l'adresse ou l'ordre "
                 "longitude,latitude de --lonlat")
-    if "inversées" in message:
+    if code == "swapped_lonlat":
         return f"le point {where} semble avoir latitude et longitude inversées : --lonlat attend la longitude d'abord"
-    if "aucune commune à moins" in message:
+    if code == "no_commune_near":
         return f"aucune commune à moins de {tolerance_m:.0f} m du point {where} : en mer ou hors de France ?"
     return f"le point {where} n'a pas pu être évalué : {message}"
 
@@ -341,9 +291,9 @@ def check(
     """
     from zonage.eligibility import assess
     from zonage.geocode.clean import clean_address
-    from zonage.locate import Locator
     from zonage.rules import load_schemes, select_schemes
     from zonage.rules.kinds import parse_kind
+    from zonage.studies.locators import locator_near
 
     if address is None and lonlat is None:
         raise InputDataError("donner une adresse (\"12 rue Serpenoise 57000 Metz\") ou --lonlat 6.17,49.12")
@@ -385,145 +335,18 @@ def check(
     if kind is not None and kind.strip():
         record["type"] = kind
     frame = pd.DataFrame([record])
-    locator = Locator.near(paths, lon, lat)
+    locator = locator_near(paths, lon, lat)
     result = assess(frame, locator, chosen, on=on, geocoder=geocoder)
     row = result.rows.iloc[0]
     if row["status"] == "error":
-        raise ZonageError(_row_error(str(row["error"]), lon, lat, locator.tolerance_m))
+        code = row["error_code"] if isinstance(row["error_code"], str) else None
+        raise ZonageError(_row_error(str(row["error"]), code, lon, lat, locator.tolerance_m))
     names: dict[str, str] = {}
     for generation in locator.generations:
         code = row.get(f"qpv{generation}")
         if isinstance(code, str) and code:
-            found = locator._qpv_codes[generation] == code
-            if found.any():
-                names[code] = str(locator._qpv_names[generation][np.flatnonzero(found)[0]])
+            name = locator.qpv_name(generation, code)
+            if name is not None:
+                names[code] = name
     return CheckResult(rows=result.rows, verdicts=result.verdicts, schemes=chosen, on=on, query=address,
                        backend=used, notes=notes, qpv_names=names, zoning_vintage=locator.zoning_vintage)
-
-
-# --------------------------------------------------------------------------- text
-def _text(value: object) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[call-overload]
-        return ""
-    return str(value)
-
-
-def _region(result: CheckResult, insee: str) -> tuple[str | None, str]:
-    common = next(iter(result.schemes.values())).common if result.schemes else None
-    if common is None or not insee:
-        return None, ""
-    department = insee[:3] if insee.startswith("97") else insee[:2]
-    code = common.departement_regions().get(department)
-    region = common.regions.get(code) if code else None
-    return code, region.name if region is not None else (code or "")
-
-
-def _degrees(value: float) -> str:
-    return f"{value:.5f}".replace(".", ",")
-
-
-def check_lines(result: CheckResult) -> list[str]:
-    """The answer as French lines: where the point is (commune, QPV, zoning class and order), then each scheme."""
-    row = result.row
-    lines = list(result.notes)
-    if result.query:
-        lines.append(f"Adresse : {result.query}")
-    point = row.geometry
-    where = f"{_degrees(point.x)} E, {_degrees(point.y)} N" if point is not None and not point.is_empty else ""
-    if result.backend:
-        label = _text(row.get("geo_label"))
-        kind = {"housenumber": "numéro", "street": "rue", "locality": "lieu-dit",
-                "municipality": "commune seulement"}.get(_text(row.get("geo_type")), _text(row.get("geo_type")))
-        score = row.get("geo_score")
-        score_text = f", score {float(score):.2f}".replace(".", ",") if score is not None and pd.notna(score) else ""
-        lines.append(f"Trouvé : {label} (géocodeur {result.backend} : {kind}{score_text})"
-                     + (f" — {where}" if where and kind != "commune seulement" else ""))
-    elif where:
-        lines.append(f"Point : {where}")
-    insee = _text(row.get("insee"))
-    region_code, region_name = _region(result, insee)
-    arm = _text(row.get("insee_arm"))
-    commune = f"Commune : {_text(row.get('commune_nom'))} ({insee})"
-    if arm:
-        commune += f", arrondissement {arm}"
-    if region_name:
-        commune += f", région {region_name}"
-    method = _text(row.get("commune_method"))
-    if method == "overlap":
-        commune += " (point sur un chevauchement de deux contours : commune où il est le plus profond)"
-    elif method == "nearest":
-        commune += " (point hors de tout contour : commune la plus proche, à moins de 250 m)"
-    boundary = row.get("commune_boundary_m")
-    if boundary is not None and pd.notna(boundary):
-        commune += f" — à {float(boundary):.0f} m de la limite communale"
-    lines.append(commune)
-    common = next(iter(result.schemes.values())).common if result.schemes else None
-    in_force = common.generation_in_force(result.on, overseas=_text(row.get("territory")) not in ("", "metro")) \
-        if common is not None else None
-    qpv_parts: list[str] = []
-    other_parts: list[str] = []
-    for column in sorted((c for c in row.index if re.fullmatch(r"qpv\d{4}", str(c))), reverse=True):
-        code = _text(row.get(column))
-        if code:
-            text = f"{code} {result.qpv_names.get(code, '')} (QPV {column[3:]})".replace("  ", " ")
-            (qpv_parts if in_force is None or column == f"qpv{in_force}" else other_parts).append(text)
-    reasons = " ".join(_text(row.get(f"raisons_{sid}")) for sid in result.schemes)
-    generation = f" {in_force}" if in_force else ""
-    if method == "commune":
-        lines.append("QPV : inconnu (seule la commune est connue)")
-    elif "QPV_NOT_COVERED" in reasons:
-        lines.append(f"QPV{generation} : inconnu (contours non disponibles pour cette région dans l'outil)")
-    elif qpv_parts:
-        lines.append(f"QPV en vigueur{generation} : " + " ; ".join(qpv_parts))
-    else:
-        lines.append(f"QPV en vigueur{generation} : aucun")
-    if other_parts:
-        lines.append("  (autre génération, pas en vigueur à cette date : " + " ; ".join(other_parts) + ")")
-    classe = _text(row.get("classe"))
-    source = {"commune": "classe de la commune", "arrondissement": "classe de l'arrondissement",
-              "qpv": "classe propre du QPV"}.get(_text(row.get("classe_source")), _text(row.get("classe_source")))
-    common = next(iter(result.schemes.values())).common if result.schemes else None
-    order = common.zoning_order(region_code, result.on) if common is not None else None
-    loaded = None
-    if common is not None and result.zoning_vintage is not None:
-        own = [o for o in common.zoning_orders if region_code is not None and region_code in o.regions]
-        pool = own or [o for o in common.zoning_orders if not o.regions]
-        loaded = next((o for o in pool if o.vintage == result.zoning_vintage), None)
-    day = result.on.strftime("%d/%m/%Y")
-    zoning = f"Zonage des médecins : {classe} ({source}"
-    if loaded is not None:
-        zoning += f" ; {loaded.label('fr')}"
-    elif result.zoning_vintage:
-        zoning += f" ; classes du millésime {result.zoning_vintage}"
-    if order is None:
-        zoning += f", alors qu'aucun arrêté connu de l'outil n'est en vigueur le {day} : réponses à vérifier)"
-    elif loaded is not None and order.id != loaded.id:
-        zoning += f", alors que l'arrêté en vigueur le {day} est : {order.label('fr')}, dont les classes ne sont pas " \
-                  "chargées)"
-    else:
-        zoning += f", en vigueur le {day})"
-    lines.append(zoning)
-    kind = _text(row.get("type_libelle"))
-    if kind:
-        lines.append(f"Type de structure : {kind}")
-    lines.append(f"Réponse par dispositif (date de la question : {day}) :")
-    for sid, scheme in result.schemes.items():
-        status = _text(row.get(f"statut_{sid}"))
-        if not status:
-            continue
-        message = _text(row.get(f"message_{sid}"))
-        word = _STATUS_FR.get(status, status)
-        if message.startswith(f"{word} : "):  # the sentence starts with the status, printed in capitals here
-            message = message[len(word) + 3:]
-        role_id = _text(row.get(f"role_{sid}"))
-        if status == "eligible" and role_id and role_id != scheme.site_role and role_id in scheme.roles:
-            word = f"{word} comme {scheme.roles[role_id].label('fr')}"
-        lead = f"  {scheme.short('fr')} : {word.upper()}"
-        lines.append(f"{lead} — {message}" if message else lead)
-    summary = _text(row.get("resume"))
-    if summary:
-        lines.append(f"En bref : {summary}")
-    if order is None or (loaded is not None and order.id != loaded.id):
-        lines.append("Pour une réponse ferme, donner une date où les classes chargées sont en vigueur (--date "
-                     "2025-05-01) ou ajouter l'arrêté en vigueur (_zoning_orders.toml, voir docs/CONDITIONS.md).")
-    return lines
