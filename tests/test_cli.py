@@ -21,7 +21,7 @@ def test_user_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--data", str(tmp_path), "fetch", "finess"], env={"ZONAGE_MIRROR": ""})
     assert result.exit_code == 2 and "finess" in result.output and "--download" in result.output
     result = runner.invoke(app, ["--data", str(tmp_path), "fetch", "nope"])
-    assert result.exit_code == 2 and "unknown source 'nope'" in result.output
+    assert result.exit_code == 2 and "source 'nope' inconnue" in result.output
 
 
 def test_debug_shows_the_exception(tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ def test_fetch_and_rebuild_is_a_no_op(built, mirror: Path) -> None:
     args = ["--data", str(built.data), "--mirror", str(mirror)]
     result = runner.invoke(app, [*args, "fetch"])
     assert result.exit_code == 0, result.output
-    assert "up to date" in result.output and "qpv2024_national (facultative)" in result.output
+    assert "à jour" in result.output and "qpv2024_national (facultative)" in result.output
     result = runner.invoke(app, [*args, "build"])
     assert result.exit_code == 0, result.output
     assert result.output.count("inchangée") == 8

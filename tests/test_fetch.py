@@ -46,9 +46,10 @@ def test_truncated_mirror_file_is_rejected_and_nothing_written(tmp_path: Path) -
 
 
 def test_missing_source_says_what_and_how(tmp_path: Path) -> None:
-    with pytest.raises(MissingSourceError, match=r"demo file.*make it.*--download"):
+    with pytest.raises(MissingSourceError,
+                       match=r"demo \(demo file\) introuvable : pas de fichier .*demo\.csv\. make it .*--download"):
         fetch(_source(b"x"), Paths(tmp_path / "data", tmp_path / "mirror"))
-    with pytest.raises(MissingSourceError, match="no mirror set"):
+    with pytest.raises(MissingSourceError, match=r"aucun miroir indiqué \(--mirror ou \$ZONAGE_MIRROR\)"):
         fetch(_source(b"x"), Paths(tmp_path / "data", None))
 
 
@@ -75,7 +76,7 @@ def test_download_verified_and_pinned(tmp_path: Path, http_server) -> None:
     # A download whose published checksum differs is refused and leaves nothing behind.
     (tmp_path / "data/raw/demo/demo.csv").unlink()
     bad = replace(good, download_sha256="0" * 64)
-    with pytest.raises(ChecksumError, match="expected sha256 0000"):
+    with pytest.raises(ChecksumError, match=r"empreinte sha256 de .* incorrecte \([0-9a-f]{64} au lieu de 0000"):
         fetch(bad, paths, download=True)
     assert not (tmp_path / "data/raw/demo/demo.csv").exists()
     # Unknown official checksum: pinned on first download, enforced afterwards.
@@ -156,11 +157,11 @@ def test_truncated_download_leaves_nothing(tmp_path: Path, flaky_server) -> None
     content = state["content"] = b"official file\n" * 10_000
     state["script"] = ["cut"]
     paths = Paths(tmp_path / "data", None)
-    with pytest.raises(ChecksumError, match=r"truncated: \d+ of 140000 bytes; nothing was written"):
+    with pytest.raises(ChecksumError, match=r"tronqué : \d+ octets sur 140000 ; rien n'est écrit"):
         fetch(_source(content, url=url), paths, download=True, backoff_s=0)
     raw = tmp_path / "data/raw/demo"
     assert not raw.exists() or list(raw.iterdir()) == []
     state["script"] = [500] * 5  # a server down for good: the retries, then a clear error
-    with pytest.raises(ZonageError, match=r"demo: download of .* failed: HTTP 500"):
+    with pytest.raises(ZonageError, match=r"demo : échec du téléchargement de .* \(HTTP 500\)"):
         fetch(_source(content, url=url), paths, download=True, retries=2, backoff_s=0)
     assert state["hits"] == 4 and (not raw.exists() or list(raw.iterdir()) == [])

@@ -150,7 +150,7 @@ def test_cache_key_includes_backend(tmp_path: Path) -> None:
 
 
 def test_geocode_frame_needs_address_columns() -> None:
-    with pytest.raises(InputDataError, match="no address columns"):
+    with pytest.raises(InputDataError, match=r"aucune colonne d'adresse à géocoder \(colonnes lues : a\)"):
         geocode_frame(pd.DataFrame({"a": [1]}), BanGeocoder("http://127.0.0.1:9"))
 
 
@@ -437,11 +437,11 @@ def test_ban_client_500_then_success_and_gives_up(fake_ban: _FakeBan, bano: pd.D
     assert times[1] - times[0] >= 0.09 and times[2] - times[1] >= 0.19  # exponential backoff: 0.1 s, 0.2 s
     fake_ban.script = [(502, {})] * 3
     stubborn = BanGeocoder(fake_ban.url, backoff_s=0, max_retries=2, requests_per_second=50.0)
-    with pytest.raises(ZonageError, match=r"gave up after 3 attempts \(HTTP 502\)"):
+    with pytest.raises(ZonageError, match=r"abandon après 3 tentatives \(HTTP 502\)"):
         stubborn.geocode(_queries(bano, 5))
     fake_ban.requests.clear()
     fake_ban.script = [(400, {})]
-    with pytest.raises(ZonageError, match="HTTP 400"):
+    with pytest.raises(ZonageError, match="fichier refusé : HTTP 400"):
         BanGeocoder(fake_ban.url, requests_per_second=50.0).geocode(_queries(bano, 5))
     assert len(fake_ban.requests) == 1  # a refusal is not retried
 
@@ -455,7 +455,7 @@ def test_ban_client_stalled_answer_is_sent_again_then_given_up(fake_ban: _FakeBa
     assert time.monotonic() - started < 3
     fake_ban.stall = 10
     started = time.monotonic()
-    given_up = r"gave up after 2 attempts \(network error: no complete answer within 0\.5 s"
+    given_up = r"abandon après 2 tentatives \(erreur réseau : réponse incomplète au bout de 0,5 s"
     with pytest.raises(ZonageError, match=given_up):
         BanGeocoder(fake_ban.url, timeout_s=0.5, max_retries=1, backoff_s=0,
                     requests_per_second=50.0).geocode(_queries(bano, 5))
@@ -483,7 +483,7 @@ def test_ban_client_chunks_rate_and_truncation(fake_ban: _FakeBan, bano: pd.Data
 def test_ban_sends_nothing_until_asked() -> None:
     geocoding = make_geocoder("ban")
     assert geocoding.geocoder.requests == 0 and geocoding.cache_key.startswith("ban:https://api-adresse")
-    with pytest.raises(ZonageError, match="requests_per_second"):
+    with pytest.raises(ZonageError, match=r"requests_per_second = 100 : doit être supérieur à 0 et au plus 50 "):
         BanGeocoder(requests_per_second=100)
 
 

@@ -32,6 +32,7 @@ from zonage.http import (
     make_retry,
     make_session,
 )
+from zonage.numbers import french_number
 
 Action = Callable[[BaseHTTPRequestHandler], None]
 BODY = b"0123456789" * 5_000
@@ -211,10 +212,12 @@ def test_refused_connection_is_a_network_error() -> None:
     started = time.monotonic()
     with HttpClient(retries=2, backoff_s=0) as client, pytest.raises(NetworkError) as err:
         client.request("GET", url)
-    assert err.value.attempts == 3 and err.value.reason == "connection refused"
-    assert isinstance(err.value, ZonageError) and "no answer after 3 attempts (connection refused)" in str(err.value)
-    with pytest.raises(NetworkError, match="cannot connect within"):
+    assert err.value.attempts == 3 and err.value.reason == "connexion refusée"
+    assert isinstance(err.value, ZonageError)
+    assert f"{url} : pas de réponse après 3 tentatives (connexion refusée)" in str(err.value)
+    with pytest.raises(NetworkError, match=r"connexion impossible en 1 s \(connexion refusée\)") as refused:
         check_connect(url, 1.0)
+    assert refused.value.reason == "connexion refusée"
     assert time.monotonic() - started < 3
 
 
@@ -223,7 +226,8 @@ def test_no_answer_at_all_times_out_then_gives_up(server: _Server) -> None:
     started = time.monotonic()
     with HttpClient(retries=1, backoff_s=0, read_timeout_s=0.3) as client, pytest.raises(NetworkError) as err:
         client.request("GET", f"{server.url}/data")
-    assert err.value.attempts == 2 and len(server.hits) == 2 and "timed out" in err.value.reason
+    assert err.value.attempts == 2 and len(server.hits) == 2 and "délai" in err.value.reason
+    assert "pas de réponse après 2 tentatives (délai" in str(err.value)
     assert time.monotonic() - started < 3
 
 
@@ -231,8 +235,9 @@ def test_no_answer_at_all_times_out_then_gives_up(server: _Server) -> None:
 def test_stalled_body_hits_the_budget(server: _Server) -> None:
     server.default = server.stall(announce=len(BODY), send=100)
     started = time.monotonic()
+    stalled = r"réponse incomplète au bout de 0,5 s \(100 octets reçus\)"
     with HttpClient(retries=3, backoff_s=0, read_timeout_s=30, budget_s=0.5) as client, \
-            pytest.raises(BudgetExceededError, match=r"no complete answer within 0\.5 s") as err:
+            pytest.raises(BudgetExceededError, match=stalled) as err:
         client.request("GET", f"{server.url}/data")
     assert time.monotonic() - started < 2.5 and len(server.hits) == 1  # a body is not retried
     assert err.value.done == 100 and isinstance(err.value, TransferError)
@@ -278,9 +283,11 @@ def test_download_truncated_and_refused(server: _Server) -> None:
         with pytest.raises(TruncatedError) as err:
             client.download(f"{server.url}/file.gz", written.extend)
         assert err.value.total == len(BODY) and err.value.done == len(written) <= 1000
+        done, total = french_number(err.value.done, 0), french_number(len(BODY), 0)
+        assert f"réponse coupée après {done} octets sur {total}" in str(err.value)
         server.hits.clear()
         server.script = [answer(404, b"not here")]
-        with pytest.raises(StatusError, match="HTTP 404") as refused:
+        with pytest.raises(StatusError, match="le serveur a répondu HTTP 404") as refused:
             client.download(f"{server.url}/missing.gz", written.extend)
         assert refused.value.status == 404 and len(server.hits) == 1  # a 404 is not retried
         assert isinstance(refused.value, HttpError)

@@ -119,13 +119,13 @@ def test_messages_say_what_is_wrong(folder: Paths) -> None:
     (folder.processed / "finess/974.parquet").unlink()
     _truncate(folder.processed / "cog_crosswalk.parquet", folder)
     _other_version(folder.processed / "qpv_communes.parquet", folder)
-    with pytest.raises(LayerDamagedError, match=r"layer finess: .*974\.parquet is missing: run `zonage build` "
-                                                r"\(or `zonage build --force finess`\)"):
+    with pytest.raises(LayerDamagedError, match=r"couche finess : .*974\.parquet est absent : lancer `zonage build` "
+                                                r"\(ou `zonage build --force finess`\)"):
         read_layer(folder, "finess")
-    with pytest.raises(LayerDamagedError, match=r"cog_crosswalk\.parquet is truncated \(.* bytes, .* expected\): "
-                                                r"run `zonage build` \(or `zonage build --force crosswalk`\)"):
+    with pytest.raises(LayerDamagedError, match=r"cog_crosswalk\.parquet est tronqué \(.* octets, .* attendus\) : "
+                                                r"lancer `zonage build` \(ou `zonage build --force crosswalk`\)"):
         read_layer(folder, "cog_crosswalk")
-    with pytest.raises(LayerDamagedError, match=r"layer qpv_communes: .*(another build).*--force qpv`"):
+    with pytest.raises(LayerDamagedError, match=r"couche qpv_communes : .*(une autre construction).*--force qpv`"):
         read_layer(folder, "qpv_communes")
     kinds = {p.output: p.kind for p in verify_layers(folder)}
     assert kinds == {"finess": "missing", "cog_crosswalk": "truncated", "qpv_communes": "size"}
@@ -139,10 +139,11 @@ def test_correct_folder_reads_and_verifies(folder: Paths) -> None:
     assert len(read_geo_layer(folder, "qpv")) > 0 and len(read_layer(folder, "cog_crosswalk")) > 0
     assert set(read_arrays(folder, "toy_arrays")) == {"codes", "half"}
     # A layer never built is still "not built", not "damaged".
-    with pytest.raises(LayerMissingError, match="not built yet"):
+    with pytest.raises(LayerMissingError, match="la couche communes n'est pas encore construite : lancer `zonage "
+                                                "build`"):
         read_layer(folder, "communes")
     assert territories(folder, "communes") == []
-    with pytest.raises(LayerMissingError, match="no territory"):
+    with pytest.raises(LayerMissingError, match="la couche finess n'a pas de territoire '976'"):
         read_layer(folder, "finess", territory="976")
 
 
@@ -182,7 +183,7 @@ def test_damaged_manifest(folder: Paths, damage: str) -> None:
         os.truncate(manifest, manifest.stat().st_size // 2)
     for reader in (lambda: read_layer(folder, "cog_crosswalk"), lambda: territories(folder, "finess"),
                    lambda: read_arrays(folder, "toy_arrays")):
-        with pytest.raises(LayerDamagedError, match=r"manifest.*(missing|unreadable).*zonage build"):
+        with pytest.raises(LayerDamagedError, match=r"manifeste.*(absent|illisible).*zonage build"):
             reader()
     assert [p.kind for p in verify_layers(folder)] == ["manifest"]
 
@@ -192,8 +193,8 @@ def test_layer_of_another_format(folder: Paths) -> None:
     manifest = json.loads(manifest_file.read_text())
     manifest["qpv"]["format"] = store.LAYER_FORMAT + 1
     manifest_file.write_text(json.dumps(manifest))
-    with pytest.raises(LayerDamagedError, match=r"layer qpv: built by another version of zonage \(layer format "
-                                                rf"{store.LAYER_FORMAT + 1}.*zonage build --force qpv"):
+    with pytest.raises(LayerDamagedError, match=r"couche qpv : construite par une autre version de zonage \(format de "
+                                                rf"couche {store.LAYER_FORMAT + 1}.*zonage build --force qpv"):
         read_geo_layer(folder, "qpv")
     assert {p.output for p in verify_layers(folder)} == {"qpv", "qpv_communes"}
     statuses = {s.name: s for s in build(SPECS, folder, only=["qpv"])}
@@ -210,7 +211,8 @@ def test_old_manifest_is_recorded_by_the_next_build(folder: Paths) -> None:
         for summary in entry["outputs"].values():
             del summary["integrity"]
     manifest_file.write_text(json.dumps(manifest))
-    with pytest.raises(LayerDamagedError, match=r"layer format 1, this version reads 2\): run `zonage build`"):
+    with pytest.raises(LayerDamagedError, match=r"format de couche 1, cette version lit le format 2\) : "
+                                                r"lancer `zonage build`"):
         read_layer(folder, "cog_crosswalk")
     _truncate(folder.processed / "finess/972.parquet", folder)  # damaged before the upgrade: rebuilt, not recorded
     statuses = {s.name: s for s in build(SPECS, folder, only=ONLY)}
@@ -225,7 +227,7 @@ def test_old_manifest_is_recorded_by_the_next_build(folder: Paths) -> None:
 def test_build_repairs_a_damaged_layer(folder: Paths, rel: str, layer: str) -> None:
     _truncate(folder.processed / rel, folder)
     statuses = {s.name: s for s in build(SPECS, folder, only=ONLY)}
-    assert statuses[layer].action == "built" and "truncated" in statuses[layer].reason
+    assert statuses[layer].action == "built" and "tronqué" in statuses[layer].reason
     assert {n for n, s in statuses.items() if s.action == "built"} == {layer}
     assert verify_layers(folder, full=True) == []
 
@@ -243,7 +245,7 @@ def test_direct_writes_are_recorded(tmp_path: Path) -> None:
     assert len(read_layer(paths, "table")) == 1000 and read_arrays(paths, "bundle")["x"].tolist() == [0, 1, 2, 3, 4]
     assert verify_layers(paths, full=True) == []
     _truncate(paths.processed / "table.parquet", paths)
-    with pytest.raises(LayerDamagedError, match=r"table\.parquet is truncated"):
+    with pytest.raises(LayerDamagedError, match=r"table\.parquet est tronqué"):
         read_layer(paths, "table")
 
 
@@ -280,7 +282,7 @@ def test_leftovers_are_removed_by_the_next_build(folder: Paths, caplog: pytest.L
     assert {s.action for s in statuses} == {"unchanged"}
     assert len(reported) == 1 and sorted(reported[0].removed) == sorted(old) and reported[0].kept == [fresh]
     assert not any(p.exists() for p in old) and fresh.exists() and all(p.exists() for p in keep)
-    assert "removed 5 leftover(s) of an interrupted build" in caplog.text and fresh.name in caplog.text
+    assert "5 reste(s) d'une construction interrompue supprimé(s)" in caplog.text and fresh.name in caplog.text
     assert verify_layers(folder) == []
 
 

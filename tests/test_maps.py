@@ -309,10 +309,10 @@ def test_export_csv_for_spreadsheets_and_parquet(built: Paths, tmp_path: Path) -
 
 def test_export_errors_are_one_line(built: Paths, tmp_path: Path) -> None:
     for args, message in (
-        (["zoning_communes", "--format", "geojson"], "table without geometries"),
+        (["zoning_communes", "--format", "geojson"], "table sans géométries"),
         (["communes", "--format", "xls"], "format 'xls' inconnu"),
-        (["communes", "--format", "csv", "--territory", "999"], "no territory"),
-        (["nope", "--format", "csv"], "not built"),
+        (["communes", "--format", "csv", "--territory", "999"], "n'a pas de territoire '999'"),
+        (["nope", "--format", "csv"], "pas encore construite"),
     ):
         result = runner.invoke(app, ["--data", str(built.data), "export", *args, "-o", str(tmp_path / "x.csv")])
         assert result.exit_code == 2 and message in result.output, (args, result.output)

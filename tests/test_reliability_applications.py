@@ -155,7 +155,7 @@ def test_busy_port_is_a_user_error():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(ZonageError, match=f"port {port} already in use"):
+        with pytest.raises(ZonageError, match=f"port {port} déjà utilisé"):
             _check_port_free("127.0.0.1", port)
 
 
@@ -167,7 +167,7 @@ def test_refused_ban_connection_fails_fast():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     started = time.perf_counter()
-    with pytest.raises(ZonageError, match="cannot connect"):
+    with pytest.raises(ZonageError, match=rf"http://127\.0\.0\.1:{port}/search/csv/ : connexion impossible en 5 s"):
         BanGeocoder(f"http://127.0.0.1:{port}").geocode([Query("1 rue X", "57000", "Metz")])
     assert time.perf_counter() - started < 6
 
@@ -202,7 +202,7 @@ def test_stalled_ban_server_is_given_up_within_the_budget():
     port = server.getsockname()[1]
     started = time.perf_counter()
     try:
-        with pytest.raises(ZonageError, match="gave up after 2 attempts"):
+        with pytest.raises(ZonageError, match="abandon après 2 tentatives"):
             BanGeocoder(f"http://127.0.0.1:{port}", timeout_s=1.0, max_retries=1, backoff_s=0.1,
                         sleep=lambda s: None).geocode([Query("1 rue X", "57000", "Metz")])
     finally:

@@ -768,7 +768,7 @@ def test_region_given_by_code_or_name(schemes, region):
            "shares": {"peripheral": 60, "chu": 40}}
     verdict = check_application(app, schemes)
     assert verdict.status == "eligible", verdict.message_fr
-    with pytest.raises(InputDataError, match="unknown région"):
+    with pytest.raises(InputDataError, match=r"doctor\.internship_region : région 'Normandy-sur-Mer' inconnue"):
         check_application({**app, "doctor": {"internship_region": "Normandy-sur-Mer"}}, schemes)
 
 
@@ -823,11 +823,11 @@ def test_located_sites_lookup(schemes):
 
 
 def test_application_input_errors(schemes):
-    with pytest.raises(InputDataError, match="unknown scheme"):
+    with pytest.raises(InputDataError, match=r"scheme : dispositif 'nope' inconnu"):
         check_application({"scheme": "nope"}, schemes)
     with pytest.raises(InputDataError, match="internship_end"):
         check_application(aumg_application(doctor={"speciality": "mg", "internship_end": "last year"}), schemes)
-    with pytest.raises(InputDataError, match="thesis"):
+    with pytest.raises(InputDataError, match=r"doctor\.thesis : oui ou non attendu"):
         check_application(volet_application("400mg_volet1", doctor={"diploma_mg": True, "thesis": "maybe"}), schemes)
 
 

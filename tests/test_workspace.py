@@ -125,3 +125,15 @@ def test_one_finess_number_one_kind_whatever_the_name_typed(ws: Workspace) -> No
     rows = ws.assess(frame, on=ON).rows
     assert rows["type_structure"].nunique() == 1 and rows["statut_mg"].nunique() == 1
     assert rows.loc[0, "type_structure"] != "centre_sante_dentaire"
+
+
+def test_check_one_place_in_french(ws: Workspace) -> None:
+    from zonage.reports import check_lines
+
+    result = ws.check(lonlat=(6.1757, 49.1193), kind="MSP", on=ON, schemes=["400mg_volet2"])
+    assert result.statuses() == {"400mg_volet2": "not_eligible"} and result.row["insee"] == "57463"
+    text = "\n".join(check_lines(result))
+    assert "Commune : Metz (57463), région Grand Est" in text and "400 MG volet 2 : NON ÉLIGIBLE" in text
+    offline = ws.check("12 rue Serpenoise 57000 Metz", kind="MSP", on=ON, backend="commune")
+    assert offline.row["insee"] == "57463" and offline.backend == "commune"
+

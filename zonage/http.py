@@ -49,6 +49,7 @@ from urllib3.util.retry import Retry
 
 from zonage import __version__
 from zonage.errors import ZonageError
+from zonage.numbers import french_number
 
 __all__ = [
     "RETRY_STATUSES",
@@ -84,7 +85,7 @@ class HttpError(ZonageError):
     url
         The URL asked.
     reason
-        Short cause (``connection refused``, ``HTTP 404``…), for the callers' own messages.
+        Short cause, in French (``connexion refusée``, ``HTTP 404``…), for the callers' own messages.
     attempts
         Requests sent, retries included.
     """
@@ -124,6 +125,20 @@ class StatusError(HttpError):
     def __init__(self, message: str, *, url: str, status: int, attempts: int = 1) -> None:
         super().__init__(message, url=url, reason=f"HTTP {status}", attempts=attempts)
         self.status = status
+
+
+def _seconds(value: float) -> str:
+    """A duration as a French reader writes it: ``0,5``, ``30``."""
+    return f"{value:g}".replace(".", ",")
+
+
+def _bytes(value: int | None) -> str:
+    """A byte count as a French reader writes it: ``12 345``."""
+    return french_number(value, 0)
+
+
+def _attempts(attempts: int) -> str:
+    return f"{attempts} tentative{'s' * (attempts > 1)}"
 
 
 # -- retries and sessions -------------------------------------------------------------------------
@@ -226,11 +241,26 @@ def check_connect(url: str, timeout_s: float) -> None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         socket.create_connection((parts.hostname or "", port), timeout=timeout_s).close()
     except (OSError, ValueError) as exc:
-        raise NetworkError(f"{url}: cannot connect within {timeout_s:g} s ({exc})", url=url, reason=str(exc)) from None
+        reason = _socket_reason(exc)
+        raise NetworkError(f"{url} : connexion impossible en {_seconds(timeout_s)} s ({reason}) : vérifier l'adresse "
+                           "et le réseau", url=url, reason=reason) from None
+
+
+def _socket_reason(exc: BaseException) -> str:
+    """A short cause, in French, of a failed ``socket.create_connection`` (the system's text when unknown)."""
+    if isinstance(exc, socket.gaierror):
+        return "hôte inconnu"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connexion refusée"
+    if isinstance(exc, TimeoutError):
+        return "pas de réponse"
+    if isinstance(exc, ValueError):
+        return f"adresse invalide ({exc})"
+    return str(exc) or type(exc).__name__
 
 
 def _reason(exc: BaseException) -> str:
-    """A short cause from the errors requests and urllib3 wrap one in another."""
+    """A short cause, in French, from the errors requests and urllib3 wrap one in another (else their own text)."""
     seen = exc
     for _ in range(8):
         inner: object = seen.reason if isinstance(seen, MaxRetryError) else (seen.args[0] if seen.args else None)
@@ -238,15 +268,17 @@ def _reason(exc: BaseException) -> str:
             break
         seen = inner
     if isinstance(seen, NameResolutionError):
-        return "unknown host"
+        return "hôte inconnu"
     if isinstance(seen, NewConnectionError):
-        return "connection refused" if "refused" in str(seen).lower() else str(seen).split("connection: ")[-1]
+        if "refused" in str(seen).lower():
+            return "connexion refusée"
+        return f"connexion impossible ({str(seen).split('connection: ')[-1]})"
     if isinstance(seen, ConnectTimeoutError):
-        return "timed out while connecting"
+        return "délai de connexion dépassé"
     if isinstance(seen, ReadTimeoutError | requests.ReadTimeout):
-        return "timed out waiting for the answer"
+        return "délai d'attente de la réponse dépassé"
     if isinstance(seen, ProtocolError):
-        return f"connection broken ({seen.args[0] if seen.args else seen})"
+        return f"connexion coupée ({seen.args[0] if seen.args else seen})"
     return str(seen) or type(seen).__name__
 
 
@@ -347,7 +379,8 @@ class HttpClient:
         except (requests.RequestException, Urllib3Error) as exc:
             attempts = 1 + _attempt.retries
             reason = _reason(exc)
-            raise NetworkError(f"{url}: no answer after {attempts} attempt{'s' * (attempts > 1)} ({reason})",
+            raise NetworkError(f"{url} : pas de réponse après {_attempts(attempts)} ({reason}) : vérifier l'adresse "
+                               "et le réseau, ou réessayer plus tard",
                                url=url, reason=reason, attempts=attempts) from exc
         return response, _attempt.started, 1 + _attempt.retries
 
@@ -362,16 +395,16 @@ class HttpClient:
 
         def cut(exc: BaseException | None) -> TransferError:
             if deadline is not None and budget is not None and time.monotonic() >= deadline:
-                reason = f"no complete answer within {budget:g} s"
-                return BudgetExceededError(f"{url}: {reason} ({done} bytes received)", url=url, reason=reason,
+                reason = f"réponse incomplète au bout de {_seconds(budget)} s"
+                return BudgetExceededError(f"{url} : {reason} ({_bytes(done)} octets reçus)", url=url, reason=reason,
                                            attempts=attempts, done=done, total=total)
             if total is not None and done < total:
-                reason = f"answer cut after {done} of {total} bytes"
-                return TruncatedError(f"{url}: {reason}", url=url, reason=reason, attempts=attempts, done=done,
+                reason = f"réponse coupée après {_bytes(done)} octets sur {_bytes(total)}"
+                return TruncatedError(f"{url} : {reason}", url=url, reason=reason, attempts=attempts, done=done,
                                       total=total)
-            reason = _reason(exc) if exc is not None else f"{done} bytes instead of {total}"
-            return TransferError(f"{url}: answer interrupted after {done} bytes ({reason})", url=url, reason=reason,
-                                 attempts=attempts, done=done, total=total)
+            reason = _reason(exc) if exc is not None else f"{_bytes(done)} octets au lieu de {_bytes(total)}"
+            return TransferError(f"{url} : réponse interrompue après {_bytes(done)} octets ({reason})", url=url,
+                                 reason=reason, attempts=attempts, done=done, total=total)
 
         while True:
             if deadline is not None and time.monotonic() > deadline:
@@ -453,8 +486,8 @@ class HttpClient:
         response, started, attempts = self._open("GET", url, budget, headers={"Accept-Encoding": "identity"})
         with response:
             if not 200 <= response.status_code < 300:
-                raise StatusError(f"{url}: HTTP {response.status_code} {response.reason or ''}".rstrip(), url=url,
-                                  status=response.status_code, attempts=attempts)
+                raise StatusError(f"{url} : le serveur a répondu HTTP {response.status_code} {response.reason or ''}"
+                                  .rstrip(), url=url, status=response.status_code, attempts=attempts)
             length = response.headers.get("Content-Length", "")
             total = int(length) if length.isdigit() else None
             done = 0

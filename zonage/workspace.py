@@ -170,7 +170,7 @@ class Workspace:
         frame = read_table(table) if not isinstance(table, pd.DataFrame) else table
         column_options = {k: options.pop(k) for k in ("lon", "lat", "x", "y", "id", "finess") if k in options}
         spec = options.pop("spec", None) or address_spec(frame, detect_columns(frame, **column_options))
-        check_locatable(frame, spec, table.name if isinstance(table, Path) else "the table")
+        check_locatable(frame, spec, table.name if isinstance(table, Path) else "la table")
         table_of_deficits = None
         if deficits is not None:
             from zonage.rules.deficits import read_deficits
@@ -189,6 +189,21 @@ class Workspace:
 
         self._ensure()
         return self.assess(region_structures(self.paths, region), on=on)
+
+    def check(self, address: str | None = None, *, lonlat: tuple[float, float] | None = None,
+              kind: str | None = None, on: date | str | None = None, backend: str | None = None,
+              schemes: list[str] | None = None) -> Any:
+        """One address or point: commune, QPV, class and each scheme's verdict (``zonage check``).
+
+        Returns a :class:`zonage.studies.check.CheckResult` (``.row``, ``.statuses()``);
+        :func:`zonage.reports.check_lines` gives its French text. Geocoding stays on the
+        machine (local addok, else the commune) unless ``backend="ban"``.
+        """
+        from zonage.studies.check import check
+
+        self._ensure()
+        return check(self.paths, address, lonlat=lonlat, kind=kind, on=_day(on), backend=backend,
+                     schemes=schemes)
 
     def check_application(self, application: str | Path | Mapping[str, Any], *,
                           deficits: pd.DataFrame | None = None) -> Any:

@@ -22,6 +22,9 @@ from zonage.config import Paths
 from zonage.errors import ZonageError
 from zonage.numbers import french_number
 
+#: What ``zonage fetch`` did for a source (:attr:`zonage.sources.fetch.FetchResult.action`), in French.
+_ACTIONS_FR = {"up to date": "à jour", "copied from mirror": "copiée du miroir", "downloaded": "téléchargée"}
+
 
 def sources(ctx: typer.Context) -> None:
     """Liste les jeux de données du catalogue : adresse officielle, licence, millésime."""
@@ -63,7 +66,8 @@ def fetch(
                         missing.append(f"{source.name} (facultative) : {exc}")
                         continue
                     raise
-                out.print(f"{result.action:>20}  {source.name}  {result.sha256[:12]}  {result.path}")
+                word = _ACTIONS_FR.get(result.action, result.action)
+                out.print(f"{word:>20}  {source.name}  {result.sha256[:12]}  {result.path}")
         for line in missing:
             out.print(f"{'absente':>20}  {line}", highlight=False)
 

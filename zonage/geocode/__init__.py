@@ -135,7 +135,8 @@ def _ask(geocoder: Geocoder, cache: GeocodeCache | None, queries: list[Query],
         part = todo[start:start + batch]
         found = geocoder.geocode([queries[i] for i in part])
         if len(found) != len(part):
-            raise ZonageError(f"{geocoder.name}: {len(found)} answers for {len(part)} addresses")
+            raise ZonageError(f"géocodeur {geocoder.name} : {len(found)} réponses pour {len(part)} adresses (une "
+                              "par adresse attendue)")
         for i, match in zip(part, found, strict=True):
             answers[i] = match if match is None or match.valid else None
         if cache is not None:
@@ -217,8 +218,8 @@ def geocode_frame(
     columns = _address_columns(spec)
     if not columns:
         raise InputDataError(
-            f"no address columns to geocode (looked for adresse/address, code_postal/cp, commune/ville) in "
-            f"{list(frame.columns)}"
+            f"aucune colonne d'adresse à géocoder (colonnes lues : {', '.join(map(str, frame.columns))}) : attendu "
+            "adresse/address, code_postal/cp ou commune/ville"
         )
     n = len(frame)
     positions = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -380,7 +381,7 @@ def rows_to_geocode(frame: pd.DataFrame, spec: InputSpec) -> np.ndarray:
     return np.flatnonzero(address & ~located)
 
 
-def check_locatable(frame: pd.DataFrame, spec: InputSpec, name: str = "the input") -> None:
+def check_locatable(frame: pd.DataFrame, spec: InputSpec, name: str = "l'entrée") -> None:
     """Refuse an input no row of which can be placed: no coordinates, geometry, FINESS number nor address.
 
     Raises
@@ -442,7 +443,7 @@ def make_geocoder(
                               "zonage.studies.locators.commune_geocoder(paths)")
         geocoder = communes
     else:
-        raise ZonageError(f"unknown geocoder {backend!r}: one of {', '.join(BACKENDS)}")
+        raise ZonageError(f"géocodeur {backend!r} inconnu : choisir parmi {', '.join(BACKENDS)}")
     if cache is not None and not isinstance(cache, GeocodeCache):
         cache = GeocodeCache(cache)
     return Geocoding(geocoder, cache, low_score)

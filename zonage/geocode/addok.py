@@ -77,6 +77,8 @@ _HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "lon": ("lon", "long", "longitude", "x_wgs84"),
     "lat": ("lat", "latitude", "y_wgs84"),
 }
+#: The roles a header must give, as a planner reads them.
+_ROLE_NAMES = {"street": "la voie", "city": "la commune", "lon": "la longitude", "lat": "la latitude"}
 #: Numbers the old BAN exports give to named places without a number.
 _NO_NUMBER = {"", "0", "99999", "5000"}
 _HEALTH_TIMEOUT_S = 30.0
@@ -103,7 +105,7 @@ def read_address_file(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.exists():
-        raise InputDataError(f"address file {path} does not exist")
+        raise InputDataError(f"fichier d'adresses {path} introuvable : vérifier le chemin et le nom du fichier")
     opener = __import__("gzip").open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
         head = fh.read(8192)
@@ -119,14 +121,15 @@ def read_address_file(path: str | Path) -> pd.DataFrame:
         else:
             raw = pd.read_csv(path, sep=sep, dtype=str, header=None, keep_default_na=False, encoding="utf-8-sig")
             if raw.shape[1] != len(_BANO_COLUMNS):
-                raise InputDataError(f"{path.name}: no header and {raw.shape[1]} columns; expected a BAN file "
-                                     f"(with header) or a BANO file ({len(_BANO_COLUMNS)} columns)")
+                raise InputDataError(f"{path.name} : pas de ligne d'en-tête et {raw.shape[1]} colonnes : attendu un "
+                                     f"fichier d'adresses BAN (avec en-tête) ou BANO ({len(_BANO_COLUMNS)} colonnes)")
             raw.columns = list(_BANO_COLUMNS)
             table = raw
             code = table["id"].str[:5]
             table["citycode"] = code.where(code.str.fullmatch(r"\d[\dAB]\d{3}"), "")
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"{path.name}: cannot read ({exc})") from exc
+        raise InputDataError(f"{path.name} : lecture impossible ({' '.join(str(exc).split())}) : vérifier que c'est un "
+                             "fichier d'adresses BAN ou BANO en CSV UTF-8") from exc
     out = pd.DataFrame({c: table[c].astype(str).str.strip() if c in table else "" for c in ADDRESS_COLUMNS})
     out["lon"] = pd.to_numeric(out["lon"].str.replace(",", ".", regex=False), errors="coerce")
     out["lat"] = pd.to_numeric(out["lat"].str.replace(",", ".", regex=False), errors="coerce")
@@ -143,7 +146,9 @@ def _from_header(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
             found[role] = column
     missing = [r for r in ("street", "city", "lon", "lat") if r not in found]
     if missing:
-        raise InputDataError(f"{path.name}: no column for {missing} (columns: {list(raw.columns)})")
+        wanted = ", ".join(f"{_ROLE_NAMES[r]} ({'/'.join(_HEADER_ALIASES[r][:3])}…)" for r in missing)
+        raise InputDataError(f"{path.name} : pas de colonne pour {wanted} (colonnes lues : "
+                             f"{', '.join(map(str, raw.columns))}) : donner un fichier d'adresses BAN ou BANO")
     table = pd.DataFrame({role: raw[column] for role, column in found.items()})
     if "rep" in table:
         rep = table["rep"].fillna("").str.strip()
@@ -330,7 +335,7 @@ class RedisServer:
         """Start the server and wait until it answers PING."""
         binary = shutil.which(self.binary) or (self.binary if Path(self.binary).exists() else None)
         if binary is None:
-            raise ZonageError("redis-server not found: install it (Debian/Ubuntu: apt-get install redis-server)")
+            raise ZonageError("redis-server introuvable : l'installer (Debian/Ubuntu : apt-get install redis-server)")
         self.folder = Path(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port(self.host)
@@ -343,12 +348,13 @@ class RedisServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ZonageError(f"redis-server exited (code {self.process.returncode}):\n{_log_tail(log)}")
+                raise ZonageError(f"redis-server s'est arrêté (code {self.process.returncode}) :\n{_log_tail(log)}")
             if self.ping():
                 return self
             time.sleep(0.05)
         self.stop()
-        raise ZonageError(f"redis-server did not answer on {self.host}:{self.port} within {timeout:.0f} s")
+        raise ZonageError(f"redis-server ne répond pas sur {self.host}:{self.port} au bout de {timeout:.0f} s : voir "
+                          f"son journal {log}")
 
     def client(self, db: int = 0) -> Any:
         """A ``redis.Redis`` client (the ``redis`` package comes with addok)."""
@@ -413,7 +419,8 @@ class AddokServer:
         with HttpClient(retries=0, connect_timeout_s=2, read_timeout_s=2, budget_s=2) as probe:
             while time.monotonic() < deadline:  # waiting for the process to listen (not retrying a failure)
                 if self.process.poll() is not None:
-                    raise ZonageError(f"addok HTTP server exited (code {self.process.returncode}):\n{_log_tail(log)}")
+                    raise ZonageError(f"le serveur HTTP addok s'est arrêté (code {self.process.returncode}) :\n"
+                                      f"{_log_tail(log)}")
                 try:
                     if probe.request("GET", f"{self.url}/health").status == 200 and self.process.poll() is None:
                         return self
@@ -421,7 +428,7 @@ class AddokServer:
                     pass
                 time.sleep(0.1)
         self.stop()
-        raise ZonageError(f"addok did not answer on {self.url} within {timeout:.0f} s:\n{_log_tail(log)}")
+        raise ZonageError(f"addok ne répond pas sur {self.url} au bout de {timeout:.0f} s :\n{_log_tail(log)}")
 
     def stop(self) -> None:
         """Stop the API."""
@@ -446,8 +453,8 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError:
-            raise ZonageError(f"port {port} already in use on {host}: another server is running there; stop it or "
-                              "choose another --port") from None
+            raise ZonageError(f"port {port} déjà utilisé sur {host} : un autre serveur y tourne ; l'arrêter ou choisir "
+                              "un autre --port") from None
 
 
 @dataclass
@@ -537,7 +544,7 @@ def _run_addok(config: Path, *args: str, log: Path) -> None:
     with open(log, "ab") as fh:
         done = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
-        raise ZonageError(f"addok {' '.join(args[:1])} failed (code {done.returncode}):\n{_log_tail(log)}")
+        raise ZonageError(f"addok {' '.join(args[:1])} a échoué (code {done.returncode}) :\n{_log_tail(log)}")
 
 
 def index_addresses(files: Sequence[str | Path] | str | Path, config: str | Path, *, reset: bool = True
@@ -582,7 +589,8 @@ def index_addresses(files: Sequence[str | Path] | str | Path, config: str | Path
                     total += len(doc.get("housenumbers") or {}) if kind == "street" else int(kind == "locality")
                     fh.write(line + "\n")
     if sum(counts.values()) == 0:
-        raise InputDataError(f"no usable address in {[str(f) for f in files]}")
+        raise InputDataError(f"aucune adresse utilisable dans {', '.join(str(f) for f in files) or 'aucun fichier'} : "
+                             "donner des fichiers d'adresses BAN ou BANO (voie, commune, lon, lat)")
     if reset:
         import redis
 
@@ -624,7 +632,7 @@ def read_documents(path: str | Path) -> Iterator[tuple[dict[str, Any], str]]:
 
     path = Path(path)
     if not path.exists():
-        raise InputDataError(f"address file {path} does not exist")
+        raise InputDataError(f"fichier d'adresses {path} introuvable : vérifier le chemin et le nom du fichier")
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8-sig") as fh:
@@ -637,11 +645,12 @@ def read_documents(path: str | Path) -> Iterator[tuple[dict[str, Any], str]]:
                 except ValueError:
                     doc = None
                 if not isinstance(doc, dict) or not doc.get("type") or "lon" not in doc or "lat" not in doc:
-                    raise InputDataError(f"{path.name}, line {number}: not an addok document (a JSON object with "
-                                         "type, name, lon, lat)")
+                    raise InputDataError(f"{path.name} : ligne {number} : pas un document addok (un objet JSON avec "
+                                         "type, name, lon et lat) : vérifier le fichier ou le télécharger à nouveau")
                 yield doc, line
     except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"{path.name}: cannot read ({exc})") from exc
+        raise InputDataError(f"{path.name} : lecture impossible ({exc}) : vérifier le fichier ou le télécharger à "
+                             "nouveau") from exc
 
 
 # -- querying -----------------------------------------------------------------------------------
@@ -700,17 +709,18 @@ class AddokGeocoder:
         try:
             answer = self.http.request("GET", f"{self.url}/search", params=params)
         except HttpError as exc:
-            raise ZonageError(f"addok at {self.url} not reachable ({exc.reason}); start it with "
+            raise ZonageError(f"addok ne répond pas à {self.url} ({exc.reason}) : le lancer avec "
                               "`zonage geocoder serve`") from exc
         if answer.status >= 500:
-            raise ZonageError(f"addok at {self.url} not reachable (HTTP {answer.status}); start it with "
+            raise ZonageError(f"addok ne répond pas à {self.url} (HTTP {answer.status}) : le lancer avec "
                               "`zonage geocoder serve`")
         if answer.status != 200:
-            raise ZonageError(f"addok at {self.url} refused {query.text!r}: HTTP {answer.status}")
+            raise ZonageError(f"addok ({self.url}) a refusé l'adresse {query.text!r} : HTTP {answer.status}")
         try:
             payload = json.loads(answer.content.decode("utf-8"))
         except ValueError as exc:
-            raise ZonageError(f"addok at {self.url} did not answer {query.text!r} in JSON") from exc
+            raise ZonageError(f"addok ({self.url}) n'a pas répondu en JSON pour l'adresse {query.text!r} : vérifier "
+                              "que cette adresse est celle d'une API addok") from exc
         features = (payload.get("features") or []) if isinstance(payload, dict) else []
         return _match_from_feature(features[0]) if features else None
 
@@ -751,7 +761,9 @@ class AddokInProcess:
                     addok_config.load()
                 AddokInProcess._loaded = self.config
             elif AddokInProcess._loaded != self.config:
-                raise ZonageError(f"addok is already configured in this process by {AddokInProcess._loaded}")
+                raise ZonageError(f"addok est déjà configuré dans ce processus par {AddokInProcess._loaded} : une "
+                                  "seule configuration par processus ; passer par l'API HTTP (`zonage geocoder serve`) "
+                                  "pour en utiliser une autre")
         from addok.core import search
 
         self._search = search

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from zonage.errors import ZonageError
 from zonage.geocode.base import Match, Query
 from zonage.http import RETRY_STATUSES, Answer, HttpClient, HttpError, NetworkError, TransferError, check_connect
+from zonage.numbers import french_number
 
 __all__ = ["BAN_URL", "BanGeocoder"]
 
@@ -88,9 +89,11 @@ class BanGeocoder:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not 0 < requests_per_second <= PUBLISHED_RATE_LIMIT:
-            raise ZonageError(f"requests_per_second must be in (0, {PUBLISHED_RATE_LIMIT:g}] (the API's limit)")
+            raise ZonageError(f"requests_per_second = {_number(requests_per_second)} : doit être supérieur à 0 et au "
+                              f"plus {_number(PUBLISHED_RATE_LIMIT)} (la limite publiée de l'API BAN)")
         if not 0 < chunk_bytes <= PUBLISHED_MAX_BYTES:
-            raise ZonageError(f"chunk_bytes must be in (0, {PUBLISHED_MAX_BYTES}] (the API's limit)")
+            raise ZonageError(f"chunk_bytes = {french_number(chunk_bytes, 0)} : doit être supérieur à 0 et au plus "
+                              f"{french_number(PUBLISHED_MAX_BYTES, 0)} octets (la limite publiée de l'API BAN)")
         self.endpoint = base_url.rstrip("/") + "/" + path.lstrip("/")
         self.chunk_rows = max(1, int(chunk_rows))
         self.chunk_bytes = int(chunk_bytes)
@@ -167,15 +170,15 @@ class BanGeocoder:
         try:
             answer = self._post(body, boundary)
         except NetworkError as exc:
-            raise ZonageError(f"BAN API {self.endpoint}: gave up after {exc.attempts} attempts "
-                              f"(network error: {exc.reason})") from None
+            raise ZonageError(f"API BAN {self.endpoint} : abandon après {_attempts(exc.attempts)} "
+                              f"(erreur réseau : {exc.reason}) : réessayer plus tard") from None
         if answer.status == 200:
             return _parse(answer.content)
         if answer.status in RETRY_STATUSES:
-            raise ZonageError(f"BAN API {self.endpoint}: gave up after {answer.attempts} attempts "
-                              f"(HTTP {answer.status})")
-        text = answer.content[:300].decode("utf-8", errors="replace")
-        raise ZonageError(f"BAN API {self.endpoint} refused the file: HTTP {answer.status} {text}")
+            raise ZonageError(f"API BAN {self.endpoint} : abandon après {_attempts(answer.attempts)} "
+                              f"(HTTP {answer.status}) : service saturé ou indisponible, réessayer plus tard")
+        text = " ".join(answer.content[:300].decode("utf-8", errors="replace").split())
+        raise ZonageError(f"API BAN {self.endpoint} : fichier refusé : HTTP {answer.status} {text}".rstrip())
 
     def geocode(self, queries: Sequence[Query]) -> list[Match | None]:
         """Best match (or None) for each query, in order (posts the addresses to the API)."""
@@ -183,9 +186,9 @@ class BanGeocoder:
             try:  # a dead address fails in seconds, not after the retries
                 check_connect(self.endpoint, self.connect_timeout_s)
             except NetworkError as exc:
-                raise ZonageError(f"BAN API {self.endpoint}: cannot connect within {self.connect_timeout_s:g} s "
-                                  f"({exc.reason}); check the address and the network, or use --geocoder addok "
-                                  "or commune") from None
+                raise ZonageError(f"API BAN {self.endpoint} : connexion impossible en "
+                                  f"{_number(self.connect_timeout_s)} s ({exc.reason}) : vérifier l'adresse et le "
+                                  "réseau, ou choisir le géocodeur addok (local) ou commune") from None
         results: list[Match | None] = [None] * len(queries)
         todo = [i for i, q in enumerate(queries) if q.text]
         for chunk in self._chunks(queries, todo):
@@ -202,12 +205,22 @@ class BanGeocoder:
                 if not missing:
                     break
             if missing and problem:
-                raise ZonageError(f"BAN API {self.endpoint}: gave up after {self.max_retries + 1} attempts "
-                                  f"(network error: {problem})")
+                raise ZonageError(f"API BAN {self.endpoint} : abandon après {_attempts(self.max_retries + 1)} "
+                                  f"(erreur réseau : {problem}) : réessayer plus tard")
             if missing:
-                raise ZonageError(f"BAN API {self.endpoint}: {len(missing)} rows still missing from its answers "
-                                  f"after {self.max_retries + 1} attempts")
+                raise ZonageError(f"API BAN {self.endpoint} : {french_number(len(missing), 0)} adresse"
+                                  f"{'s' * (len(missing) > 1)} toujours absente{'s' * (len(missing) > 1)} de ses "
+                                  f"réponses après {_attempts(self.max_retries + 1)} : réessayer plus tard")
         return results
+
+
+def _number(value: float) -> str:
+    """A number as a French reader writes it (``0,5``, ``50``)."""
+    return f"{value:g}".replace(".", ",")
+
+
+def _attempts(attempts: int) -> str:
+    return f"{attempts} tentative{'s' * (attempts > 1)}"
 
 
 def _csv_line(values: list[str]) -> str:
@@ -246,10 +259,13 @@ def _parse(payload: bytes) -> dict[int, Match | None]:
     text = payload.decode("utf-8-sig", errors="replace")
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or "zid" not in reader.fieldnames:
-        raise ZonageError(f"BAN API answer is not the expected CSV (columns: {reader.fieldnames})")
+        columns = ", ".join(reader.fieldnames or []) or "aucune"
+        raise ZonageError(f"API BAN : la réponse n'est pas le CSV attendu (colonnes : {columns}) : vérifier l'adresse "
+                          "de l'API")
     missing = [c for c in ("latitude", "longitude") if c not in reader.fieldnames]
     if missing:
-        raise ZonageError(f"BAN API answer lacks the columns {missing}")
+        raise ZonageError(f"API BAN : colonnes {', '.join(missing)} absentes de la réponse : vérifier l'adresse de "
+                          "l'API")
     answers: dict[int, Match | None] = {}
     for row in reader:
         try:

@@ -51,7 +51,7 @@ def serve(config: str, host: str, port: int, workers: int = 1) -> None:
     httpd.request_queue_size = 128
     signal.signal(signal.SIGTERM, _raise_stop)
     workers = max(1, int(workers)) if hasattr(os, "fork") else 1
-    print(f"addok serving on http://{host}:{port} ({workers} process(es))", flush=True)
+    print(f"addok en service sur http://{host}:{port} ({workers} processus)", flush=True)
     if workers == 1:
         _serve_forever(httpd)
         httpd.server_close()
@@ -98,11 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(prog="zonage-addok-server")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("serve", help="serve the addok HTTP API")
+    run = sub.add_parser("serve", help="servir l'API HTTP d'addok")
     run.add_argument("--config", required=True)
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=7878)
-    run.add_argument("--workers", type=int, default=1, help="server processes")
+    run.add_argument("--workers", type=int, default=1, help="nombre de processus serveurs")
     args = parser.parse_args(argv)
     serve(args.config, args.host, args.port, args.workers)
     return 0

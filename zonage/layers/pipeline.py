@@ -65,7 +65,8 @@ class BuildInputs:
         """Path of a fetched source file in ``data/raw``."""
         path = self._sources.get(name)
         if path is None:
-            raise MissingSourceError(f"source {name} is not available")
+            raise MissingSourceError(f"source {name} indisponible : lancer `zonage fetch {name}` (avec --mirror ou "
+                                     "--download)")
         return path
 
     def optional_source(self, name: str) -> Path | None:
@@ -121,7 +122,8 @@ def read_manifest(paths: Paths) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise store.LayerDamagedError(store.LayerProblem(
             "", "", file, "manifest",
-            f"the build manifest {file} is unreadable ({type(exc).__name__}): run `zonage build`")) from None
+            f"le manifeste de construction {file} est illisible ({type(exc).__name__}) : lancer `zonage build`"
+        )) from None
     return manifest
 
 
@@ -211,7 +213,8 @@ def build(
     wanted = set(by_name) if only is None else set(only)
     unknown = wanted - set(by_name)
     if unknown:
-        raise ZonageError(f"unknown layer(s) {sorted(unknown)}; known: {', '.join(by_name)}")
+        raise ZonageError(f"couche(s) inconnue(s) : {', '.join(sorted(unknown))} (couches connues : "
+                          f"{', '.join(by_name)})")
     stack = list(wanted)
     while stack:  # close over dependencies
         for dep in by_name[stack.pop()].depends:

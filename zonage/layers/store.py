@@ -58,6 +58,7 @@ from zonage.config import Paths
 from zonage.crs import TERRITORY_CRS, WGS84
 from zonage.errors import LayerMissingError, ZonageError
 from zonage.io import atomic_path, sha256_file, write_text_atomic
+from zonage.numbers import french_number
 
 TERRITORY = "territory"
 #: The build manifest, in ``data/processed``.
@@ -211,7 +212,8 @@ def _load_manifest(file: Path) -> dict | None:
     except (ValueError, UnicodeDecodeError) as exc:
         raise LayerDamagedError(LayerProblem(
             "", "", file, "manifest",
-            f"the build manifest {file} is unreadable ({type(exc).__name__}): run `zonage build`")) from None
+            f"le manifeste de construction {file} est illisible ({type(exc).__name__}) : lancer `zonage build`"
+        )) from None
     _MANIFEST_CACHE[key] = (_signature(st), manifest)
     return manifest
 
@@ -226,8 +228,18 @@ def _owner(manifest: dict, output: str) -> tuple[str, dict, dict] | None:
     return None
 
 
+def _not_built(name: str) -> str:
+    """What a reader says of a layer never built."""
+    return f"la couche {name} n'est pas encore construite : lancer `zonage build`"
+
+
+def _bytes(count: int) -> str:
+    """A byte count as a French reader writes it (``26 642 528``)."""
+    return french_number(count, 0)
+
+
 def _rebuild(layer: str) -> str:
-    return f"run `zonage build` (or `zonage build --force {layer}`)" if layer else "run `zonage build`"
+    return f"lancer `zonage build` (ou `zonage build --force {layer}`)" if layer else "lancer `zonage build`"
 
 
 @dataclass(frozen=True)
@@ -257,8 +269,8 @@ def _format_problem(layer: str, output: str, entry: dict, summary: dict, manifes
         return None
     return LayerProblem(
         layer, output, manifest_file, "format",
-        f"layer {output}: built by another version of zonage (layer format {version}, this version reads "
-        f"{LAYER_FORMAT}): {_rebuild(layer)}")
+        f"couche {output} : construite par une autre version de zonage (format de couche {version}, cette version "
+        f"lit le format {LAYER_FORMAT}) : {_rebuild(layer)}")
 
 
 def _output(paths: Paths, name: str) -> _Output | None:
@@ -281,11 +293,12 @@ def _output(paths: Paths, name: str) -> _Output | None:
         if manifest is None:
             raise LayerDamagedError(LayerProblem(
                 "", name, manifest_file, "manifest",
-                f"layer {name}: the build manifest {manifest_file} is missing, so {present} cannot be checked: "
-                "run `zonage build` (it rebuilds every layer)"))
+                f"couche {name} : le manifeste de construction {manifest_file} est absent, {present} ne peut donc pas "
+                "être vérifié : lancer `zonage build` (il reconstruit toutes les couches)"))
         raise LayerDamagedError(LayerProblem(
             "", name, present, "unrecorded",
-            f"layer {name}: {present} is not recorded in the build manifest {manifest_file}: run `zonage build`"))
+            f"couche {name} : {present} n'est pas enregistré dans le manifeste de construction {manifest_file} : "
+            "lancer `zonage build`"))
     layer, entry, summary = found
     problem = _format_problem(layer, name, entry, summary, manifest_file)
     if problem is not None:
@@ -297,27 +310,27 @@ def _file_problem(out: _Output, rel: str, *, full: bool = False) -> LayerProblem
     """What is wrong with one recorded file (None when it matches its record)."""
     record = out.records[rel]
     path = out.base / rel
-    head = f"layer {out.name}: {path}"
+    head = f"couche {out.name} : {path}"
     tail = _rebuild(out.layer)
     try:
         st = path.stat()
     except FileNotFoundError:
-        return LayerProblem(out.layer, out.name, path, "missing", f"{head} is missing: {tail}")
+        return LayerProblem(out.layer, out.name, path, "missing", f"{head} est absent : {tail}")
     expected = int(record.get("bytes", -1))
     if st.st_size < expected and not _ends_whole(path):
         return LayerProblem(out.layer, out.name, path, "truncated",
-                            f"{head} is truncated ({st.st_size:,} bytes, {expected:,} expected): {tail}")
+                            f"{head} est tronqué ({_bytes(st.st_size)} octets, {_bytes(expected)} attendus) : {tail}")
     if st.st_size != expected:
         return LayerProblem(out.layer, out.name, path, "size",
-                            f"{head} has {st.st_size:,} bytes, {expected:,} expected (replaced by another file "
-                            f"or another build): {tail}")
+                            f"{head} fait {_bytes(st.st_size)} octets, {_bytes(expected)} attendus (remplacé par un "
+                            f"autre fichier ou par une autre construction) : {tail}")
     if _cached_quick(path, st) != record.get("quick"):
         return LayerProblem(out.layer, out.name, path, "content",
-                            f"{head} is not the file the build wrote (replaced by another file or another build): "
-                            f"{tail}")
+                            f"{head} n'est pas le fichier écrit par la construction (remplacé par un autre fichier "
+                            f"ou par une autre construction) : {tail}")
     if full and sha256_file(path) != record.get("sha256"):
         return LayerProblem(out.layer, out.name, path, "checksum",
-                            f"{head} is corrupted (its sha256 differs from the build's): {tail}")
+                            f"{head} est corrompu (son sha256 diffère de celui enregistré à la construction) : {tail}")
     return None
 
 
@@ -503,14 +516,15 @@ def read_layer(
     """
     out = _output(paths, name)
     if out is None:
-        raise LayerMissingError(f"layer {name} is not built yet: run `zonage build`")
+        raise LayerMissingError(_not_built(name))
     geo = out.geo_files()
     if bbox is not None and not (geo and territory):
         raise ValueError("bbox needs a geographic layer and one territory (the bbox is in its CRS)")
     if geo:
         have = [Path(rel).stem for rel in geo]
         if territory and territory not in have:
-            raise LayerMissingError(f"layer {name} has no territory {territory!r} (have: {have})")
+            raise LayerMissingError(f"la couche {name} n'a pas de territoire {territory!r} (territoires construits : "
+                                    f"{', '.join(have)}) : choisir l'un de ceux-là")
         rels = [f"{name}/{territory}.parquet"] if territory else geo
         _check(out, rels)
         frames = []
@@ -529,8 +543,8 @@ def read_layer(
         return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
     table = f"{name}.parquet"
     if table not in out.records:
-        raise LayerMissingError(f"layer {name} is neither a table nor a geographic layer "
-                                f"(files: {', '.join(out.records) or 'none'})")
+        raise LayerMissingError(f"la couche {name} n'est ni une table ni une couche géographique (fichiers : "
+                                f"{', '.join(out.records) or 'aucun'}) : {_rebuild(out.layer)}")
     _check(out, [table])
     return pd.read_parquet(out.base / table, columns=columns, filters=filters)
 
@@ -558,7 +572,7 @@ def read_geo_layer(
     """
     frame = read_layer(paths, name, territory=territory, crs=crs, columns=columns, bbox=bbox, filters=filters)
     if not isinstance(frame, gpd.GeoDataFrame):
-        raise LayerMissingError(f"layer {name} is a table, not a geographic layer: run `zonage build`")
+        raise LayerMissingError(f"la couche {name} est une table, pas une couche géographique : lancer `zonage build`")
     return frame
 
 
@@ -612,7 +626,7 @@ def read_arrays(paths: Paths, name: str) -> dict[str, np.ndarray]:
     out = _output(paths, name)
     rel = f"{name}.npz"
     if out is None or rel not in out.records:
-        raise LayerMissingError(f"layer {name} is not built yet: run `zonage build`")
+        raise LayerMissingError(_not_built(name))
     _check(out, [rel])
     with np.load(out.base / rel, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
@@ -672,7 +686,7 @@ def verify_layers(paths: Paths, full: bool = False) -> list[LayerProblem]:
         return [exc.problem]
     if manifest is None:
         return [LayerProblem("", "", manifest_file, "manifest",
-                             f"the build manifest {manifest_file} is missing: run `zonage build`")]
+                             f"le manifeste de construction {manifest_file} est absent : lancer `zonage build`")]
     problems: list[LayerProblem] = []
     for layer, entry in manifest.items():
         problems.extend(entry_problems(paths, layer, entry, full=full))
@@ -694,11 +708,11 @@ class Cleanup:
         """One line for the user ("" when nothing was found)."""
         parts = []
         if self.removed:
-            parts.append(f"removed {len(self.removed)} leftover(s) of an interrupted build: "
+            parts.append(f"{len(self.removed)} reste(s) d'une construction interrompue supprimé(s) : "
                          + ", ".join(p.name for p in self.removed))
         if self.kept:
-            parts.append(f"kept {len(self.kept)} recent temporary file(s) that may belong to a write in progress: "
-                         + ", ".join(p.name for p in self.kept))
+            parts.append(f"{len(self.kept)} fichier(s) temporaire(s) récent(s) gardé(s), peut-être en cours "
+                         "d'écriture : " + ", ".join(p.name for p in self.kept))
         return "; ".join(parts)
 
 

@@ -90,12 +90,13 @@ def export_layer(
     parts = territories(paths, name)
     geographic = bool(parts)
     if territory is not None and not geographic:
-        raise ZonageError(f"layer {name} is a table: --territory applies to geographic layers only")
+        raise ZonageError(f"la couche {name} est une table : --territory ne vaut que pour les couches géographiques")
     if territory is not None and territory not in parts:
-        raise ZonageError(f"layer {name} has no territory {territory!r} (have: {', '.join(parts)})")
+        raise ZonageError(f"la couche {name} n'a pas de territoire {territory!r} (territoires construits : "
+                          f"{', '.join(parts)})")
     if not geographic:
         if kind in ("geojson", "gpkg"):
-            raise ZonageError(f"layer {name} is a table without geometries: export it as csv or parquet")
+            raise ZonageError(f"la couche {name} est une table sans géométries : l'exporter en csv ou en parquet")
         return write_table(_filter(read_layer(paths, name), region, departement), target, fmt=kind, sep=sep, bom=bom)
     if kind == "gpkg" and territory is None and len(parts) > 1 and region is None and departement is None:
         return _gpkg_per_territory(paths, name, parts, target)

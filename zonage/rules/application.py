@@ -172,7 +172,8 @@ def _structure_of(application: Mapping[str, Any], role: Role) -> tuple[str | Non
         value = application.get(key)
         if value is not None:
             if not isinstance(value, Mapping):
-                raise InputDataError(f"{key}: expected a mapping (finess, category, located…), got {value!r}")
+                raise InputDataError(f"{key} : ensemble de clés attendu (finess, category, type, lon, lat…), reçu "
+                                     f"{value!r} : décrire la structure clé par clé")
             return key, value
     return None, None
 
@@ -190,7 +191,8 @@ def _located_row(structure: Mapping[str, Any], key: str,
     if isinstance(located, pd.Series):
         located = located.to_dict()
     if not isinstance(located, Mapping):
-        raise InputDataError(f"{key}.located: expected a mapping of located columns, got {located!r}")
+        raise InputDataError(f"{key}.located : ensemble de colonnes de localisation attendu (une ligne de "
+                             f"Locator.locate), reçu {located!r}")
     return dict(located)
 
 
@@ -199,7 +201,8 @@ def _region_of(value: Any, common: Common) -> str | None:
         return None
     code = common.region_code(value)
     if code is None:
-        raise InputDataError(f"region: unknown région {value!r} (INSEE codes: {', '.join(common.regions)}, or names)")
+        raise InputDataError(f"region : région {value!r} inconnue : donner son code INSEE "
+                             f"({', '.join(common.regions)}) ou son nom")
     return code
 
 
@@ -251,11 +254,13 @@ def check_application(
         The application is malformed (unknown scheme, a date or number that does not parse…).
     """
     if not isinstance(application, Mapping):
-        raise InputDataError(f"application: expected a mapping, got {type(application).__name__}")
+        raise InputDataError(f"candidature : ensemble de clés (clé: valeur) attendu, reçu "
+                             f"{type(application).__name__}")
     scheme_map = _scheme_map(schemes)
     scheme_id = application.get("scheme")
     if scheme_id not in scheme_map:
-        raise InputDataError(f"scheme: unknown scheme {scheme_id!r} (known: {', '.join(scheme_map)})")
+        raise InputDataError(f"scheme : dispositif {scheme_id!r} inconnu (dispositifs connus : "
+                             f"{', '.join(scheme_map)}) : corriger la clé scheme")
     base = scheme_map[scheme_id]
     common = base.common
     assert common is not None
@@ -290,7 +295,7 @@ def check_application(
 
     doctor = application.get("doctor") or {}
     if not isinstance(doctor, Mapping):
-        raise InputDataError(f"doctor: expected a mapping, got {doctor!r}")
+        raise InputDataError(f"doctor : ensemble de clés attendu (diploma_mg, thesis, speciality…), reçu {doctor!r}")
     speciality = _speciality_of(doctor.get("speciality"), common)
     _check_roles(scheme, structures, region, start, located_sites, fragile_m, out, speciality, deficits)
     for condition in scheme.profile:
@@ -439,18 +444,18 @@ def _condition_state(condition: Condition, doctor: Mapping[str, Any], start: dat
         return _outcome(ok, condition), values, []
     if test == "region_in":
         if not isinstance(raw, str | int):
-            raise InputDataError(f"{where}: expected a région (code or name), got {raw!r}")
+            raise InputDataError(f"{where} : région attendue (code INSEE ou nom), reçu {raw!r}")
         code = common.region_code(raw) if common is not None else str(raw)
         if code is None:
-            raise InputDataError(f"{where}: unknown région {raw!r} (an INSEE code such as 28, or a name such as "
-                                 "Normandie)")
+            raise InputDataError(f"{where} : région {raw!r} inconnue : donner son code INSEE (p. ex. 28) ou son nom "
+                                 "(p. ex. Normandie)")
         names = common.regions if common is not None else {}
         values.update(actual=names[code].name if code in names else str(raw),
                       value=", ".join(names[c].name if c in names else c for c in condition.value))
         return _outcome(code in condition.value, condition), values, []
     if test in ("in", "not_in"):
         if not isinstance(raw, str | int):
-            raise InputDataError(f"{where}: expected a text, got {raw!r}")
+            raise InputDataError(f"{where} : texte attendu, reçu {raw!r}")
         actual = _canonical(str(raw), common)
         expected = {_canonical(v, common) for v in condition.value}
         ok = (actual in expected) if test == "in" else (actual not in expected)
@@ -517,12 +522,12 @@ def _as_bool(value: Any, where: str) -> bool:
             return True
         if key in ("false", "non", "no", "faux", "0", "n"):
             return False
-    raise InputDataError(f"{where}: expected true or false, got {value!r}")
+    raise InputDataError(f"{where} : oui ou non attendu (true/false), reçu {value!r}")
 
 
 def _as_number(value: Any, where: str) -> float:
     if isinstance(value, bool):
-        raise InputDataError(f"{where}: expected a number, got {value!r}")
+        raise InputDataError(f"{where} : nombre attendu, reçu {value!r}")
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
@@ -530,7 +535,7 @@ def _as_number(value: Any, where: str) -> float:
             return float(value.replace(",", ".").replace("%", "").strip())
         except ValueError:
             pass
-    raise InputDataError(f"{where}: expected a number, got {value!r}")
+    raise InputDataError(f"{where} : nombre attendu, reçu {value!r}")
 
 
 def _check_shares(scheme: Scheme, application: Mapping[str, Any],
@@ -538,7 +543,7 @@ def _check_shares(scheme: Scheme, application: Mapping[str, Any],
     """Check each part's share of time; return the shares used (given or default)."""
     given = application.get("shares") or {}
     if not isinstance(given, Mapping):
-        raise InputDataError(f"shares: expected a mapping (part → %), got {given!r}")
+        raise InputDataError(f"shares : ensemble de clés attendu (partie → % du temps de travail), reçu {given!r}")
     used: dict[str, float] = {}
     explicit: dict[str, float] = {}
     for role in scheme.roles.values():
@@ -552,7 +557,8 @@ def _check_shares(scheme: Scheme, application: Mapping[str, Any],
             value = _as_number(structures[role.id][1]["share"], f"{key}.share")
         if value is not None:
             if not 0 <= value <= 100:
-                raise InputDataError(f"shares.{role.keys[0] if role.keys else role.id}: {value} outside 0–100")
+                raise InputDataError(f"shares.{role.keys[0] if role.keys else role.id} : {value} hors de 0–100 : "
+                                     "donner un pourcentage du temps de travail entre 0 et 100")
             explicit[role.id] = value
             used[role.id] = value
         rule = role.share
@@ -636,7 +642,7 @@ def _funding(scheme: Scheme, application: Mapping[str, Any], shares: Mapping[str
         share = shares.get(rule.role)
         costs = application.get("funding") or {}
         if not isinstance(costs, Mapping):
-            raise InputDataError(f"funding: expected a mapping, got {costs!r}")
+            raise InputDataError(f"funding : ensemble de clés attendu (coût → montant en euros), reçu {costs!r}")
         cost = costs.get(rule.cost_key)
         values: dict[str, Any] = {
             "rate": _both(rule.rate_percent), "role": {"fr": role.label_fr, "en": role.label_en},

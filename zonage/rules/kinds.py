@@ -79,6 +79,8 @@ def _key(text: Any) -> str:
 
 
 class _KindEntry(StrictModel):
+    """One ``[kinds.<id>]`` table: the fields of :class:`Kind` but its id (the table's key)."""
+
     label_fr: str
     label_en: str
     finess: tuple[str, ...] = ()
@@ -115,8 +117,7 @@ def kind_catalogue() -> Mapping[str, Kind]:
     """
     path = resources.files("zonage.rules").joinpath("structure_kinds.toml")
     parsed = validate(_KindsFile, read_toml(path, str(path), error=RulesError), str(path), error=RulesError)
-    return {kind_id: Kind(kind_id, e.label_fr, e.label_en, e.finess, e.ape, e.names, e.words, e.unknown, e.within,
-                          e.review_as) for kind_id, e in parsed.kinds.items()}
+    return {kind_id: Kind(kind_id, **entry.model_dump()) for kind_id, entry in parsed.kinds.items()}
 
 
 @functools.lru_cache(maxsize=1)

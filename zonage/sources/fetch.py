@@ -73,8 +73,9 @@ def _copy_stream(read: Callable[[int], bytes], dest: Path, total: int | None, pr
 def _check(source: Source, file_label: str, actual: str, expected: str | None) -> None:
     if expected and actual != expected:
         raise ChecksumError(
-            f"{source.name}: checksum mismatch for {file_label}: expected sha256 {expected}, "
-            f"got {actual} (file corrupted, truncated or a different version); nothing was written"
+            f"{source.name} : empreinte sha256 de {file_label} incorrecte ({actual} au lieu de {expected}) : fichier "
+            "abîmé, tronqué ou d'une autre version ; rien n'est écrit : récupérer une copie intacte (ou, pour une "
+            "autre version voulue, donner son empreinte avec --sha256)"
         )
 
 
@@ -83,7 +84,8 @@ def _download(source: Source, tmp: Path, progress: Progress | None, timeout: flo
     if source.url.startswith("npm:"):
         spec = source.url.removeprefix("npm:")
         if shutil.which("npm") is None:
-            raise ZonageError(f"{source.name}: downloading {spec} needs the npm client on PATH")
+            raise ZonageError(f"{source.name} : le téléchargement de {spec} demande le client npm, introuvable dans "
+                              "le PATH : installer Node.js (npm), ou copier le fichier dans le miroir")
         with tempfile.TemporaryDirectory() as folder:
             done = subprocess.run(
                 ["npm", "pack", spec, "--pack-destination", folder, "--silent"],
@@ -91,11 +93,14 @@ def _download(source: Source, tmp: Path, progress: Progress | None, timeout: flo
             )
             packed = list(Path(folder).glob("*.tgz"))
             if done.returncode != 0 or not packed:
-                raise ZonageError(f"{source.name}: `npm pack {spec}` failed: {done.stderr.strip()[:300]}")
+                detail = " ".join(done.stderr.split())[:300]
+                raise ZonageError(f"{source.name} : échec de `npm pack {spec}` ({detail}) : vérifier l'accès au "
+                                  "registre npm, ou copier le fichier dans le miroir")
             with open(packed[0], "rb") as fh:
                 return _copy_stream(fh.read, tmp, packed[0].stat().st_size, progress)
     if not source.url.startswith(("http://", "https://")):
-        raise ZonageError(f"{source.name}: cannot download from {source.url!r}")
+        raise ZonageError(f"{source.name} : téléchargement impossible depuis {source.url!r} (pas une adresse http(s) "
+                          "ni npm:) : copier le fichier dans le miroir")
     digest = hashlib.sha256()
     try:
         with HttpClient(retries=retries, backoff_s=backoff_s, connect_timeout_s=min(timeout, 30.0),
@@ -108,10 +113,12 @@ def _download(source: Source, tmp: Path, progress: Progress | None, timeout: flo
             client.download(source.url, write, progress=progress)
     except TruncatedError as exc:
         raise ChecksumError(
-            f"{source.name}: download of {source.url} truncated: {exc.done} of {exc.total} bytes; nothing was written"
+            f"{source.name} : téléchargement de {source.url} tronqué : {exc.done} octets sur {exc.total} ; rien n'est "
+            "écrit : relancer le téléchargement"
         ) from exc
     except HttpError as exc:
-        raise ZonageError(f"{source.name}: download of {source.url} failed: {exc.reason}") from exc
+        raise ZonageError(f"{source.name} : échec du téléchargement de {source.url} ({exc.reason}) : réessayer plus "
+                          "tard, ou copier le fichier dans le miroir") from exc
     return digest.hexdigest()
 
 
@@ -184,8 +191,8 @@ def fetch(
             write_text_atomic(paths.raw / LOCK_NAME, json.dumps(lock, indent=2, sort_keys=True))
         return FetchResult(source.name, target, actual, "downloaded")
 
-    where = f"no file {mirror_file}" if mirror_file else "no mirror set (--mirror or $ZONAGE_MIRROR)"
+    where = f"pas de fichier {mirror_file}" if mirror_file else "aucun miroir indiqué (--mirror ou $ZONAGE_MIRROR)"
     raise MissingSourceError(
-        f"{source.name} ({source.title}) is missing: {where}. {source.how_to_get} "
-        f"Or allow a download from {source.url} with --download."
+        f"{source.name} ({source.title}) introuvable : {where}. {source.how_to_get} "
+        f"Ou autoriser le téléchargement depuis {source.url} avec --download."
     )

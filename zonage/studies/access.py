@@ -112,10 +112,11 @@ def commune_accessibility(
     timings: dict[str, float] = {"read": 0.0, "costs": 0.0, "fca": 0.0}
     chosen = list(only) if only else territories(paths, "communes")
     if not chosen:
-        raise LayerMissingError("layer communes is not built yet: run `zonage build`")
+        raise LayerMissingError("la couche communes n'est pas encore construite : lancer `zonage build`")
     unknown = sorted(set(chosen) - set(territories(paths, "communes")))
     if unknown:
-        raise ZonageError(f"no communes for territories {unknown}; have {territories(paths, 'communes')}")
+        raise ZonageError(f"aucune commune pour le(s) territoire(s) {', '.join(unknown)} (territoires construits : "
+                          f"{', '.join(territories(paths, 'communes'))})")
     start = time.perf_counter()
     supply = read_layer(paths, "gp_supply", columns=["insee", "gp_count"]).set_index("insee")["gp_count"]
     timings["read"] += time.perf_counter() - start

@@ -102,7 +102,7 @@ def locator_near(
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
     bounds = layer_bounds(paths, "communes")
     if not bounds:
-        raise LayerMissingError("layer communes is not built yet: run `zonage build`")
+        raise LayerMissingError("la couche communes n'est pas encore construite : lancer `zonage build`")
     extents = {name: transformer(crs, WGS84).transform_bounds(*box) for name, (box, crs) in sorted(bounds.items())}
     which = territory_index(extents, lon, lat)
     names = list(extents)
