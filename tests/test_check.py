@@ -402,3 +402,16 @@ def test_addok_probe(fake_addok) -> None:
     started = time.monotonic()
     assert not addok_reachable(_free_url())
     assert time.monotonic() - started < 1.5  # refused: no retry
+
+
+def test_arrondissement_class_from_the_postcode_is_to_check(built) -> None:
+    """Paris: the postcode names the arrondissement (no outlines to check the point against): never a firm answer."""
+    named = check(built, "10 rue de Meaux 75019 Paris", lonlat=(2.3826, 48.8836), kind="MSP", on=ON,
+                  schemes=["400mg_volet1"])
+    row = named.row
+    assert row["classe_source"] == "arrondissement" and row["insee_arm"] == "75119"
+    assert row["statut_400mg_volet1"] == "needs_review" and "CLASS_FROM_POSTCODE" in row["raisons_400mg_volet1"]
+    assert "vérifier le code postal" in row["message_400mg_volet1"]
+    typo = check(built, "10 rue de Meaux 75001 Paris", lonlat=(2.3826, 48.8836), kind="MSP", on=ON,
+                 schemes=["400mg_volet1"])  # the same point, another arrondissement's postcode: to check too
+    assert typo.row["insee_arm"] == "75101" and typo.row["statut_400mg_volet1"] == "needs_review"

@@ -228,16 +228,17 @@ OPTIONS_SNAPSHOT: dict[str, dict[str, object]] = {
     "eligibility": {
         "INPUT_FILE": "<required>", "-o/--output": "<required>", "--scheme": None, "--rules": None, "--crs": None,
         "--lon": None, "--lat": None, "--x": None, "--y": None, "--id": None, "--finess": None, "--verdicts": None,
-        "--sep": ";", "--bom/--no-bom": True, "--decimal-comma/--decimal-point": False, "--geocoder": None,
-        "--geocoder-url": None, "--date": None, "--speciality": None, "--deficits": None},
+        "--sep": ";", "--bom/--no-bom": True, "--decimal-comma/--decimal-point": False, "--geocoder/--backend": None,
+        "--url/--geocoder-url": None, "--date": None, "--speciality": None, "--deficits": None},
     "run": {"--region": "44", "--download": False, "--date": None, "--decimal-comma/--decimal-point": False},
     "application": {"FILE": "<required>", "--rules": None, "--json": False, "--en": False, "--deficits": None},
-    "check": {"ADDRESS": None, "--type": None, "--scheme": None, "--date": None, "--lonlat": None, "--backend": None,
-              "--url": None, "--rules": None, "--cache/--no-cache": True},
+    "check": {"ADDRESS": None, "--type": None, "--scheme": None, "--date": None, "--lonlat": None,
+              "--backend/--geocoder": None, "--url/--geocoder-url": None, "--rules": None, "--cache/--no-cache": True},
     "geocode": {
-        "INPUT_FILE": "<required>", "-o/--output": "<required>", "--backend": None, "--url": None,
+        "INPUT_FILE": "<required>", "-o/--output": "<required>", "--backend/--geocoder": None,
+        "--url/--geocoder-url": None,
         "--addok-config": None, "--address": None, "--postcode": None, "--commune": None, "--low-score": 0.6,
-        "--cache/--no-cache": True, "--sep": ",", "--bom": False},
+        "--cache/--no-cache": True, "--sep": ";", "--bom/--no-bom": True},
     "geocoder": {},
     "geocoder setup": {
         "--departement/-d": None, "--download": False, "--file": None, "--refresh": False, "--folder": None,
@@ -256,7 +257,8 @@ OPTIONS_SNAPSHOT: dict[str, dict[str, object]] = {
         "--raw-columns": False},
     "simulate-zoning": {
         "-o/--output": "<required>", "--region": None, "--config": None, "--territories": None,
-        "--disagreements": None, "--agreement": None, "--confusion": None, "--qpv": None, "--sep": ","},
+        "--disagreements": None, "--agreement": None, "--confusion": None, "--qpv": None, "--sep": ";",
+        "--bom/--no-bom": True},
     "prioritise": {
         "-o/--output": None, "--region": "44", "--posts": None, "--scheme": None, "--candidates": None,
         "--config": None, "--max-per-structure": None, "--min-per-departement": None, "--budget": None,

@@ -116,6 +116,21 @@ def test_output_columns_never_overwrite_input_columns() -> None:
     assert rows.loc[0, "row"] == 1 and rows.loc[0, "status"] == "ok" and rows.loc[0, "classe"] == "ZIP"
 
 
+def test_input_coordinates_come_out_as_typed(tmp_path) -> None:
+    """The point used is the output's lon/lat; the planner's own lon/lat stay as typed, errors included."""
+    from zonage.export import write_table
+
+    zip_pt = _lonlat(5_000, 5_000)
+    typed_lon, typed_lat = f"{zip_pt[0]:.7f}".replace(".", ","), f"{zip_pt[1]:.7f}".replace(".", ",")
+    frame = pd.DataFrame({"lon": [typed_lon, "652000", str(zip_pt[1])], "lat": [typed_lat, "6862000", str(zip_pt[0])]})
+    rows = assess(frame, LOC, SCHEMES).rows
+    back = pd.read_csv(write_table(rows, tmp_path / "out.csv", sep=";"), sep=";", dtype=str)
+    assert back["entree_lon"].tolist() == [typed_lon, "652000", str(zip_pt[1])]  # as typed, errors too
+    assert back["entree_lat"].tolist() == [typed_lat, "6862000", str(zip_pt[0])]
+    assert float(back.loc[0, "lon"]) == pytest.approx(zip_pt[0], abs=1e-6) and back["lon"].iloc[1:].isna().all()
+    assert back["error_code"].tolist()[1:] == ["lambert_in_degrees", "swapped_lonlat"]
+
+
 def test_commune_code_changed_by_merger_needs_review() -> None:
     pt = _lonlat(5_000, 5_000)
     frame = pd.DataFrame({"lon": [pt[0], pt[0]], "lat": [pt[1], pt[1]], "code_insee": ["57999", "57001"],

@@ -147,3 +147,11 @@ def test_xlsx_format_and_atomic_write(tmp_path: Path, monkeypatch: pytest.Monkey
     assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx"]
     book = load_workbook(target)
     assert book.sheetnames == ["feuille"] and book.active["A2"].value == "01053"
+
+
+def test_format_and_extension_must_agree(tmp_path: Path) -> None:
+    with pytest.raises(ZonageError, match=r"x\.xlsx : l'extension annonce du xlsx mais le format demandé est csv"):
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / "x.xlsx", fmt="csv")
+    assert list(tmp_path.iterdir()) == []
+    assert write_table(pd.DataFrame({"a": [1]}), tmp_path / "x.txt", fmt="csv").read_text().startswith("a")
+

@@ -560,7 +560,7 @@ def test_cli_geocode_commune_and_index(build_layers, mirror: Path, tmp_path: Pat
     result = runner.invoke(_app(), ["geocode", str(source), "-o", str(target), "--backend", "commune",
                                     "--no-cache"], env=env)
     assert result.exit_code == 0, result.output
-    out = pd.read_csv(target, dtype=str)
+    out = pd.read_csv(target, dtype=str, sep=";", encoding="utf-8-sig")
     assert len(out) == 3 and out["geo_citycode"].tolist()[:2] == ["19005", "19272"]
     assert out["geo_status"].tolist() == ["commune_only", "commune_only", "no_address"]
     _need_addok()

@@ -291,7 +291,8 @@ def test_cli_eligibility_addresses_only_with_index(set_up: SimpleNamespace, tmp_
     result = runner.invoke(app, ["--data", str(set_up.data), "geocode", str(source), "-o", str(geocoded),
                                  "--no-cache"])
     assert result.exit_code == 0, result.output
-    assert pd.read_csv(geocoded, dtype=str)["geo_type"].tolist() == ["housenumber", "street", "municipality"]
+    back = pd.read_csv(geocoded, dtype=str, sep=";", encoding="utf-8-sig")
+    assert back["geo_type"].tolist() == ["housenumber", "street", "municipality"]
 
 
 def test_setup_from_file_and_download_rebuilds(set_up: SimpleNamespace, ban_server: SimpleNamespace,

@@ -308,13 +308,15 @@ def test_export_csv_for_spreadsheets_and_parquet(built: Paths, tmp_path: Path) -
 
 
 def test_export_errors_are_one_line(built: Paths, tmp_path: Path) -> None:
-    for args, message in (
-        (["zoning_communes", "--format", "geojson"], "table sans géométries"),
-        (["communes", "--format", "xls"], "format 'xls' inconnu"),
-        (["communes", "--format", "csv", "--territory", "999"], "n'a pas de territoire '999'"),
-        (["nope", "--format", "csv"], "pas encore construite"),
+    for args, name, message in (
+        (["zoning_communes", "--format", "geojson"], "x.geojson", "table sans géométries"),
+        (["communes", "--format", "xls"], "x.csv", "format 'xls' inconnu"),
+        (["communes", "--format", "csv", "--territory", "999"], "x.csv", "n'a pas de territoire '999'"),
+        (["nope", "--format", "csv"], "x.csv", "pas encore construite"),
+        (["communes", "--format", "csv", "--territory", "974"], "x.xlsx",
+         "x.xlsx : l'extension annonce du xlsx mais le format demandé est csv"),
     ):
-        result = runner.invoke(app, ["--data", str(built.data), "export", *args, "-o", str(tmp_path / "x.csv")])
+        result = runner.invoke(app, ["--data", str(built.data), "export", *args, "-o", str(tmp_path / name)])
         assert result.exit_code == 2 and message in result.output, (args, result.output)
     assert list(tmp_path.iterdir()) == []
 

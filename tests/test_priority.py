@@ -452,7 +452,7 @@ def test_real_cli(built, tmp_path, monkeypatch):
                                  "--agreement", str(tmp_path / "agreement.csv")])
     assert result.exit_code == 0, result.output
     assert "matrice de confusion" in result.output and "zonage simulé et zonage officiel" in result.output
-    assert pd.read_csv(sim_out, dtype={"region": str})["region"].eq("28").all()
+    assert pd.read_csv(sim_out, sep=";", encoding="utf-8-sig", dtype={"region": str})["region"].eq("28").all()
     bad = tmp_path / "bad.toml"
     bad.write_text("[simulation]\nzip_max = 5\n", encoding="utf-8")
     result = runner.invoke(app, ["--data", str(built.data), "simulate-zoning", "--config", str(bad), "-o",

@@ -139,7 +139,7 @@ def test_exit_codes_user_error_and_defect(tmp_path, monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise RuntimeError("a defect")
 
-    monkeypatch.setattr("zonage.applications.check_application_file", broken)
+    monkeypatch.setattr("zonage.studies.eligibility.check_application_file", broken)
     assert cli.main(["application", str(bad)]) == 70
     err = capsys.readouterr().err
     assert "erreur interne" in err and "Traceback" not in err

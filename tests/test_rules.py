@@ -281,7 +281,7 @@ def test_category_picks_the_part(schemes):
     hospital = one(schemes, "400mg_volet1", hz(), category="355")
     assert (hospital["role"], hospital["status"]) == ("hospitalier", "eligible")
     assert codes(hospital) == ["ROLE_PARTNER", "STRUCTURE_KIND_ACCEPTED"]
-    assert "la condition de zone porte sur la partie ambulatoire" in hospital["message_fr"]
+    assert "la condition de zone porte sur le rôle « partie ambulatoire »" in hospital["message_fr"]
     ambulatory = one(schemes, "400mg_volet1", hz(), category=603)
     assert (ambulatory["role"], ambulatory["status"]) == ("ambulatoire", "not_eligible")
     ok = one(schemes, "400mg_volet1", loc(), category="603")

@@ -4,7 +4,8 @@ An application names a scheme, its structures (hospital part, ambulatory part…
 FINESS number and/or lon/lat) and the doctor's profile; it is validated first
 (:mod:`zonage.application_schema`: no computed key, bounded numbers, no YAML aliases).
 Structures are located here (FINESS lookup, commune, QPV, class) and the rules engine
-lists every condition met, failed or to check. Two kinds of disagreement are flagged,
+lists every condition met, failed or to check (the study reading the layers for one file is
+:func:`zonage.studies.eligibility.check_application_file`). Two kinds of disagreement are flagged,
 never resolved silently: a structure given both a FINESS number and coordinates more than
 :data:`FINESS_DISTANCE_M` apart (or in other communes), and a declared région that is not
 where the structures are.
@@ -21,11 +22,9 @@ import numpy as np
 import pandas as pd
 
 from zonage.application_schema import STRUCTURE_KEYS, read_application_file
-from zonage.config import Paths
 from zonage.errors import InputDataError
-from zonage.rules import ApplicationVerdict, check_application, load_schemes
 
-__all__ = ["FINESS_DISTANCE_M", "STRUCTURE_KEYS", "check_application_file", "locate_structures", "read_application"]
+__all__ = ["FINESS_DISTANCE_M", "STRUCTURE_KEYS", "locate_structures", "read_application"]
 
 #: Coordinates given beside a FINESS number farther than this from the FINESS point are flagged.
 FINESS_DISTANCE_M = 1000.0
@@ -97,14 +96,3 @@ def locate_structures(application: Mapping[str, Any], locator: Any, finess: pd.D
         result[key] = entry
     return result
 
-
-def check_application_file(path: str | Path, paths: Paths, rules: str | Path | None = None,
-                           deficits: pd.DataFrame | None = None) -> ApplicationVerdict:
-    """Read, validate, locate and check one application file (``deficits``: per speciality, for ASTP)."""
-    from zonage.layers.store import read_layer
-    from zonage.studies.locators import locator
-
-    application = read_application(path)
-    finess = read_layer(paths, "finess", columns=["nofinesset", "categetab", "codeape", "rs"])
-    located = locate_structures(application, locator(paths), finess)
-    return check_application(located, load_schemes(Path(rules) if rules is not None else None), deficits=deficits)

@@ -632,6 +632,9 @@ def _per_row(frame: pd.DataFrame, n: int, errors: np.ndarray, located: pd.DataFr
                        else frame).reset_index(drop=True)
     written = {"row", "status", "error", "error_code", "type_structure", "type_source", "type_libelle", "statut_mg",
                "resume", "summary_en", GEOMETRY_NOTE_COLUMN, *LOCATED_COLUMNS}
+    # the point used comes out as the geometry (``lon``/``lat`` columns in CSV/XLSX): an input's own lon/lat
+    # are kept as typed, beside it, as entree_lon/entree_lat
+    written |= {"lon", "lat", "wkt"}
     written |= {c for c in out.columns if str(c).startswith(OUTPUT_PREFIXES) or str(c).startswith("qpv")}
     clash = [c for c in out.columns if c in written]
     out = out.rename(columns={c: f"entree_{c}" for c in clash})

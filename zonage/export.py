@@ -48,6 +48,10 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
     if fmt:
         if fmt not in set(FORMATS.values()):
             raise ZonageError(f"format {fmt!r} inconnu : choisir parmi {', '.join(sorted(set(FORMATS.values())))}")
+        named = FORMATS.get(Path(path).suffix.lower())
+        if named is not None and named != fmt:  # a CSV named .xlsx would not open in Excel
+            raise ZonageError(f"{Path(path).name} : l'extension annonce du {named} mais le format demandé est {fmt} : "
+                              f"accorder les deux (p. ex. -o {Path(path).with_suffix('.' + fmt).name})")
         return fmt
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:

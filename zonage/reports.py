@@ -163,7 +163,7 @@ def prioritisation_lines(result: Any, top: int = 10) -> list[str]:
 
     s = result.summary
     schemes = load_schemes()
-    asked = " + ".join(f"{n} {schemes[k].short('fr') if k in schemes else k}" for k, n in s["posts_asked"].items())
+    asked = " + ".join(f"{n} × {schemes[k].short('fr') if k in schemes else k}" for k, n in s["posts_asked"].items())
     lines = [
         f"{s['region_name']} ({s['region']}) : postes demandés {asked} ; {s['candidates']} structures "
         f"candidates (lieu d'exercice éligible) ; avant : {s['baseline']} (moyenne {_n(s['mean_access_before'], 2)}) ; "
@@ -273,6 +273,8 @@ def check_lines(result: CheckResult) -> list[str]:
     if other_parts:
         lines.append("  (autre génération, pas en vigueur à cette date : " + " ; ".join(other_parts) + ")")
     classe = _text(row.get("classe"))
+    classe = {"mixed": "mixte (selon l'arrondissement ou le QPV)", "unknown": "inconnue (commune absente du zonage "
+              "chargé)"}.get(classe, classe)
     source = {"commune": "classe de la commune", "arrondissement": "classe de l'arrondissement",
               "qpv": "classe propre du QPV"}.get(_text(row.get("classe_source")), _text(row.get("classe_source")))
     common = next(iter(result.schemes.values())).common if result.schemes else None

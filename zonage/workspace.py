@@ -190,7 +190,7 @@ class Workspace:
         self._ensure()
         return self.assess(region_structures(self.paths, region), on=on)
 
-    def check(self, address: str | None = None, *, lonlat: tuple[float, float] | None = None,
+    def check(self, address: str | None = None, *, lonlat: tuple[float, float] | str | None = None,
               kind: str | None = None, on: date | str | None = None, backend: str | None = None,
               schemes: list[str] | None = None) -> Any:
         """One address or point: commune, QPV, class and each scheme's verdict (``zonage check``).
@@ -199,9 +199,11 @@ class Workspace:
         :func:`zonage.reports.check_lines` gives its French text. Geocoding stays on the
         machine (local addok, else the commune) unless ``backend="ban"``.
         """
-        from zonage.studies.check import check
+        from zonage.studies.check import check, parse_lonlat
 
         self._ensure()
+        if isinstance(lonlat, str):  # "6.17,49.12", as the command line takes it
+            lonlat = parse_lonlat(lonlat)
         return check(self.paths, address, lonlat=lonlat, kind=kind, on=_day(on), backend=backend,
                      schemes=schemes)
 

@@ -16,21 +16,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zonage.access.costs import parse_speeds
 from zonage.cli.common import DecimalCommaOpt, RawColumnsOpt, console, fail_in, out, paths_of
 from zonage.errors import ZonageError
 from zonage.export import csv_style
 from zonage.numbers import french_number
-from zonage.studies.access import cut_to_region
-
-if TYPE_CHECKING:
-    pass
 
 
 def _n(value: float) -> str:
@@ -58,7 +53,9 @@ def _summary(run, name: str, written: list) -> None:
               f"distance) : moyenne pondérée par la population {_d(run.national_mean())} ; communes : p10 "
               f"{_d(q.iloc[0])}, médiane {_d(q.iloc[1])}, p90 {_d(q.iloc[2])} ; "
               f"{_n((communes['access'] == 0).sum())} communes sans médecin accessible")
-    timings = ", ".join(f"{k} {_d(v, 2)} s" for k, v in run.timings.items())
+    steps = {"read": "lecture", "costs": "trajets", "fca": "calcul", "aggregate": "agrégation",
+             "compare": "comparaison"}
+    timings = ", ".join(f"{steps.get(k, k)} {_d(v, 2)} s" for k, v in run.timings.items())
     out.print(f"durées : {timings}", highlight=False)
     comparison = run.comparison
     if len(comparison):
@@ -74,7 +71,8 @@ def _summary(run, name: str, written: list) -> None:
         for region, row in commune_level.iterrows():
             bv = bv_level.loc[region] if bv_level is not None and region in bv_level.index else None
             table.add_row(
-                f"{region} {row['region_nom']}", _n(row["n"]), _d(row["pearson"], 2), _d(row["spearman"], 2),
+                "ensemble calculé" if region == "all" else f"{region} {row['region_nom']}", _n(row["n"]),
+                _d(row["pearson"], 2), _d(row["spearman"], 2),
                 "" if bv is None else _n(bv["n"]), "" if bv is None else _d(bv["pearson"], 2),
                 "" if bv is None else _d(bv["spearman"], 2),
             )
@@ -176,8 +174,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Accessibilité de chaque commune aux médecins généralistes (BPE, populations, trajets) ; comparée à l'APL."""
         from zonage.access import StraightLine, parse_decay
+        from zonage.access.costs import parse_speeds
         from zonage.export import format_of, write_table
-        from zonage.studies.access import commune_accessibility
+        from zonage.studies.access import commune_accessibility, cut_to_region
 
         planner = output is not None
         csv = csv_style(sep or (";" if planner else ","), planner if bom is None else bom, decimal_comma)

@@ -74,13 +74,15 @@ RawColumnsOpt = Annotated[bool, typer.Option(
                           "techniques.")]
 #: The geocoder choice: ``--backend`` of ``check`` and ``geocode``. ``eligibility`` names it ``--geocoder``
 #: and says how each row is marked: its own.
+#: ``--backend`` and ``--geocoder`` are one option (``eligibility`` names it ``--geocoder`` first).
 GeocoderOpt = Annotated[str | None, typer.Option(
-    "--backend", help="Géocodeur : addok (index local), ban (API nationale : les adresses partent sur Internet) "
-                      "ou commune (code postal + ville seulement). Par défaut : l'addok local s'il répond, sinon "
-                      "la commune, avec une ligne d'aide.")]
-#: The geocoder's address. No flag name here: it comes from the parameter, ``--url`` (``check``,
-#: ``geocode``) or ``--geocoder-url`` (``eligibility``).
+    "--backend", "--geocoder",
+    help="Géocodeur : addok (index local), ban (API nationale : les adresses partent sur Internet) ou commune "
+         "(code postal + ville seulement). Par défaut : l'addok local s'il répond, sinon la commune, avec une ligne "
+         "d'aide.")]
+#: The geocoder's address: ``--url`` and ``--geocoder-url`` alike, in every command that geocodes.
 GeocoderUrlOpt = Annotated[str | None, typer.Option(
+    "--url", "--geocoder-url",
     help="URL de l'API addok locale (par défaut http://127.0.0.1:7878) ou racine de l'API BAN.")]
 CacheOpt = Annotated[bool, typer.Option(
     "--cache/--no-cache", help="Réutiliser (et garder) les réponses addok / BAN déjà reçues, dans le cache du "

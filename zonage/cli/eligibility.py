@@ -79,6 +79,7 @@ def eligibility(
     bom: BomOpt = True,
     decimal_comma: DecimalCommaOpt = False,
     geocoder: Annotated[str | None, typer.Option(
+        "--geocoder", "--backend",
         help="Géocodage des lignes données par une adresse (adresse, code_postal, commune…) : addok (index local), "
              "ban (API nationale : les adresses partent sur Internet) ou commune (code postal + ville). Par défaut : "
              "l'addok local s'il est installé (`zonage geocoder setup`), sinon la commune, avec une ligne d'aide, "
@@ -224,9 +225,9 @@ def application(
 
     Code de sortie : 0 éligible, 3 à vérifier, 4 non éligible (ou non applicable), 2 erreur de saisie.
     """
-    from zonage.applications import check_application_file
     from zonage.reports import application_lines
     from zonage.rules import load_schemes
+    from zonage.studies.eligibility import check_application_file
 
     def action() -> None:
         table = None

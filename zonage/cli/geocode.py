@@ -14,9 +14,11 @@ import typer
 
 from zonage.cli.common import (
     AddokFolderOpt,
+    BomOpt,
     CacheOpt,
     GeocoderOpt,
     GeocoderUrlOpt,
+    SepOpt,
     console,
     guard,
     out,
@@ -184,9 +186,8 @@ def geocode(
     commune: Annotated[str | None, typer.Option(help="Colonne de la commune (par défaut : détectée).")] = None,
     low_score: Annotated[float, typer.Option(help="Signaler les résultats de score inférieur à ce seuil.")] = 0.6,
     cache: CacheOpt = True,
-    # not SepOpt / BomOpt: here « , » and no BOM by default, and --bom has no --no-bom
-    sep: Annotated[str, typer.Option(help="Séparateur du CSV écrit.")] = ",",
-    bom: Annotated[bool, typer.Option("--bom", help="Marque BOM UTF-8 en tête du CSV écrit (Excel).")] = False,
+    sep: SepOpt = ";",
+    bom: BomOpt = True,
 ) -> None:
     """Géocode les adresses du fichier : chaque ligne ressort une fois, avec point, score, type, libellé, alertes."""
     import geopandas as gpd
@@ -230,8 +231,10 @@ def geocode(
         write_table(result, output, sep=sep, bom=bom)
         counts = geo["geo_status"].value_counts()
         out.print(f"{_count(len(frame))} lignes ; colonnes utilisées : {spec.describe()}", soft_wrap=True)
-        out.print(" ; ".join(f"{status} : {_count(int(counts.get(status, 0)))}"
-                             for status in ("ok", "review", "commune_only", "not_found", "no_address")))
+        words = {"ok": "trouvées", "review": "à vérifier (score faible)", "commune_only": "commune seulement",
+                 "not_found": "introuvables", "no_address": "sans adresse"}
+        out.print(" ; ".join(f"{word} : {_count(int(counts.get(status, 0)))}" for status, word in words.items())
+                  + " (colonne geo_status : ok, review, commune_only, not_found, no_address)", soft_wrap=True)
         out.print(f"{_count(len(result))} lignes écrites dans {output}", soft_wrap=True)
 
     guard(ctx, action)

@@ -190,8 +190,8 @@ def register(app: typer.Typer) -> None:
         confusion: Annotated[Path | None, typer.Option(help="Écrire aussi la table longue de confusion.")] = None,
         qpv: Annotated[Path | None, typer.Option(
             help="Écrire aussi la table des QPV (classe héritée / officielle).")] = None,
-        # not SepOpt: default « , » here (tables for scripts), no --bom
-        sep: Annotated[str, typer.Option(help="Séparateur des CSV (« ; » pour un tableur réglé en français).")] = ",",
+        sep: SepOpt = ";",
+        bom: BomOpt = True,
     ) -> None:
         """Simule le zonage 2017–2024 (seuils d'APL, vivier, plafonds) et le compare au zonage officiel."""
         from zonage.export import format_of, write_table
@@ -208,18 +208,18 @@ def register(app: typer.Typer) -> None:
             inputs = load_inputs(paths, params)
             simulation = simulate(inputs, params, regions=region)
             comparison = compare_zoning(simulation, load_official(paths), params.class_map)
-            written = [write_table(_with_geometry(comparison.table, paths, output), output, sep=sep)]
+            written = [write_table(_with_geometry(comparison.table, paths, output), output, sep=sep, bom=bom)]
             if territories:
-                written.append(write_table(simulation.territories, territories, sep=sep))
+                written.append(write_table(simulation.territories, territories, sep=sep, bom=bom))
             if disagreements:
                 written.append(write_table(_with_geometry(comparison.disagreements, paths, disagreements),
-                                           disagreements, sep=sep))
+                                           disagreements, sep=sep, bom=bom))
             if agreement:
-                written.append(write_table(comparison.agreement, agreement, sep=sep))
+                written.append(write_table(comparison.agreement, agreement, sep=sep, bom=bom))
             if confusion:
-                written.append(write_table(comparison.confusion, confusion, sep=sep))
+                written.append(write_table(comparison.confusion, confusion, sep=sep, bom=bom))
             if qpv:
-                written.append(write_table(simulation.qpv, qpv, sep=sep))
+                written.append(write_table(simulation.qpv, qpv, sep=sep, bom=bom))
         except ZonageError as exc:
             fail_in(ctx, exc)
             return

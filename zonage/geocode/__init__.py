@@ -152,7 +152,7 @@ def _same_place(given: str, found: str) -> bool:
     return not a or not b or a == b or a.startswith(b) or b.startswith(a)
 
 
-def _department(citycode: str) -> str:
+def postal_department(citycode: str) -> str:
     """Département of a commune code, written as postcodes start (Corsica ``2A``/``2B`` → ``20``)."""
     if citycode.startswith("97"):
         return citycode[:3]
@@ -283,7 +283,7 @@ def _row(item: Cleaned, match: Match | None, cached: bool, backend: str, low_sco
     postcode_mismatch = bool(given_code and match.postcode and given_code != match.postcode)
     commune_mismatch = bool(item.given_city and match.city and not _same_place(item.given_city, match.city))
     if item.cedex and query.department and match.citycode:  # a CEDEX code still names the département
-        commune_mismatch = commune_mismatch or _department(match.citycode) != query.department
+        commune_mismatch = commune_mismatch or postal_department(match.citycode) != query.department
     if low:
         flags.insert(0, "low_score")
     if postcode_mismatch:

@@ -33,7 +33,7 @@ import pandas as pd
 import shapely
 
 from zonage.crs import WGS84, transform_xy
-from zonage.geocode import _department
+from zonage.geocode import postal_department
 from zonage.geocode.base import Match, Query
 from zonage.names import loose_name_key, normalise_name
 
@@ -95,7 +95,7 @@ class CommuneGeocoder:
             return
         self._by_name[key].add(insee)
         self._by_name[loose_name_key(key)].add(insee)
-        self._by_department[_department(insee)].append((key, insee))
+        self._by_department[postal_department(insee)].append((key, insee))
 
     # -- matching ----------------------------------------------------------------------------
     def _names(self, city: str) -> set[str]:
@@ -128,7 +128,7 @@ class CommuneGeocoder:
         postcode, city, department = query.postcode, query.city, query.department
         by_pc = set(self._by_postcode.get(postcode, set())) if postcode else set()
         named = self._names(city)
-        in_dep = {c for c in named if _department(c) == department} if department else set()
+        in_dep = {c for c in named if postal_department(c) == department} if department else set()
         if postcode and city:
             both = by_pc & named
             if both:

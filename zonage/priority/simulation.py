@@ -465,6 +465,6 @@ def confusion_matrix(confusion: pd.DataFrame, region: str = ALL, value: str = "n
     matrix = part.pivot_table(index="simulated", columns="official", values=value, aggfunc="sum", fill_value=0)
     matrix["total"] = matrix.sum(axis=1)
     matrix.loc["total"] = matrix.sum(axis=0)
-    matrix.index.name = "simulated \\ official"
+    matrix.index.name = "simulé \\ officiel"
     matrix.columns.name = None
     return matrix

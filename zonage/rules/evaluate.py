@@ -189,7 +189,7 @@ def _zone(role: Role, f: _Facts, add: Any) -> np.ndarray:
         cls_unknown = loc & ~known & dated
         cls_no = known & ~cls_ok & ~cls_review & dated
         cls_undated = loc & ~dated
-        cls_fragile = np.where(f.from_qpv, f.qpv_near, commune_fragile)
+        cls_fragile = np.where(f.from_qpv, f.qpv_near, commune_fragile | f.from_postcode)
     else:
         cls = f.classe
         cls_ok = cls_review = cls_unknown = cls_no = cls_undated = cls_fragile = zeros
@@ -233,6 +233,7 @@ def _zone(role: Role, f: _Facts, add: Any) -> np.ndarray:
     add("COMMUNE_OVERLAP", _UNC, f.overlap & commune_ground)
     add("COMMUNE_NEAREST", _UNC, f.nearest & commune_ground)
     add("COMMUNE_MERGED", _UNC, f.merged & commune_ground)
+    add("CLASS_FROM_POSTCODE", _UNC, f.from_postcode & commune_ground & (f.order_state == 0))
     add("COMMUNE_BOUNDARY_NEAR", _UNC, f.boundary & commune_ground)
     qpv_relevant = rule.qpv_matters | (f.from_qpv & rule.classes_matter)
     add("QPV_BOUNDARY_NEAR", _UNC, f.qpv_near & (f.in_qpv == 1) & qpv_relevant)

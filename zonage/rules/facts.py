@@ -45,7 +45,7 @@ _BY_LANG: frozenset[str] = frozenset({"type_label", "order", "order_loaded"})
 #: Boolean facts of a row (with ``in_qpv``, ``classe``, ``region``, ``kind``, ``order_state`` and
 #: ``deficit`` they decide the answer).
 _FLAGS: tuple[str, ...] = ("located", "commune_only", "overlap", "nearest", "boundary", "merged", "from_qpv",
-                           "qpv_near", "kind_conflict")
+                           "from_postcode", "qpv_near", "kind_conflict")
 
 
 @dataclass
@@ -101,6 +101,7 @@ class _Facts:
     merged: np.ndarray
     classe: np.ndarray
     from_qpv: np.ndarray
+    from_postcode: np.ndarray
     in_qpv: np.ndarray
     qpv_near: np.ndarray
     kind_conflict: np.ndarray
@@ -134,9 +135,14 @@ def _sites(located: pd.DataFrame, region: Any, on: date, fragile_m: float, commo
     classe = _text(col("classe"), n).map(_class_name)
     classe_qpv = _text(col("classe_qpv"), n)
     if "classe_source" in located:
-        from_qpv = _text(col("classe_source"), n).flag(lambda s: s == "qpv")
+        source = _text(col("classe_source"), n)
+        from_qpv = source.flag(lambda s: s == "qpv")
+        # Paris, Lyon, Marseille: the arrondissement (and its class) is the one the postcode names; the
+        # point is not checked against arrondissement outlines (the locator has none)
+        from_postcode = source.flag(lambda s: s == "arrondissement")
     else:
         from_qpv = classe_qpv.codes >= 0
+        from_postcode = np.zeros(n, dtype=bool)
 
     if region is not None:
         regions = _text(region).map(_region_code)
@@ -202,7 +208,8 @@ def _sites(located: pd.DataFrame, region: Any, on: date, fragile_m: float, commo
         text["type_label_fr"] = text["type_label_en"] = _text(None, n)
     flags = {
         "located": loc, "commune_only": commune_only, "overlap": loc & overlap, "nearest": loc & nearest,
-        "boundary": near_boundary, "merged": loc & merged, "from_qpv": from_qpv, "qpv_near": qpv_near,
+        "boundary": near_boundary, "merged": loc & merged, "from_qpv": from_qpv,
+        "from_postcode": loc & from_postcode & ~from_qpv, "qpv_near": qpv_near,
         "kind_conflict": kind_conflict,
     }
     return _Sites(n=n, flags=flags, in_qpv=in_qpv, order_state=order_state, deficit=deficit, text=text,

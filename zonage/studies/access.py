@@ -110,9 +110,9 @@ def commune_accessibility(
     model = model or StraightLine()
     decay = decay or default_decay(method)
     timings: dict[str, float] = {"read": 0.0, "costs": 0.0, "fca": 0.0}
-    chosen = list(only) if only else territories(paths, "communes")
-    if not chosen:
+    if not territories(paths, "communes"):
         raise LayerMissingError("la couche communes n'est pas encore construite : lancer `zonage build`")
+    chosen = list(only) if only else territories(paths, "communes")
     unknown = sorted(set(chosen) - set(territories(paths, "communes")))
     if unknown:
         raise ZonageError(f"aucune commune pour le(s) territoire(s) {', '.join(unknown)} (territoires construits : "

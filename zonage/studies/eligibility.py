@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,7 +17,7 @@ from zonage.config import Paths
 from zonage.eligibility import BatchResult, assess
 from zonage.layers.store import read_layer
 from zonage.regions import require_region
-from zonage.rules import Scheme
+from zonage.rules import ApplicationVerdict, Scheme
 from zonage.studies.locators import locator
 
 #: FINESS categories of the structures that host posts: centres de santé, MSP, hospitals.
@@ -75,6 +76,18 @@ def eligibility_of_region(
                     crosswalk=context["crosswalk"], progress=progress, on=on)
     return structures, result
 
+
+
+def check_application_file(path: str | Path, paths: Paths, rules: str | Path | None = None,
+                           deficits: pd.DataFrame | None = None) -> ApplicationVerdict:
+    """Read, validate, locate and check one application file (``deficits``: per speciality, for ASTP)."""
+    from zonage.applications import locate_structures, read_application
+    from zonage.rules import check_application, load_schemes
+
+    application = read_application(path)
+    finess = read_layer(paths, "finess", columns=["nofinesset", "categetab", "codeape", "rs"])
+    located = locate_structures(application, locator(paths), finess)
+    return check_application(located, load_schemes(Path(rules) if rules is not None else None), deficits=deficits)
 
 @dataclass
 class RegionJob:

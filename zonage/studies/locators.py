@@ -48,8 +48,10 @@ def _qpv(paths: Paths) -> gpd.GeoDataFrame | None:
 
 def locator(paths: Paths, *, cell_m: float = 100.0, tolerance_m: float = 250.0) -> Locator:
     """A locator on every commune of the ``communes`` layer of ``paths``, with the stored lookup grids."""
-    communes = {t: read_geo_layer(paths, "communes", territory=t, columns=_LOCATOR_COLUMNS)
-                for t in territories(paths, "communes")}
+    built = territories(paths, "communes")
+    if not built:
+        read_layer(paths, "communes")  # raises LayerMissingError: "… pas encore construite : lancer `zonage build`"
+    communes = {t: read_geo_layer(paths, "communes", territory=t, columns=_LOCATOR_COLUMNS) for t in built}
     try:
         grids: dict[str, tuple[LookupGrid, str]] | None = grids_from_arrays(read_arrays(paths, "locate_index"))
     except LayerMissingError:
@@ -131,8 +133,10 @@ def locator_near(
 def commune_geocoder(paths: Paths) -> CommuneGeocoder:
     """The commune-centre geocoder on the ``communes`` layer (and ``cog_crosswalk`` when built) of ``paths``."""
     columns = ["insee", "nom", "codes_postaux", "population", "territory"]
-    communes = {t: read_geo_layer(paths, "communes", territory=t, columns=columns)
-                for t in territories(paths, "communes")}
+    built = territories(paths, "communes")
+    if not built:
+        read_layer(paths, "communes")  # raises LayerMissingError naming `zonage build`
+    communes = {t: read_geo_layer(paths, "communes", territory=t, columns=columns) for t in built}
     return CommuneGeocoder(communes, _optional(paths, "cog_crosswalk"), version=layer_key(paths, "communes"))
 
 
@@ -143,12 +147,12 @@ def commune_geocoder_near(paths: Paths, department: str | None, postcode: str | 
     sharing the postcode decide the answer (see :meth:`CommuneGeocoder.resolve`): only
     their names are indexed, and only the polygon of the commune found is read.
     """
-    from zonage.geocode import _department
+    from zonage.geocode import postal_department
 
     attributes = read_layer(paths, "communes", columns=["insee", "nom", "codes_postaux", "population", "territory"],
                             geometry=False)
     if department:
-        departments = attributes["insee"].astype(str).map(_department)
+        departments = attributes["insee"].astype(str).map(postal_department)
         keep = np.array(departments == department, dtype=bool)
         if postcode:
             keep |= attributes["codes_postaux"].map(
