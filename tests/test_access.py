@@ -127,7 +127,7 @@ def test_scale_and_input_errors() -> None:
         od_costs(OD.assign(cost=[1, 2, -3, 4, 5, 6]))
     with pytest.raises(InputDataError, match="no column"):
         od_costs(OD.rename(columns={"cost": "minutes"}))
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(ValueError, match=r"méthode .* inconnue"):
         _run("4sfca")
 
 
@@ -138,7 +138,7 @@ def test_stepped_bounds_and_parsing() -> None:
     assert parse_decay("steps:10=1,15=0.5")(np.array([12.0])).tolist() == [0.5]
     assert parse_decay("exp:0.12")(np.array([10.0]))[0] == pytest.approx(math.exp(-1.2))
     assert parse_decay("drees").name.startswith("drees")
-    with pytest.raises(ValueError, match="unknown decay"):
+    with pytest.raises(ValueError, match=r"décroissance .* inconnue"):
         parse_decay("cubic:3")
 
 

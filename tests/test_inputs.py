@@ -39,7 +39,7 @@ def test_per_row_coordinate_errors_name_row_and_field() -> None:
     assert e[0] is None and e[6] is None
     assert "ligne 2" in e[1] and "inversées" in e[1]
     assert "ligne 3" in e[2] and "Lambert-93" in e[2]
-    assert "ligne 4" in e[3] and "'lon'" in e[3] and "pas un nombre" in e[3]
+    assert e[3] == "ligne 4, champ 'lon' : 'abc' n'est pas un nombre" and e[3].code == "not_a_number"
     assert "ligne 5" in e[4] and "vides" in e[4]
     assert "ligne 6" in e[5] and "hors de France" in e[5]
     assert len(e) == len(frame)

@@ -312,7 +312,7 @@ def test_export_errors_are_one_line(built: Paths, tmp_path: Path) -> None:
         (["zoning_communes", "--format", "geojson"], "x.geojson", "table sans géométries"),
         (["communes", "--format", "xls"], "x.csv", "format 'xls' inconnu"),
         (["communes", "--format", "csv", "--territory", "999"], "x.csv", "n'a pas de territoire '999'"),
-        (["nope", "--format", "csv"], "x.csv", "pas encore construite"),
+        (["nope", "--format", "csv"], "x.csv", "couche 'nope' inconnue : couches construites : "),
         (["communes", "--format", "csv", "--territory", "974"], "x.xlsx",
          "x.xlsx : l'extension annonce du xlsx mais le format demandé est csv"),
     ):

@@ -221,7 +221,7 @@ def test_toy_region_filter_keeps_national_decisions():
     assert set(only.territories["territory"]) == {"X", "W", "Y"}
     merged = only.units.merge(full.units, on="code", suffixes=("", "_full"))
     assert (merged["classe"] == merged["classe_full"]).all()
-    with pytest.raises(Exception, match="unknown région"):
+    with pytest.raises(Exception, match=r"région.* inconnue"):
         simulate_zoning(toy_inputs(), toy_config(), regions=["R9"])
 
 
@@ -334,9 +334,9 @@ def test_toy_minmax_and_region_filter():
     table = scores.table
     assert set(table["region"]) == {"R2"} and len(table) == 3
     assert table["apl_need"].max() == 1.0 and table["apl_need"].min() == 0.0
-    with pytest.raises(Exception, match="unknown région"):
+    with pytest.raises(Exception, match=r"région.* inconnue"):
         territories_scores(toy_inputs(), "commune", config, region="R9")
-    with pytest.raises(Exception, match="unknown level"):
+    with pytest.raises(Exception, match=r"niveau .* inconnu"):
         territories_scores(toy_inputs(), "canton", config)
     empty = score_territories(table.iloc[:0][["code", "apl", "gp_density", "population", "qpv_population", "gap"]],
                               config.scoring)

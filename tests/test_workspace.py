@@ -69,6 +69,15 @@ def test_check_application_from_a_mapping(ws: Workspace) -> None:
     forged = {**application, "ambulatory": {**application["ambulatory"], "located": {"zone": "ZIP"}}}
     with pytest.raises(InputDataError, match=r"calculée? par l'outil"):
         ws.check_application(forged)
+    # the same mistakes a batch refuses: swapped coordinates, a point abroad; a decimal comma is read as the batch does
+    swapped = {**application, "ambulatory": {**application["ambulatory"], "lon": 49.7010, "lat": 4.9403}}
+    with pytest.raises(InputDataError, match=r"ambulatory : lon 49\.701 / lat 4\.9403 : latitude et longitude"):
+        ws.check_application(swapped)
+    abroad = {**application, "ambulatory": {**application["ambulatory"], "lon": 13.4, "lat": 52.5}}
+    with pytest.raises(InputDataError, match="point hors de France"):
+        ws.check_application(abroad)
+    comma = {**application, "ambulatory": {**application["ambulatory"], "lon": "4,9403", "lat": "49,7010"}}
+    assert ws.check_application(comma).status == verdict.status
 
 
 def test_map_and_export(ws: Workspace, tmp_path: Path) -> None:

@@ -133,6 +133,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _decimal_comma(value: Any) -> Any:
+    """``"4,9403"`` (a French decimal comma, as a batch file accepts it) → ``4.9403``; anything else unchanged."""
+    if isinstance(value, str) and value.strip().count(",") == 1 and "." not in value:
+        return value.strip().replace(",", ".")
+    return value
+
+
 class StructureModel(_Strict):
     """One structure of an application: where it is and what it is (never what the tool computes)."""
 
@@ -142,8 +149,10 @@ class StructureModel(_Strict):
     name: str | None = None
     nom: str | None = None
     ape: str | None = None
-    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
-    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: Annotated[float | None, BeforeValidator(_decimal_comma)] = Field(default=None, ge=-180, le=180,
+                                                                          allow_inf_nan=False)
+    lat: Annotated[float | None, BeforeValidator(_decimal_comma)] = Field(default=None, ge=-90, le=90,
+                                                                          allow_inf_nan=False)
     adresse: str | None = None
     code_postal: str | None = None
     commune: str | None = None

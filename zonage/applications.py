@@ -23,6 +23,7 @@ import pandas as pd
 
 from zonage.application_schema import STRUCTURE_KEYS, read_application_file
 from zonage.errors import InputDataError
+from zonage.inputs import in_france
 
 __all__ = ["FINESS_DISTANCE_M", "STRUCTURE_KEYS", "locate_structures", "read_application"]
 
@@ -83,6 +84,12 @@ def locate_structures(application: Mapping[str, Any], locator: Any, finess: pd.D
             entry["located"] = {"insee": None, "commune_method": "none"}
             result[key] = entry
             continue
+        if not in_france(np.array([float(lon)]), np.array([float(lat)]))[0]:
+            if in_france(np.array([float(lat)]), np.array([float(lon)]))[0]:
+                raise InputDataError(f"clé {key} : lon {lon} / lat {lat} : latitude et longitude semblent inversées : "
+                                     "échanger les deux valeurs")
+            raise InputDataError(f"clé {key} : lon {lon} / lat {lat} : point hors de France (métropole, Corse et "
+                                 "DROM) : vérifier les coordonnées")
         postcodes = [entry["code_postal"]] if entry.get("code_postal") else None
         located = locator.locate(np.array([float(lon)]), np.array([float(lat)]), postcodes=postcodes)
         row = _row(located)

@@ -255,6 +255,11 @@ def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return parsed, bad
 
 
+def in_france(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Whether each lon/lat point (degrees) lies in one of :data:`FRANCE_BOXES` (mainland, Corsica, DROM)."""
+    return _in_boxes(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+
+
 def _in_boxes(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     inside = np.zeros(len(lon), dtype=bool)
     for minx, miny, maxx, maxy in FRANCE_BOXES:
@@ -372,8 +377,11 @@ def read_points(frame: pd.DataFrame, spec: InputSpec, crs: str | None = None) ->
     x, bad_x = _numbers(frame[xcol])
     y, bad_y = _numbers(frame[ycol])
     line = np.char.add("ligne ", rows)
-    _append(errors, bad_x, np.char.add(line, f", champ {xcol!r} : pas un nombre"), "not_a_number")
-    _append(errors, bad_y, np.char.add(line, f", champ {ycol!r} : pas un nombre"), "not_a_number")
+    for column, bad in ((xcol, bad_x), (ycol, bad_y)):
+        if bad.any():
+            shown = np.array([repr(str(v)[:30]) for v in frame[column].to_numpy(dtype=object)], dtype=object)
+            _append(errors, bad, np.char.add(np.char.add(line, f", champ {column!r} : "),
+                                             np.char.add(shown.astype(str), " n'est pas un nombre")), "not_a_number")
     missing = np.isnan(x) | np.isnan(y)
     if not spec.finess:
         _append(errors, missing, np.char.add(np.char.add("ligne ", rows), f", champs {xcol!r}/{ycol!r} : vides"),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from zonage.eligibility import STATUSES, BatchResult
-from zonage.numbers import french_number
+from zonage.numbers import count_fr, french_number
 from zonage.rules import ApplicationVerdict, Scheme
 from zonage.rules.model import ZoningOrder
 
@@ -115,7 +115,7 @@ def batch_summary_lines(result: BatchResult, schemes: Mapping[str, Scheme], on: 
             lines.append(warning)
     errors = result.rows.loc[result.rows["status"] == "error", "error"]
     if len(errors):
-        lines.append(f"{len(errors)} lignes en erreur, les premières :" if fr
+        lines.append(f"{count_fr(len(errors), 'ligne')} en erreur, les premières :" if fr
                      else f"{len(errors)} rows in error, first ones:")
         lines += [f"  {message}" for message in errors.head(10)]
     return lines

@@ -382,12 +382,15 @@ def parse_speeds(text: str) -> tuple[tuple[float, float], ...]:
             bound, sep, speed = part.partition(":")
             if not sep:
                 if k != len(parts) - 1:
-                    raise ValueError("only the last speed may come without a bound")
+                    raise ValueError("seule la dernière vitesse peut venir sans borne")
                 bands.append((math.inf, float(bound)))
             else:
                 bands.append((float(bound), float(speed)))
     except ValueError as exc:
-        raise InputDataError(f"--speeds {text!r}: {exc} (e.g. 5:30,20:60,80)") from None
+        reason = str(exc) if "borne" in str(exc) else "des nombres sont attendus"
+        raise InputDataError(f"--speeds {text!r} : {reason} (p. ex. 5:30,20:60,80 : 30 km/h jusqu'à 5 km, 60 "
+                             "jusqu'à 20 km, 80 au-delà)") from None
     if not bands or bands[-1][0] != math.inf:
-        raise InputDataError(f"--speeds {text!r}: end with the speed beyond the last bound (e.g. 5:30,20:60,80)")
+        raise InputDataError(f"--speeds {text!r} : finir par la vitesse au-delà de la dernière borne (p. ex. "
+                             "5:30,20:60,80)")
     return tuple(bands)

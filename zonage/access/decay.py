@@ -147,7 +147,8 @@ def parse_decay(text: str) -> Decay:
             pairs = [part.split("=") for part in arg.split(",") if part.strip()]
             return stepped([(float(b), float(w)) for b, w in pairs])
     except ValueError as exc:
-        raise ValueError(f"decay {text!r}: {exc}") from None
+        raise ValueError(f"décroissance {text!r} : paramètre illisible ({exc})") from None
     raise ValueError(
-        f"unknown decay {text!r}: binary, drees, luo-qi, exp:BETA, gauss:SIGMA, linear:ZERO_AT, steps:B=W,B=W…"
+        f"décroissance {text!r} inconnue : binary, drees, luo-qi, exp:BETA, gauss:SIGMA, linear:ZERO_AT, "
+        "steps:B=W,B=W…"
     )

@@ -49,7 +49,7 @@ def default_decay(method: str) -> Decay:
 
 def _check_method(method: str) -> None:
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: one of {', '.join(METHODS)}")
+        raise ValueError(f"méthode {method!r} inconnue : choisir parmi {', '.join(METHODS)}")
 
 
 def weight_matrix(

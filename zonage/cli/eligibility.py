@@ -100,6 +100,7 @@ def eligibility(
     from zonage.geocode import address_spec, check_locatable, default_cache_path
     from zonage.geocode.local import geocoding_summary
     from zonage.inputs import detect_columns, parse_crs, read_table
+    from zonage.numbers import count_fr
     from zonage.rules import load_schemes, select_schemes
     from zonage.studies.eligibility import batch_context
     from zonage.studies.geocoding import batch_geocoding
@@ -121,8 +122,8 @@ def eligibility(
                                                   finess=finess_column))
         check_locatable(frame, spec, input_file.name)
         schemes = select_schemes(load_schemes(rules), scheme)
-        out.print(f"{len(frame)} lignes lues dans {input_file} ; colonnes utilisées : {spec.describe()}",
-                  soft_wrap=True)
+        out.print(f"{count_fr(len(frame), 'ligne lue', 'lignes lues')} dans {input_file} ; colonnes utilisées : "
+                  f"{spec.describe()}", soft_wrap=True)
         context = batch_context(paths)
         if geocoder == "ban":
             where = geocoder_url or "l'API nationale d'adresses"
@@ -149,7 +150,7 @@ def eligibility(
         geocoded = geocoding_summary(result.rows)
         if geocoded:
             out.print(geocoded, highlight=False, soft_wrap=True, markup=False)
-        out.print(f"{len(result.rows):,} lignes écrites dans {output}".replace(",", "\u202f"), soft_wrap=True)
+        out.print(f"{count_fr(len(result.rows), 'ligne écrite', 'lignes écrites')} dans {output}", soft_wrap=True)
 
     guard(ctx, action)
 

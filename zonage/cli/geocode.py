@@ -26,7 +26,7 @@ from zonage.cli.common import (
     progress_bar,
 )
 from zonage.errors import ZonageError
-from zonage.numbers import french_number
+from zonage.numbers import count_fr, french_number
 
 geocoder_app = typer.Typer(
     help="Géocodeur addok local (celui de la BAN, sur ce poste) : installer un département, indexer des fichiers "
@@ -230,12 +230,12 @@ def geocode(
             result = gpd.GeoDataFrame(result, geometry=geometry.to_numpy(), crs=WGS84)
         write_table(result, output, sep=sep, bom=bom)
         counts = geo["geo_status"].value_counts()
-        out.print(f"{_count(len(frame))} lignes ; colonnes utilisées : {spec.describe()}", soft_wrap=True)
+        out.print(f"{count_fr(len(frame), 'ligne')} ; colonnes utilisées : {spec.describe()}", soft_wrap=True)
         words = {"ok": "trouvées", "review": "à vérifier (score faible)", "commune_only": "commune seulement",
                  "not_found": "introuvables", "no_address": "sans adresse"}
         out.print(" ; ".join(f"{word} : {_count(int(counts.get(status, 0)))}" for status, word in words.items())
                   + " (colonne geo_status : ok, review, commune_only, not_found, no_address)", soft_wrap=True)
-        out.print(f"{_count(len(result))} lignes écrites dans {output}", soft_wrap=True)
+        out.print(f"{count_fr(len(result), 'ligne écrite', 'lignes écrites')} dans {output}", soft_wrap=True)
 
     guard(ctx, action)
 

@@ -33,6 +33,7 @@ from zonage.geocode import FALLBACK_FLAG
 from zonage.geocode.base import Match, Query
 from zonage.http import HttpClient, HttpError, StatusError, TruncatedError
 from zonage.io import atomic_path, sha256_file, write_text_atomic
+from zonage.numbers import count_fr
 
 __all__ = [
     "BAN_ADDOK_URL",
@@ -555,4 +556,4 @@ def geocoding_summary(rows: pd.DataFrame) -> str | None:
     parts = [f"{int(counts[k])} {w}" for k, w in words.items() if counts.get(k, 0)]
     fallback = rows["geo_flags"].fillna("").astype(str).str.contains(FALLBACK_FLAG).sum()
     tail = f" ; {int(fallback)} par repli sur la commune ({FALLBACK_FLAG})" if fallback else ""
-    return f"géocodage ({backends}) de {len(status)} lignes : {', '.join(parts)}{tail}"
+    return f"géocodage ({backends}) de {count_fr(len(status), 'ligne')} : {', '.join(parts)}{tail}"

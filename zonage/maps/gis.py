@@ -82,11 +82,16 @@ def export_layer(
         Unknown format, a table asked as GeoJSON/GPKG, an unknown territory.
     """
     if fmt is None and output is None:
-        raise ZonageError("give --format or an output file name")
+        raise ZonageError("donner --format ou un nom de fichier de sortie (-o)")
     kind = format_of(output or f"x{EXTENSIONS.get(str(fmt), '')}", fmt)
     target = Path(output) if output is not None else default_output(name, kind, territory)
     if not layer_location(paths, name).exists():
-        read_layer(paths, name)  # raises LayerMissingError with the usual message
+        from zonage.layers.pipeline import read_manifest
+
+        built = sorted(out for entry in read_manifest(paths).values() for out in entry.get("outputs", {}))
+        if built:  # a built data folder without this name: a typo, not a build to run
+            raise ZonageError(f"couche {name!r} inconnue : couches construites : {', '.join(built)}")
+        read_layer(paths, name)  # raises LayerMissingError: "… pas encore construite : lancer `zonage build`"
     parts = territories(paths, name)
     geographic = bool(parts)
     if territory is not None and not geographic:
@@ -160,9 +165,10 @@ def _filter(frame: Any, region: str | None, departement: str | None) -> Any:
                 common.regions else set()
             keep &= dep.isin(deps).fillna(False).to_numpy(dtype=bool)
         else:
-            raise ZonageError("this layer has no région to filter on")
+            raise ZonageError("cette couche n'a pas de colonne région ou département : l'exporter entière")
     if not keep.any():
-        raise ZonageError(f"no row for région {region or '-'} / département {departement or '-'}")
+        raise ZonageError(f"aucune ligne pour la région {region or '-'} / le département {departement or '-'} : "
+                          "vérifier le code, et que --territory contient bien ce territoire")
     return frame[keep]
 
 

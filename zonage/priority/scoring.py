@@ -284,7 +284,7 @@ def aggregate_territories(
         (gap in full-time GPs).
     """
     if level not in LEVELS:
-        raise InputDataError(f"unknown level {level!r}: one of {', '.join(LEVELS)}")
+        raise InputDataError(f"niveau {level!r} inconnu : choisir parmi {', '.join(LEVELS)}")
     key = LEVELS[level]
     units = inputs.units[inputs.units[key].notna()].copy()
     has_apl = units["apl"].notna()
@@ -543,6 +543,6 @@ def territories_scores(
     if region is not None:
         known = set(territories["region"].dropna())
         if str(region) not in known:
-            raise InputDataError(f"unknown région {region!r}; known: {', '.join(sorted(known))}")
+            raise InputDataError(f"région {region!r} inconnue (régions connues : {', '.join(sorted(known))})")
         territories = territories[territories["region"] == str(region)]
     return score_territories(territories, s)

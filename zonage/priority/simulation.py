@@ -225,7 +225,8 @@ def simulate_zoning(
         chosen = {str(r) for r in regions}
         unknown = chosen - set(region_index)
         if unknown:
-            raise InputDataError(f"unknown région(s) {sorted(unknown)}; known: {', '.join(region_index)}")
+            raise InputDataError(f"région(s) inconnue(s) : {', '.join(sorted(unknown))} (régions connues : "
+                                 f"{', '.join(region_index)})")
         touched = out["regions"].str.split(";").map(lambda rs: bool(chosen & set(rs)))
         out = out[touched].reset_index(drop=True)
         unit_table = unit_table[unit_table["region"].isin(chosen)].reset_index(drop=True)

@@ -235,7 +235,7 @@ def region_inputs(paths: Paths, region: str, config: PriorityConfig, posts: Mapp
         "insee", "nom", "population", "departement", "departement_nom", "region", "region_nom", "bv2012",
         "epci_siren"])
     if not (communes["region"] == region).any():
-        raise ZonageError(f"unknown région {region!r}: expected an INSEE région code such as 44 (Grand Est)")
+        raise ZonageError(f"région {region!r} inconnue : donner un code INSEE de région, p. ex. 44 (Grand Est)")
     assert isinstance(communes, gpd.GeoDataFrame)  # the communes layer has geometries
     region_name = str(communes.loc[communes["region"] == region, "region_nom"].iloc[0])
     level_column = {"bv2012": "bv2012", "commune": "insee", "epci": "epci_siren", "departement": "departement"}[
