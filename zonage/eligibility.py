@@ -494,10 +494,15 @@ def _flag_geocoding(verdicts: pd.DataFrame, located: pd.DataFrame, geo: pd.DataF
                 reasons[i] = f"{reasons[i]};COMMUNE_ONLY"
             if other[i]:
                 status[i] = "needs_review"
-                fr_text[i] = (f"à vérifier : seule la commune {insee[i]} est connue et elle contient un QPV de classe "
-                              f"{other[i]} — sinon {fr_text[i]}")
-                en_text[i] = (f"to check: only the commune {insee[i]} is known and it contains a QPV of class "
-                              f"{other[i]} — otherwise {en_text[i]}")
+                classes = str(other[i]).split(";")
+                fr_classes = " ou ".join(classes)
+                plural = len(classes) > 1
+                fr_text[i] = (f"à vérifier : seule la commune {insee[i]} est connue et elle contient "
+                              f"{'des QPV de classes' if plural else 'un QPV de classe'} {fr_classes} — sinon "
+                              f"{fr_text[i]}")
+                en_text[i] = (f"to check: only the commune {insee[i]} is known and it contains "
+                              f"{'QPV of classes' if plural else 'a QPV of class'} {' or '.join(classes)} — "
+                              f"otherwise {en_text[i]}")
             elif status[i] in ("eligible", "not_eligible"):
                 fr_text[i] = (f"{fr_text[i]}{'' if said else ' — seule la commune est connue'} — la commune {insee[i]}"
                               f" est entièrement en {classe[i]} : la réponse vaut pour toute adresse de la commune")

@@ -176,7 +176,7 @@ def geocode(
     input_file: Annotated[Path, typer.Argument(
         help="Fichier CSV, XLSX, GeoJSON, GPKG ou Parquet avec des colonnes d'adresse.")],
     output: Annotated[Path, typer.Option(
-        "-o", "--output", help="Fichier résultat : .csv, .parquet, .geojson ou .gpkg.")],
+        "-o", "--output", help="Fichier résultat : .csv, .xlsx, .parquet, .geojson ou .gpkg.")],
     backend: GeocoderOpt = None,
     url: GeocoderUrlOpt = None,
     addok_config: Annotated[Path | None, typer.Option(
