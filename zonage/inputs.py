@@ -257,10 +257,7 @@ def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def in_france(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Whether each lon/lat point (degrees) lies in one of :data:`FRANCE_BOXES` (mainland, Corsica, DROM)."""
-    return _in_boxes(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-
-
-def _in_boxes(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     inside = np.zeros(len(lon), dtype=bool)
     for minx, miny, maxx, maxy in FRANCE_BOXES:
         inside |= (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
@@ -361,7 +358,7 @@ def read_points(frame: pd.DataFrame, spec: InputSpec, crs: str | None = None) ->
             gx, _ = _numbers(frame[spec.x])
             gy, _ = _numbers(frame[spec.y])
             given = ~np.isnan(gx) & ~np.isnan(gy)
-            if given.any() and _in_boxes(gx[given], gy[given]).all():
+            if given.any() and in_france(gx[given], gy[given]).all():
                 src = WGS84
             else:
                 raise InputDataError(
@@ -403,8 +400,8 @@ def _check_degrees(lon: np.ndarray, lat: np.ndarray, xcol: str, ycol: str, rows:
             "lambert_in_degrees")
     _append(errors, metres, np.char.add(prefix, "valeurs qui ne sont pas des degrés (|lon| > 180 ou |lat| > 90) : "
                                         "vérifier les colonnes et leur --crs"), "not_degrees")
-    inside = _in_boxes(lon, lat)
-    swapped = finite & ~inside & _in_boxes(lat, lon)
+    inside = in_france(lon, lat)
+    swapped = finite & ~inside & in_france(lat, lon)
     _append(errors, swapped, np.char.add(prefix, "latitude et longitude semblent inversées : échanger les deux "
                                          "colonnes"), "swapped_lonlat")
     outside = finite & ~inside

@@ -35,11 +35,6 @@ geocoder_app = typer.Typer(
 )
 
 
-def _count(n: int) -> str:
-    """A count with French digit groups (narrow no-break spaces): 2\u202f001."""
-    return f"{n:,}".replace(",", "\u202f")
-
-
 def _folder(ctx: typer.Context, folder: Path | None) -> Path:
     return folder or paths_of(ctx).data / "geocoder" / "addok"
 
@@ -118,7 +113,7 @@ def index(
             with GeocodeCache(cache) as store:
                 cleared = store.clear("addok:")
             if cleared:
-                out.print(f"{_count(cleared)} réponses addok retirées du cache (l'index a changé)")
+                out.print(f"{french_number(cleared, 0)} réponses addok retirées du cache (l'index a changé)")
         out.print(
             f"{french_number(report.addresses, 0)} adresses indexées ({french_number(report.streets, 0)} voies, "
             f"{french_number(report.localities, 0)} lieux-dits, {french_number(report.municipalities, 0)} communes) "
@@ -233,7 +228,7 @@ def geocode(
         out.print(f"{count_fr(len(frame), 'ligne')} ; colonnes utilisées : {spec.describe()}", soft_wrap=True)
         words = {"ok": "trouvées", "review": "à vérifier (score faible)", "commune_only": "commune seulement",
                  "not_found": "introuvables", "no_address": "sans adresse"}
-        out.print(" ; ".join(f"{word} : {_count(int(counts.get(status, 0)))}" for status, word in words.items())
+        out.print(" ; ".join(f"{word} : {french_number(int(counts.get(s, 0)), 0)}" for s, word in words.items())
                   + " (colonne geo_status : ok, review, commune_only, not_found, no_address)", soft_wrap=True)
         out.print(f"{count_fr(len(result), 'ligne écrite', 'lignes écrites')} dans {output}", soft_wrap=True)
 
